@@ -1,0 +1,80 @@
+// Package mdns is the multicast DNS transport shared by the responder
+// (package announce) and the querier (package browse): UDP sockets bound to
+// port 5353 with SO_REUSEADDR and SO_REUSEPORT, joined to 224.0.0.251 and
+// ff02::fb on every up, multicast-capable interface (or those named), with the
+// arrival interface of each packet known, and one code path for IPv4 and IPv6.
+package mdns
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Port is the mDNS UDP port (RFC 6762 section 3).
+const Port = 5353
+
+// MaxPacket is the largest mDNS message lansd sends or accepts (RFC 6762 section 17).
+const MaxPacket = 9000
+
+// Group addresses (RFC 6762 section 3).
+var (
+	GroupV4 = netip.MustParseAddr("224.0.0.251")
+	GroupV6 = netip.MustParseAddr("ff02::fb")
+)
+
+// Family selects IPv4 or IPv6.
+type Family int
+
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+// Group returns the mDNS multicast address and port for f.
+func (f Family) Group() netip.AddrPort {
+	if f == IPv6 {
+		return netip.AddrPortFrom(GroupV6, Port)
+	}
+	return netip.AddrPortFrom(GroupV4, Port)
+}
+
+// Interface is a network interface the transport is joined on.
+type Interface struct {
+	Index int
+	Name  string
+	MTU   int
+	// Addrs are the interface's own unicast addresses (IPv4 and IPv6,
+	// link-local included), used to answer A/AAAA questions that arrive on it.
+	Addrs []netip.Addr
+}
+
+// Packet is one received mDNS message.
+type Packet struct {
+	Msg      *dns.Msg
+	Src      netip.AddrPort // sender (a source port other than 5353 means legacy unicast, RFC 6762 section 6.7)
+	Dst      netip.Addr     // destination address: the group, or our unicast address
+	IfIndex  int            // arrival interface
+	Family   Family
+	Size     int // bytes on the wire
+	Received time.Time
+}
+
+// Multicast reports whether the packet was sent to the mDNS group.
+func (p *Packet) Multicast() bool { return p.Dst.IsMulticast() }
+
+// Config configures a Conn.
+type Config struct {
+	// Interfaces restricts the transport to these interface names; empty means
+	// every up, multicast-capable, non-loopback interface.
+	Interfaces []string
+	// Families to use; empty means both IPv4 and IPv6 (whichever is available).
+	Families []Family
+	// Rescan is how often interfaces are re-enumerated so that interfaces that
+	// come and go are picked up; zero means 5 seconds.
+	Rescan time.Duration
+	// Logger receives debug logs; nil means slog.Default().
+	Logger *slog.Logger
+}
