@@ -56,6 +56,15 @@ type Item struct {
 }
 
 // Record is a decoded TXT record: its strings in wire order, duplicates included.
+//
+// The zero Record holds no strings; it stands for "no data" and encodes as
+// the single empty string (one 0x00 byte), the form RFC 6763 section 6.1
+// prescribes for a service without TXT data.
 type Record struct {
 	Items []Item
+	// ZeroLength is set by Decode when the wire form was zero bytes long: a
+	// record with no strings at all, which RFC 6763 section 6.1 forbids
+	// implementations to emit (clients accept it as the empty record).
+	// Check reports it; Encode writes the legal single 0x00 instead.
+	ZeroLength bool
 }
