@@ -77,4 +77,9 @@ type Config struct {
 	Rescan time.Duration
 	// Logger receives debug logs; nil means slog.Default().
 	Logger *slog.Logger
+	// OnChange, when set, is called from the rescan goroutine after a rescan
+	// that joined new interfaces (added) or forgot vanished or unusable ones
+	// (removed). It is not called for the interfaces found by Listen itself,
+	// nor for address changes (see Conn.Interfaces). It must not call Close.
+	OnChange func(added, removed []Interface)
 }

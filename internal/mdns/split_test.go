@@ -1,0 +1,153 @@
+package mdns_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/mdns"
+)
+
+func TestPacketLimit(t *testing.T) {
+	for _, tc := range []struct {
+		mtu  int
+		f    mdns.Family
+		want int
+	}{
+		{1500, mdns.IPv4, 1472},
+		{1500, mdns.IPv6, 1452},
+		{9000, mdns.IPv4, 8972},
+		{65535, mdns.IPv4, mdns.MaxPacket},
+		{65535, mdns.IPv6, mdns.MaxPacket},
+		{0, mdns.IPv4, 1472},
+		{-1, mdns.IPv6, 1452},
+		{20, mdns.IPv4, 0},
+	} {
+		assert.Equal(t, tc.want, mdns.PacketLimit(tc.mtu, tc.f), "PacketLimit(%d, %d)", tc.mtu, tc.f)
+	}
+}
+
+func TestFamilyGroup(t *testing.T) {
+	assert.Equal(t, "224.0.0.251:5353", mdns.IPv4.Group().String())
+	assert.Equal(t, "[ff02::fb]:5353", mdns.IPv6.Group().String())
+}
+
+func hdr(name string, t uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET | 1<<15, Ttl: 120}
+}
+
+// bigResponse has n service instances: PTR answers, with SRV/TXT/A
+// additionals for each.
+func bigResponse(n int) *dns.Msg {
+	m := new(dns.Msg)
+	m.Id = 0
+	m.Response = true
+	m.Authoritative = true
+	for i := range n {
+		inst := fmt.Sprintf("Instance number %03d with a longish name._http._tcp.local.", i)
+		host := fmt.Sprintf("host-%03d.local.", i)
+		m.Answer = append(m.Answer, &dns.PTR{Hdr: hdr("_http._tcp.local.", dns.TypePTR), Ptr: inst})
+		m.Extra = append(m.Extra,
+			&dns.SRV{Hdr: hdr(inst, dns.TypeSRV), Port: 80, Target: host},
+			&dns.TXT{Hdr: hdr(inst, dns.TypeTXT), Txt: []string{"path=/index.html", "u=user", "version=1.2.3"}},
+			&dns.A{Hdr: hdr(host, dns.TypeA), A: []byte{198, 51, 100, byte(i)}},
+		)
+	}
+	return m
+}
+
+func packedLen(t *testing.T, m *dns.Msg) int {
+	t.Helper()
+	mm := *m
+	mm.Compress = true
+	b, err := mm.Pack()
+	require.NoError(t, err)
+	return len(b)
+}
+
+func TestSplitFitsAndKeepsEveryAnswer(t *testing.T) {
+	m := bigResponse(60)
+	m.Id = 77
+	limit := mdns.PacketLimit(1500, mdns.IPv6)
+	require.Greater(t, packedLen(t, m), limit)
+
+	parts := mdns.Split(m, limit)
+	require.Greater(t, len(parts), 1)
+	var answers []dns.RR
+	extras := 0
+	for i, p := range parts {
+		assert.LessOrEqual(t, packedLen(t, p), limit, "part %d", i)
+		assert.Equal(t, m.MsgHdr, p.MsgHdr, "part %d keeps the header", i)
+		assert.NotEmpty(t, p.Answer, "part %d", i)
+		answers = append(answers, p.Answer...)
+		extras += len(p.Extra)
+	}
+	// An additional record goes with the answer that refers to it, unless
+	// that part has no room for it.
+	partOf := map[string]int{}
+	for i, p := range parts {
+		for _, a := range p.Answer {
+			partOf[a.(*dns.PTR).Ptr] = i
+		}
+	}
+	for i, p := range parts {
+		for _, rr := range p.Extra {
+			srv, ok := rr.(*dns.SRV)
+			if !ok || partOf[srv.Hdr.Name] == i {
+				continue
+			}
+			home := *parts[partOf[srv.Hdr.Name]]
+			home.Extra = append(append([]dns.RR(nil), home.Extra...), srv)
+			assert.Greater(t, packedLen(t, &home), limit, "SRV %s was not put with its PTR though it fits there", srv.Hdr.Name)
+		}
+	}
+	assert.Equal(t, m.Answer, answers, "every answer once, in order")
+	assert.LessOrEqual(t, extras, len(m.Extra))
+	assert.Positive(t, extras)
+	// Parts are as full as the limit allows: merging two neighbours would not fit.
+	for i := 0; i+1 < len(parts); i++ {
+		merged := *parts[i]
+		merged.Answer = append(append([]dns.RR(nil), parts[i].Answer...), parts[i+1].Answer[0])
+		merged.Extra = nil
+		assert.Greater(t, packedLen(t, &merged), limit, "part %d could have taken another answer", i)
+	}
+}
+
+func TestSplitSmallMessageUnchanged(t *testing.T) {
+	m := bigResponse(2)
+	parts := mdns.Split(m, 1452)
+	require.Len(t, parts, 1)
+	assert.Same(t, m, parts[0])
+	assert.Nil(t, mdns.Split(nil, 1452))
+}
+
+func TestSplitOversizeRecordAlone(t *testing.T) {
+	m := new(dns.Msg)
+	m.Response = true
+	small := &dns.A{Hdr: hdr("a.local.", dns.TypeA), A: []byte{198, 51, 100, 1}}
+	huge := &dns.TXT{Hdr: hdr("b.local.", dns.TypeTXT)}
+	for range 10 {
+		huge.Txt = append(huge.Txt, string(make([]byte, 200)))
+	}
+	m.Answer = []dns.RR{small, huge, small}
+	parts := mdns.Split(m, 512)
+	require.Len(t, parts, 3)
+	assert.Equal(t, []dns.RR{huge}, parts[1].Answer)
+	assert.Greater(t, packedLen(t, parts[1]), 512)
+}
+
+func TestSplitKeepsOPTAndQuestion(t *testing.T) {
+	m := bigResponse(40)
+	m.Question = []dns.Question{{Name: "_http._tcp.local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+	m.SetEdns0(1440, false)
+	parts := mdns.Split(m, 1200)
+	require.Greater(t, len(parts), 1)
+	for i, p := range parts {
+		assert.Equal(t, m.Question, p.Question, "part %d", i)
+		assert.NotNil(t, p.IsEdns0(), "part %d has the OPT record", i)
+		assert.LessOrEqual(t, packedLen(t, p), 1200)
+	}
+}
