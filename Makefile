@@ -1,0 +1,26 @@
+# lansd: build and test entry points. `make test` is the one command that
+# installs every test dependency and runs every test (CI calls it).
+
+GO ?= go
+
+.PHONY: build test deps unit fuzz vet
+
+build:
+	$(GO) build -o bin/lansd ./cmd/lansd
+
+# Installs what the tests need (Debian packages), then vet, every test, and a
+# short run of every fuzz target.
+test:
+	./scripts/test.sh
+
+deps:
+	./scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+fuzz:
+	./scripts/fuzz.sh

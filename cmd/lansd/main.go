@@ -1,0 +1,121 @@
+// Command lansd announces, discovers and validates DNS-SD services
+// (RFC 6762, RFC 6763) against the IANA Service Name registry (RFC 6335).
+//
+// Usage:
+//
+//	lansd validate --service jnx-kcsync hash=... salt=... uuid=...
+//	lansd registry list [--txt-keys]
+//	lansd registry show timezone
+//	lansd registry check service-names-port-numbers.csv
+//
+// Run "lansd COMMAND --help" for the flags of each command.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit statuses shared by every command.
+const (
+	exitOK       = 0 // success; the input conforms
+	exitNonConf  = 1 // the input does not conform (validate, browse --strict)
+	exitUsage    = 2 // usage or input error
+	exitInternal = 3 // the command failed for another reason (network, I/O)
+)
+
+// command is one lansd subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) int
+}
+
+// cliEnv carries the process's streams so commands are testable in-process.
+type cliEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"validate", "check a TXT record against RFC 6763 and the registry's rules", runValidate},
+		{"registry", "list, show and check IANA service-name registry data", runRegistry},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a subcommand and returns the exit status.
+func run(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 {
+		usage(env.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(env.stdout)
+		return exitOK
+	case "-v", "--version", "version":
+		fmt.Fprintf(env.stdout, "lansd %s\n", version)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	fmt.Fprintf(env.stderr, "lansd: unknown command %q\n\n", args[0])
+	usage(env.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "lansd: DNS-based service discovery with the IANA service-name registry")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: lansd COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Flags:")
+	fmt.Fprintln(w, "  -h, --help      show this help")
+	fmt.Fprintln(w, "  -v, --version   print the version")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "lansd COMMAND --help" for a command's flags and an example.`)
+}
+
+// usageError marks errors that are the user's: they exit with status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, a ...any) error {
+	return &usageError{fmt.Errorf(format, a...)}
+}
+
+// fail prints err and returns the exit status it deserves.
+func fail(env *cliEnv, cmd string, err error) int {
+	fmt.Fprintf(env.stderr, "lansd %s: %v\n", cmd, err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitInternal
+}

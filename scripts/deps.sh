@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lansd's tests use. Idempotent; needs root
+# (CI and the development machines run as root). Go modules come from go.mod.
+set -euo pipefail
+
+pkgs=(
+  iproute2        # ip netns, veth, bridge: the virtual LAN of the networked tests
+  util-linux      # unshare --uts: a host name per namespace
+  nftables        # packet loss on the virtual LAN (the kernel has no sch_netem)
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

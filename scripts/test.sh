@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one test command (README: `make test`). Installs the test dependencies,
+# then runs go vet, every test (networked tests build their own virtual LAN of
+# network namespaces; they need root), and every fuzz target briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/deps.sh
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 20m ./...
+./scripts/fuzz.sh
