@@ -1,0 +1,144 @@
+package announce
+
+import (
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/mdns"
+)
+
+// announceIntervals are the waits between unsolicited announcements
+// (RFC 6762 section 8.3: at least two, one second apart; up to eight if
+// the interval at least doubles each time). We send three: at 0 s, 1 s and
+// 3 s, which tolerates the loss of any single packet.
+var announceIntervals = []time.Duration{time.Second, 2 * time.Second}
+
+// startAnnouncing is called when e's name has been won: it sends the
+// first announcement at once, schedules the others, and releases whoever
+// waits for the name to be final.
+func (r *Responder) startAnnouncing(e *entity) {
+	e.state = stateAnnouncing
+	e.annGen++
+	gen := e.annGen
+	if e.kind == kindHost {
+		r.setHostName()
+	}
+	r.announceStep(e, gen, 0)
+	name := r.nameOf(e)
+	if e.handle != nil {
+		e.handle.setName(name)
+	}
+	r.log.Info("mdns: name established", "name", name)
+	r.emit(e, Event{Kind: EventAnnounced, Old: name, New: name, Reason: "probing succeeded; announced (RFC 6762 section 8.3)"})
+	for _, w := range e.waiters {
+		w <- nil
+	}
+	e.waiters = nil
+	if e.kind == kindHost && e.retarget {
+		// The host was renamed: SRV records pointing at it changed, so the
+		// services must announce their new data (RFC 6762 section 8.4).
+		e.retarget = false
+		for _, s := range r.services {
+			if s.svc.host == "" && s.answerable() {
+				r.startAnnouncing(s)
+			}
+		}
+	}
+}
+
+// announceStep sends announcement number step of e's sequence gen.
+func (r *Responder) announceStep(e *entity, gen, step int) {
+	if e.annGen != gen || !e.answerable() {
+		return
+	}
+	for _, t := range r.targets() {
+		m := r.announcement(e, t, step > 0)
+		if len(m.Answer) > 0 {
+			r.multicast(t, m, true)
+		}
+	}
+	e.announced = true
+	if step < len(announceIntervals) {
+		r.after(announceIntervals[step], func() { r.announceStep(e, gen, step+1) })
+		return
+	}
+	e.state = stateEstablished
+}
+
+// announcement builds an unsolicited response with all of e's records on
+// t (RFC 6762 section 8.3): unique records with the cache-flush bit, shared
+// ones without (section 10.2); for a service, the target host's addresses
+// and the NSEC records as additional records (RFC 6763 section 12.1).
+// With limit, records multicast on t less than a second ago are left out
+// (RFC 6762 section 6.2).
+func (r *Responder) announcement(e *entity, t target, limit bool) *dns.Msg {
+	m := newResponse()
+	seen := map[string]bool{}
+	var answers []rec
+	for _, rc := range r.recordsOf(e, t.ifc) {
+		if limit && r.multicastWithin(t.key(), rc.rr, time.Second) {
+			continue
+		}
+		k := rrKey(rc.rr)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		answers = append(answers, rc)
+		m.Answer = append(m.Answer, prepare(rc, rc.rr.Header().Ttl, true))
+	}
+	if len(answers) == 0 {
+		return m
+	}
+	for _, rc := range r.additionals(answers, t.ifc, seen) {
+		m.Extra = append(m.Extra, prepare(rc, rc.rr.Header().Ttl, true))
+	}
+	if e.kind == kindHost {
+		if n := r.hostNSEC(t.ifc); n != nil && !seen[rrKey(n)] {
+			m.Extra = append(m.Extra, prepare(rec{rr: n, unique: true}, n.Header().Ttl, true))
+		}
+	}
+	return m
+}
+
+// reannounceTXT announces a service's new TXT record (RFC 6762 section
+// 8.4: a record with new data MUST be announced again; with the cache-flush
+// bit set the old data is flushed from caches). Only rdata changed, the name
+// stays ours, so no probing is needed.
+func (r *Responder) reannounceTXT(e *entity) {
+	e.txtGen++
+	r.txtStep(e, e.txtGen, 0)
+}
+
+// txtStep sends TXT announcement number step of sequence gen.
+func (r *Responder) txtStep(e *entity, gen, step int) {
+	if e.txtGen != gen || !e.answerable() {
+		return
+	}
+	inst := r.nameOf(e)
+	rc := rec{rr: e.svc.txtRR(inst, r.ttl.other), unique: true}
+	for _, t := range r.targets() {
+		if step > 0 && r.multicastWithin(t.key(), rc.rr, time.Second) {
+			continue
+		}
+		m := newResponse()
+		m.Answer = append(m.Answer, prepare(rc, r.ttl.other, true))
+		r.multicast(t, m, true)
+	}
+	if step < len(announceIntervals) {
+		r.after(announceIntervals[step], func() { r.txtStep(e, gen, step+1) })
+	}
+}
+
+// hostNSEC returns the host's NSEC record on ifc when one of A and AAAA is
+// missing there, asserting its absence (RFC 6762 section 6.1), else nil.
+func (r *Responder) hostNSEC(ifc mdns.Interface) dns.RR {
+	if !r.host.answerable() {
+		return nil
+	}
+	if hasFamily(ifc, mdns.IPv4) && hasFamily(ifc, mdns.IPv6) {
+		return nil
+	}
+	return r.nsecFor(r.host, ifc)
+}

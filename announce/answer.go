@@ -1,0 +1,393 @@
+package announce
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/mdns"
+)
+
+// Answering limits and timings (RFC 6762 sections 6 and 7).
+const (
+	// Work per received packet is bounded: at most this many questions and
+	// records of one packet are looked at.
+	maxQuestionsPerPacket = 256
+	maxRecordsPerPacket   = 512
+	// sharedDelayMin and sharedDelayMax bound the random delay of a
+	// response holding shared records (section 6).
+	sharedDelayMin = 20 * time.Millisecond
+	sharedDelayMax = 120 * time.Millisecond
+	// aggregateMax bounds how long an aggregated response may be held
+	// back (section 6.4: no more than 500 ms).
+	aggregateMax = 500 * time.Millisecond
+	// rateLimit is the least interval between two multicasts of a record
+	// on one interface; probeRateLimit when defending against a probe
+	// (section 6.2).
+	rateLimit      = time.Second
+	probeRateLimit = 250 * time.Millisecond
+	// maxPendingAnswers bounds an aggregated response.
+	maxPendingAnswers = 1024
+)
+
+// recIndex is every answerable record on one interface, by name, built
+// once per packet so that the work per question is a map look-up.
+type recIndex struct {
+	byName map[string][]rec
+	owners map[string]*entity // unique names and their owners
+	keys   map[string]bool    // rrKey of every record
+}
+
+// index builds the record index for ifc: only names whose probing has
+// completed are answered (RFC 6762 section 8.1).
+func (r *Responder) index(ifc mdns.Interface) *recIndex {
+	ix := &recIndex{byName: map[string][]rec{}, owners: map[string]*entity{}, keys: map[string]bool{}}
+	for _, e := range append([]*entity{r.host}, r.services...) {
+		if !e.answerable() {
+			continue
+		}
+		ix.owners[nameKey(r.nameOf(e))] = e
+		for _, rc := range r.recordsOf(e, ifc) {
+			k := rrKey(rc.rr)
+			if ix.keys[k] {
+				continue // the enumeration PTR is shared by services of one type
+			}
+			ix.keys[k] = true
+			n := nameKey(rc.rr.Header().Name)
+			ix.byName[n] = append(ix.byName[n], rc)
+		}
+	}
+	return ix
+}
+
+// answersFor returns our answers to question q on ifc: records whose name
+// matches and whose type matches (or q is ANY), class IN or ANY (RFC 6762
+// section 6); and for a name we own that has no record of the type asked
+// for, an NSEC record asserting so (section 6.1).
+func (r *Responder) answersFor(q dns.Question, ix *recIndex, ifc mdns.Interface) []rec {
+	cls := q.Qclass &^ quBit
+	if cls != dns.ClassINET && cls != dns.ClassANY {
+		return nil
+	}
+	n := nameKey(q.Name)
+	var out []rec
+	for _, rc := range ix.byName[n] {
+		if q.Qtype == dns.TypeANY || q.Qtype == rc.rr.Header().Rrtype {
+			out = append(out, rc)
+		}
+	}
+	if e := ix.owners[n]; e != nil && q.Qtype != dns.TypeANY && len(out) == 0 {
+		if nsec := r.nsecFor(e, ifc); nsec != nil {
+			out = append(out, rec{rr: nsec, unique: true})
+		}
+	}
+	return out
+}
+
+// additionals returns the additional records for a set of answers
+// (RFC 6763 section 12): for a PTR to one of our instances its SRV, TXT
+// and NSEC and the target host's addresses (12.1); for an SRV the target's
+// addresses (12.2); for an address record the host's other addresses
+// (12.4); with the host's NSEC when it lacks A or AAAA on ifc (RFC 6762
+// section 6.1). seen holds the keys already in the message and is updated.
+func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[string]bool) []rec {
+	ix := r.index(ifc)
+	var out []rec
+	add := func(rc rec) {
+		k := rrKey(rc.rr)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, rc)
+		}
+	}
+	addHost := func(name string) {
+		n := nameKey(name)
+		e := ix.owners[n]
+		if e == nil || e.kind != kindHost {
+			return
+		}
+		for _, rc := range ix.byName[n] {
+			add(rc)
+		}
+		if nsec := r.hostNSEC(ifc); nsec != nil {
+			add(rec{rr: nsec, unique: true})
+		}
+	}
+	for _, a := range answers {
+		switch v := a.rr.(type) {
+		case *dns.PTR:
+			e := ix.owners[nameKey(v.Ptr)]
+			if e == nil || e.kind != kindService {
+				continue
+			}
+			for _, rc := range ix.byName[nameKey(v.Ptr)] {
+				add(rc)
+			}
+			if nsec := r.nsecFor(e, ifc); nsec != nil {
+				add(rec{rr: nsec, unique: true})
+			}
+			addHost(r.targetOf(e))
+		case *dns.SRV:
+			addHost(v.Target)
+		case *dns.A, *dns.AAAA:
+			addHost(v.Header().Name)
+		}
+	}
+	return out
+}
+
+// handleQuery handles a query (QR clear).
+func (r *Responder) handleQuery(p *mdns.Packet) {
+	m := p.Msg
+	// RFC 6762 section 18.3 and 18.11: messages with a non-zero opcode or
+	// response code MUST be silently ignored.
+	if m.Opcode != dns.OpcodeQuery || m.Rcode != dns.RcodeSuccess {
+		return
+	}
+	if p.Src.Port() != mdns.Port {
+		r.handleLegacy(p) // RFC 6762 section 6.7
+		return
+	}
+	if len(m.Ns) > 0 {
+		r.handleProbe(p)
+	}
+	if r.continueTC(p) {
+		return // known answers for an earlier truncated query (section 7.2)
+	}
+	if m.Truncated {
+		r.waitTC(p)
+		return
+	}
+	r.answer(p, m.Question, m.Answer)
+}
+
+// answer answers questions received in p, suppressing the known answers
+// (RFC 6762 section 7.1), by unicast or multicast as sections 5.4 and 5.5
+// say, shared answers after a random delay and aggregated, unique answers
+// at once (section 6).
+func (r *Responder) answer(p *mdns.Packet, questions []dns.Question, known []dns.RR) {
+	ifc, ok := r.tr.Interface(p.IfIndex)
+	if !ok {
+		return
+	}
+	t := target{ifc: ifc, fam: p.Family}
+	direct := !p.Multicast()
+	if direct && !onLink(p.Src.Addr(), ifc) {
+		// RFC 6762 section 5.5 and 11: unicast queries from off the local
+		// link are not answered.
+		return
+	}
+	ix := r.index(ifc)
+	ka := newKnownAnswers(known)
+	probe := len(p.Msg.Ns) > 0
+	var mc, uc []rec
+	mcSeen, ucSeen := map[string]bool{}, map[string]bool{}
+	for i, q := range questions {
+		if i >= maxQuestionsPerPacket {
+			break
+		}
+		qu := q.Qclass&quBit != 0
+		for _, rc := range r.answersFor(q, ix, ifc) {
+			if ka.suppresses(rc.rr) {
+				continue // RFC 6762 section 7.1
+			}
+			quarter := ttlOf(rc.rr) / 4
+			toUC, toMC := false, true
+			switch {
+			case direct:
+				// RFC 6762 section 5.5: a unicast query is answered by unicast.
+				toUC, toMC = true, false
+			case qu && probe:
+				// Section 5.4: a probe's QU question always gets the
+				// unicast response; a multicast one too when the record
+				// was not multicast within a quarter of its TTL.
+				toUC = true
+				toMC = !r.multicastWithin(t.key(), rc.rr, quarter)
+			case qu:
+				// Section 5.4: QU is answered by unicast, unless the
+				// record was not multicast within a quarter of its TTL,
+				// in which case it is multicast to refresh all caches.
+				if r.multicastWithin(t.key(), rc.rr, quarter) {
+					toUC, toMC = true, false
+				}
+			}
+			k := rrKey(rc.rr)
+			if toUC && !ucSeen[k] {
+				ucSeen[k] = true
+				uc = append(uc, rc)
+			}
+			if toMC && !mcSeen[k] {
+				limit := rateLimit
+				if probe {
+					limit = probeRateLimit
+				}
+				// Section 6.2: a record is multicast at most once per
+				// second per interface (every 250 ms to defend against
+				// a probe).
+				if r.multicastWithin(t.key(), rc.rr, limit) {
+					continue
+				}
+				mcSeen[k] = true
+				mc = append(mc, rc)
+			}
+		}
+	}
+	if len(uc) > 0 {
+		m := newResponse()
+		for _, rc := range uc {
+			m.Answer = append(m.Answer, prepare(rc, rc.rr.Header().Ttl, true))
+		}
+		for _, rc := range r.additionals(uc, ifc, ucSeen) {
+			m.Extra = append(m.Extra, prepare(rc, rc.rr.Header().Ttl, true))
+		}
+		r.unicast(p.Src, p.IfIndex, m, packetLimit(ifc.MTU, p.Family))
+	}
+	if len(mc) == 0 {
+		return
+	}
+	shared := false
+	for _, rc := range mc {
+		if !rc.unique {
+			shared = true
+		}
+	}
+	if !shared {
+		// Section 6: when every answer is unique the response is sent
+		// without delay.
+		r.sendAnswers(t, mc)
+		return
+	}
+	// Section 6: responses with shared records are delayed by a random
+	// 20-120 ms, so that responses from several hosts do not collide.
+	r.enqueue(t, mc, randDuration(sharedDelayMin, sharedDelayMax))
+}
+
+// sendAnswers multicasts answers with their additional records on t.
+func (r *Responder) sendAnswers(t target, answers []rec) {
+	m := newResponse()
+	seen := map[string]bool{}
+	for _, rc := range answers {
+		seen[rrKey(rc.rr)] = true
+		m.Answer = append(m.Answer, prepare(rc, rc.rr.Header().Ttl, true))
+	}
+	for _, rc := range r.additionals(answers, t.ifc, seen) {
+		m.Extra = append(m.Extra, prepare(rc, rc.rr.Header().Ttl, true))
+	}
+	r.multicast(t, m, true)
+}
+
+// pendingResp is a delayed multicast response on one target, aggregating
+// the answers due in its window (RFC 6762 section 6.4).
+type pendingResp struct {
+	t       target
+	answers []rec
+	keys    map[string]bool
+	first   time.Time
+	task    *task
+}
+
+// enqueue adds answers to t's pending response, creating it to be sent
+// after delay. Answers joining an existing one are sent with it, delayed
+// a little if needed so that they too wait at least 20 ms, but never more
+// than 500 ms after the first (section 6.4).
+func (r *Responder) enqueue(t target, answers []rec, delay time.Duration) {
+	k := t.key()
+	now := time.Now()
+	pr := r.pending[k]
+	if pr == nil {
+		pr = &pendingResp{t: t, keys: map[string]bool{}, first: now}
+		r.pending[k] = pr
+		pr.task = r.after(delay, func() { r.flushPending(k) })
+	} else if at := now.Add(sharedDelayMin); at.After(pr.task.at) && at.Sub(pr.first) <= aggregateMax {
+		pr.task.cancel()
+		pr.task = r.after(sharedDelayMin, func() { r.flushPending(k) })
+	}
+	for _, rc := range answers {
+		rk := rrKey(rc.rr)
+		if pr.keys[rk] || len(pr.answers) >= maxPendingAnswers {
+			continue
+		}
+		pr.keys[rk] = true
+		pr.answers = append(pr.answers, rc)
+	}
+}
+
+// flushPending sends t's pending response: the answers that are still
+// ours and were not multicast in the last second in the meantime.
+func (r *Responder) flushPending(k targetKey) {
+	pr := r.pending[k]
+	if pr == nil {
+		return
+	}
+	delete(r.pending, k)
+	ifc, ok := r.tr.Interface(k.ifIndex)
+	if !ok {
+		return
+	}
+	t := target{ifc: ifc, fam: k.fam}
+	ix := r.index(ifc)
+	var answers []rec
+	for _, rc := range pr.answers {
+		if ix.keys[rrKey(rc.rr)] && !r.multicastWithin(k, rc.rr, rateLimit) {
+			answers = append(answers, rc)
+		} else if rc.rr.Header().Rrtype == dns.TypeNSEC && !r.multicastWithin(k, rc.rr, rateLimit) {
+			if e := ix.owners[nameKey(rc.rr.Header().Name)]; e != nil {
+				answers = append(answers, rec{rr: r.nsecFor(e, ifc), unique: true})
+			}
+		}
+	}
+	if len(answers) > 0 {
+		r.sendAnswers(t, answers)
+	}
+}
+
+// suppressDuplicates drops from t's pending response the answers another
+// responder has just multicast with a TTL at least ours, and counts them
+// as sent (RFC 6762 section 7.4, duplicate answer suppression).
+func (r *Responder) suppressDuplicates(t targetKey, rrs []dns.RR) {
+	pr := r.pending[t]
+	if pr == nil {
+		return
+	}
+	now := time.Now()
+	for _, rr := range rrs {
+		k := rrKey(rr)
+		if !pr.keys[k] {
+			continue
+		}
+		for i, rc := range pr.answers {
+			if rrKey(rc.rr) == k && rr.Header().Ttl >= rc.rr.Header().Ttl {
+				pr.answers = append(pr.answers[:i], pr.answers[i+1:]...)
+				delete(pr.keys, k)
+				r.markMulticast(t, rc.rr, now)
+				break
+			}
+		}
+	}
+}
+
+// onLink reports whether src may be on ifc's link, for unicast queries
+// (RFC 6762 section 5.5 and 11). The transport does not report prefix
+// lengths, so this is an approximation: link-local and loopback sources,
+// or sources in the /24 (IPv4) or /64 (IPv6) of one of ifc's addresses.
+func onLink(src netip.Addr, ifc mdns.Interface) bool {
+	src = src.Unmap().WithZone("")
+	if src.IsLinkLocalUnicast() || src.IsLoopback() {
+		return true
+	}
+	for _, a := range ifc.Addrs {
+		a = a.Unmap().WithZone("")
+		if a.Is4() != src.Is4() {
+			continue
+		}
+		bits := 64
+		if a.Is4() {
+			bits = 24
+		}
+		if p, err := a.Prefix(bits); err == nil && p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}

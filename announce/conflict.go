@@ -1,0 +1,210 @@
+package announce
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/mdns"
+)
+
+// handleResponse looks at a response from the link: records for names we
+// are probing or hold mean a conflict (RFC 6762 sections 8.1 and 9), and
+// answers we were about to give are suppressed (section 7.4).
+func (r *Responder) handleResponse(p *mdns.Packet) {
+	m := p.Msg
+	// RFC 6762 section 6: responses whose source port is not 5353 MUST be
+	// silently ignored; section 18.11: so must non-zero response codes.
+	if p.Src.Port() != mdns.Port || m.Rcode != dns.RcodeSuccess || m.Opcode != dns.OpcodeQuery {
+		return
+	}
+	rrs := make([]dns.RR, 0, len(m.Answer)+len(m.Extra))
+	rrs = append(rrs, m.Answer...)
+	rrs = append(rrs, m.Extra...)
+	if len(rrs) > maxRecordsPerPacket {
+		rrs = rrs[:maxRecordsPerPacket]
+	}
+	hit := map[*entity]bool{}
+	owners := r.owners()
+	own := map[*entity]map[string]bool{}
+	ours := func(e *entity, rr dns.RR) bool {
+		if own[e] == nil {
+			own[e] = r.ownKeys(e)
+		}
+		return own[e][rrKey(rr)]
+	}
+	for _, rr := range rrs {
+		h := rr.Header()
+		if h.Ttl == 0 || h.Rrtype == dns.TypeOPT {
+			continue // a goodbye claims nothing
+		}
+		if cls := h.Class &^ cacheFlush; cls != dns.ClassINET && cls != dns.ClassANY {
+			continue
+		}
+		e := owners[nameKey(h.Name)]
+		if e == nil || hit[e] || e.state == stateRemoved {
+			continue
+		}
+		switch {
+		case e.state == stateProbing:
+			// RFC 6762 section 8.1: a response with a record of any type
+			// for a name being probed is a conflict (unless it is our own
+			// data, which is no conflict, section 9).
+			if ours(e, rr) {
+				continue
+			}
+			hit[e] = true
+			r.probeConflict(e, fmt.Sprintf("%s record for %q from %s while probing (RFC 6762 section 8.1)", dns.TypeToString[h.Rrtype], h.Name, p.Src.Addr()))
+		case e.answerable():
+			// RFC 6762 section 9: a record with the same name, type and
+			// class as one of our unique records but different rdata is
+			// a conflict; an identical record is not.
+			if !r.hasType(e, h.Rrtype) || ours(e, rr) {
+				continue
+			}
+			hit[e] = true
+			r.ongoingConflict(e, fmt.Sprintf("%s record for %q with other data from %s (RFC 6762 section 9)", dns.TypeToString[h.Rrtype], h.Name, p.Src.Addr()))
+		}
+	}
+	r.suppressDuplicates(targetKey{p.IfIndex, p.Family}, m.Answer)
+}
+
+// hasType reports whether e has a unique record of type t (on any interface).
+func (r *Responder) hasType(e *entity, t uint16) bool {
+	if e.kind == kindService {
+		return t == dns.TypeSRV || t == dns.TypeTXT
+	}
+	return t == dns.TypeA || t == dns.TypeAAAA
+}
+
+// probeConflict renames e after a conflict during probing and probes the
+// new name (RFC 6762 section 9: choose a new name and probe again).
+func (r *Responder) probeConflict(e *entity, why string) {
+	r.noteConflict()
+	old := r.nameOf(e)
+	r.rename(e)
+	name := r.nameOf(e)
+	r.log.Warn("mdns: name conflict; renamed", "old", old, "new", name, "reason", why)
+	reason := fmt.Sprintf("name conflict: %s", why)
+	if e.handle != nil {
+		e.handle.setRenamed(name, reason)
+	}
+	r.emit(e, Event{Kind: EventRenamed, Old: old, New: name, Reason: reason})
+	r.startProbing(e, 0)
+}
+
+// ongoingConflict resets e to probing after another host answered with
+// different data for one of our unique records (RFC 6762 section 9: the
+// host MUST immediately reset to probing; a conflict found while probing
+// then renames it).
+func (r *Responder) ongoingConflict(e *entity, why string) {
+	r.noteConflict()
+	name := r.nameOf(e)
+	r.log.Warn("mdns: conflicting record seen; probing again", "name", name, "reason", why)
+	r.emit(e, Event{Kind: EventConflict, Old: name, New: name, Reason: why})
+	r.startProbing(e, 0)
+}
+
+// noteConflict records a conflict for the rate limit of RFC 6762 section 8.1.
+func (r *Responder) noteConflict() {
+	now := time.Now()
+	r.conflicts = append(r.conflicts, now)
+	if len(r.conflicts) > conflictBurst {
+		r.conflicts = r.conflicts[len(r.conflicts)-conflictBurst:]
+	}
+}
+
+// conflictStorm reports whether 15 conflicts happened within the last
+// 10 seconds (RFC 6762 section 8.1).
+func (r *Responder) conflictStorm() bool {
+	if len(r.conflicts) < conflictBurst {
+		return false
+	}
+	return time.Since(r.conflicts[len(r.conflicts)-conflictBurst]) <= conflictWindow
+}
+
+// rename gives e the next free name: "Name (2)", "Name (3)", ... for a
+// service instance, "host-2", "host-3", ... for the host, skipping names
+// this responder already uses.
+func (r *Responder) rename(e *entity) {
+	label := e.label
+	for range 10000 {
+		if e.kind == kindHost {
+			label = nextHostLabel(label)
+		} else {
+			label = nextInstanceLabel(label)
+		}
+		if !r.nameInUse(e, label) {
+			break
+		}
+	}
+	e.label = label
+	if e.kind == kindHost {
+		// Services that point at the host are re-announced once the new
+		// name is established (RFC 6762 section 8.4).
+		e.retarget = true
+		r.setHostName()
+	}
+}
+
+// nameInUse reports whether another entity of this responder holds the
+// name e would have with label.
+func (r *Responder) nameInUse(e *entity, label string) bool {
+	var name string
+	if e.kind == kindHost {
+		name = escapeLabel(label) + "." + localDomain
+	} else {
+		name = e.svc.instanceName(label)
+	}
+	k := nameKey(name)
+	for _, x := range append([]*entity{r.host}, r.services...) {
+		if x != e && x.state != stateRemoved && nameKey(r.nameOf(x)) == k {
+			return true
+		}
+	}
+	return false
+}
+
+// nextInstanceLabel returns the instance name after s: "Name" -> "Name (2)",
+// "Name (2)" -> "Name (3)", shortened at a UTF-8 boundary to stay within
+// 63 bytes (RFC 6763 section 4.1.1).
+func nextInstanceLabel(s string) string {
+	base, n := s, 1
+	if strings.HasSuffix(s, ")") {
+		if i := strings.LastIndex(s, " ("); i >= 0 {
+			if v, err := strconv.Atoi(s[i+2 : len(s)-1]); err == nil && v >= 2 {
+				base, n = s[:i], v
+			}
+		}
+	}
+	suffix := fmt.Sprintf(" (%d)", n+1)
+	return truncateUTF8(base, 63-len(suffix)) + suffix
+}
+
+// nextHostLabel returns the host label after s: "h1" -> "h1-2",
+// "h1-2" -> "h1-3", within 63 bytes.
+func nextHostLabel(s string) string {
+	base, n := s, 1
+	if i := strings.LastIndex(s, "-"); i > 0 {
+		if v, err := strconv.Atoi(s[i+1:]); err == nil && v >= 2 && !strings.HasPrefix(s[i+1:], "0") {
+			base, n = s[:i], v
+		}
+	}
+	suffix := "-" + strconv.Itoa(n+1)
+	return truncateUTF8(base, 63-len(suffix)) + suffix
+}
+
+// truncateUTF8 shortens s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,98 @@
+package announce
+
+import (
+	"slices"
+)
+
+// goodbye withdraws every record of ents that was announced: each is
+// multicast with TTL zero (RFC 6762 section 10.1), all of them in one
+// message per interface and family (split only when it does not fit).
+// Shared records that an entity staying on still publishes (the
+// enumeration PTR of a service type with other services) are kept.
+func (r *Responder) goodbye(ents []*entity) {
+	gone := map[*entity]bool{}
+	var owed []*entity
+	for _, e := range ents {
+		gone[e] = true
+		if e.announced && e.state != stateRemoved {
+			owed = append(owed, e)
+		}
+	}
+	if len(owed) == 0 {
+		return
+	}
+	withdrawn := map[string]bool{}
+	for _, t := range r.targets() {
+		keep := map[string]bool{}
+		for _, x := range append([]*entity{r.host}, r.services...) {
+			if !gone[x] && x.announced && x.state != stateRemoved {
+				for _, rc := range r.recordsOf(x, t.ifc) {
+					keep[rrKey(rc.rr)] = true
+				}
+			}
+		}
+		m := newResponse()
+		seen := map[string]bool{}
+		for _, e := range owed {
+			for _, rc := range r.recordsOf(e, t.ifc) {
+				k := rrKey(rc.rr)
+				if keep[k] || seen[k] {
+					continue
+				}
+				seen[k] = true
+				withdrawn[k] = true
+				m.Answer = append(m.Answer, prepare(rc, 0, true))
+			}
+		}
+		if len(m.Answer) > 0 {
+			r.multicast(t, m, false)
+		}
+	}
+	// A record withdrawn and published again must be announced again at
+	// once, so forget when it was last multicast.
+	for k := range r.lastMC {
+		if withdrawn[k.rr] {
+			delete(r.lastMC, k)
+		}
+	}
+	for _, e := range owed {
+		e.announced = false
+	}
+}
+
+// removeEntity withdraws e: goodbyes for whatever it announced, then it is
+// forgotten. Anyone waiting for it gets ErrRemoved; its events end.
+func (r *Responder) removeEntity(e *entity) {
+	if e.state == stateRemoved {
+		return
+	}
+	r.leaveRun(e)
+	e.deferred.cancel()
+	e.deferred = nil
+	name := r.nameOf(e)
+	r.goodbye([]*entity{e})
+	e.state = stateRemoved
+	e.annGen++
+	e.txtGen++
+	r.services = slices.DeleteFunc(r.services, func(x *entity) bool { return x == e })
+	for _, w := range e.waiters {
+		w <- ErrRemoved
+	}
+	e.waiters = nil
+	r.log.Info("mdns: service removed", "name", name)
+	r.emit(e, Event{Kind: EventRemoved, Old: name, New: name, Reason: "removed; goodbye sent (RFC 6762 section 10.1)"})
+	if e.handle != nil {
+		e.handle.close()
+	}
+}
+
+// goodbyeAll withdraws everything on shutdown.
+func (r *Responder) goodbyeAll() {
+	all := append(slices.Clone(r.services), r.host)
+	r.goodbye(all)
+	for _, e := range all {
+		r.leaveRun(e)
+		e.deferred.cancel()
+		e.state = stateRemoved
+	}
+}

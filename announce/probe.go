@@ -1,0 +1,219 @@
+package announce
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/mdns"
+)
+
+// Probing timings (RFC 6762 section 8.1 and 8.2).
+const (
+	probeJitter   = 250 * time.Millisecond // random wait before the first probe
+	probeInterval = 250 * time.Millisecond // between probes, and after the last
+	probeCount    = 3                      // probes per attempt
+	tieBreakDefer = time.Second            // wait after losing a tie-break (8.2)
+	// After conflictBurst conflicts within conflictWindow, wait
+	// conflictBackoff before each further probe attempt (8.1).
+	conflictBurst   = 15
+	conflictWindow  = 10 * time.Second
+	conflictBackoff = 5 * time.Second
+)
+
+// probeRun is one probing attempt: three probes 250 ms apart for a set of
+// names, sent together in one query per interface and family (RFC 6762
+// section 8.1: a host probing several names SHOULD put them in one packet).
+type probeRun struct {
+	members []*entity
+	sent    int
+	task    *task
+}
+
+// startProbing (re)starts claiming e's name after an extra wait: nothing
+// of e is answered until probing succeeds (RFC 6762 section 8.1). With no
+// extra wait, e joins a run that has not sent its first probe yet.
+func (r *Responder) startProbing(e *entity, extra time.Duration) {
+	r.leaveRun(e)
+	e.deferred.cancel()
+	e.deferred = nil
+	e.state = stateProbing
+	e.annGen++ // stop announcements in progress
+	e.txtGen++
+	if r.conflictStorm() && extra < conflictBackoff {
+		// RFC 6762 section 8.1: after 15 conflicts in 10 s, wait at least
+		// 5 s before each further probe attempt.
+		extra = conflictBackoff
+	}
+	if extra > 0 {
+		e.deferred = r.after(extra, func() {
+			e.deferred = nil
+			r.joinRun(e)
+		})
+		return
+	}
+	r.joinRun(e)
+}
+
+// joinRun puts e into the probe run that has not sent its first probe
+// yet, or starts a new run after a random 0-250 ms wait (RFC 6762
+// section 8.1).
+func (r *Responder) joinRun(e *entity) {
+	if run := r.forming; run != nil {
+		run.members = append(run.members, e)
+		e.run = run
+		return
+	}
+	run := &probeRun{members: []*entity{e}}
+	e.run = run
+	r.forming = run
+	run.task = r.after(randDuration(0, probeJitter), func() { r.probeStep(run) })
+}
+
+// leaveRun takes e out of its probe run.
+func (r *Responder) leaveRun(e *entity) {
+	run := e.run
+	if run == nil {
+		return
+	}
+	e.run = nil
+	run.members = slices.DeleteFunc(run.members, func(x *entity) bool { return x == e })
+	if len(run.members) == 0 {
+		run.task.cancel()
+		if r.forming == run {
+			r.forming = nil
+		}
+	}
+}
+
+// probeStep sends one probe of run and schedules the next step.
+func (r *Responder) probeStep(run *probeRun) {
+	if r.forming == run {
+		r.forming = nil
+	}
+	if len(run.members) == 0 {
+		return
+	}
+	for _, t := range r.targets() {
+		r.multicast(t, r.probeMessage(run.members, t.ifc, run.sent == 0), false)
+	}
+	run.sent++
+	if run.sent < probeCount {
+		run.task = r.after(probeInterval, func() { r.probeStep(run) })
+		return
+	}
+	// RFC 6762 section 8.1: if no conflicting response arrives within
+	// 250 ms of the third probe, the names are ours.
+	run.task = r.after(probeInterval, func() { r.probeDone(run) })
+}
+
+// probeDone moves every member of a successful run on to announcing.
+func (r *Responder) probeDone(run *probeRun) {
+	members := run.members
+	run.members = nil
+	for _, e := range members {
+		e.run = nil
+		r.startAnnouncing(e)
+	}
+}
+
+// probeMessage builds the probe for a set of names on one interface
+// (RFC 6762 section 8.1): a query with one question of type ANY per name
+// and the proposed unique records in the Authority section (section 8.2),
+// so that simultaneous probes can be tie-broken. The first probe of a run
+// sets the unicast-response bit (section 8.1 SHOULD: a defender can then
+// answer at once, without waiting for its multicast rate limit); the
+// following ones do not, so that their answers are multicast and reach
+// every socket on this host, even when several responders share port
+// 5353 and a unicast answer would reach only one of them.
+func (r *Responder) probeMessage(members []*entity, ifc mdns.Interface, first bool) *dns.Msg {
+	m := new(dns.Msg)
+	m.Opcode = dns.OpcodeQuery
+	m.Compress = true
+	qclass := uint16(dns.ClassINET)
+	if first {
+		qclass |= quBit
+	}
+	for _, e := range members {
+		m.Question = append(m.Question, dns.Question{Name: r.nameOf(e), Qtype: dns.TypeANY, Qclass: qclass})
+		for _, rr := range r.uniqueRecords(e, ifc) {
+			m.Ns = append(m.Ns, prepare(rec{rr: rr, unique: true}, rr.Header().Ttl, false))
+		}
+	}
+	return m
+}
+
+// handleProbe looks at the Authority section of a query: a probe from
+// another host for a name we are probing ourselves is a simultaneous probe,
+// tie-broken by RFC 6762 section 8.2. (Probes for names we already hold
+// are answered as ordinary queries: that answer is the defence.)
+func (r *Responder) handleProbe(p *mdns.Packet) {
+	byName := map[string][]dns.RR{}
+	var order []string
+	for i, rr := range p.Msg.Ns {
+		if i >= maxRecordsPerPacket {
+			break
+		}
+		k := nameKey(rr.Header().Name)
+		if _, ok := byName[k]; !ok {
+			order = append(order, k)
+		}
+		byName[k] = append(byName[k], rr)
+	}
+	ifc, ok := r.tr.Interface(p.IfIndex)
+	if !ok {
+		return
+	}
+	owners := r.owners()
+	for _, k := range order {
+		theirs := byName[k]
+		e := owners[k]
+		if e == nil || e.state != stateProbing || e.run == nil {
+			continue
+		}
+		ours := r.uniqueRecords(e, ifc)
+		c := compareSets(ours, theirs)
+		if c == 0 {
+			continue // identical data: our own probe looped back, or no conflict
+		}
+		if r.isOwnAddr(p.Src.Addr()) && r.allOwn(e, theirs) {
+			continue // our own probe, heard on another interface
+		}
+		if c > 0 {
+			r.log.Debug("mdns: simultaneous probe, we win", "name", r.nameOf(e), "from", p.Src)
+			continue
+		}
+		// RFC 6762 section 8.2: our data is lexicographically earlier:
+		// defer by waiting one second, then probe again.
+		name := r.nameOf(e)
+		r.log.Info("mdns: simultaneous probe lost; probing again in 1s", "name", name, "from", p.Src)
+		r.emit(e, Event{Kind: EventDeferred, Old: name, New: name, Reason: "lost simultaneous probe tie-break to " + p.Src.Addr().String() + " (RFC 6762 section 8.2)"})
+		r.startProbing(e, tieBreakDefer)
+	}
+}
+
+// isOwnAddr reports whether a is one of our interfaces' addresses.
+func (r *Responder) isOwnAddr(a netip.Addr) bool {
+	a = a.Unmap().WithZone("")
+	for _, ifc := range r.tr.Interfaces() {
+		for _, x := range ifc.Addrs {
+			if x.Unmap().WithZone("") == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// allOwn reports whether every record of rrs is one of e's own records.
+func (r *Responder) allOwn(e *entity, rrs []dns.RR) bool {
+	own := r.ownKeys(e)
+	for _, rr := range rrs {
+		if !own[rrKey(rr)] {
+			return false
+		}
+	}
+	return true
+}

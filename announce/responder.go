@@ -1,0 +1,710 @@
+package announce
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/registry"
+)
+
+// Errors returned by the responder.
+var (
+	// ErrClosed is returned by calls on a responder that has been closed.
+	ErrClosed = errors.New("announce: responder closed")
+	// ErrRemoved is returned by calls on a handle whose service was removed.
+	ErrRemoved = errors.New("announce: service removed")
+)
+
+// transport is what the responder uses of the mDNS transport; *mdns.Conn
+// implements it in production, an in-memory link in the unit tests.
+type transport interface {
+	ReadPacket(ctx context.Context) (*mdns.Packet, error)
+	SendMulticast(ctx context.Context, m *dns.Msg, ifIndex int, f mdns.Family) error
+	SendUnicast(ctx context.Context, m *dns.Msg, to netip.AddrPort, ifIndex int) error
+	Interfaces() []mdns.Interface
+	Interface(index int) (mdns.Interface, bool)
+	Close() error
+}
+
+var _ transport = (*mdns.Conn)(nil)
+
+// TTLs are the record TTLs the responder gives out. A zero field means the
+// RFC 6762 section 10 default. Tests set short ones; daemons leave them zero.
+type TTLs struct {
+	// Host is the TTL of records whose name or rdata holds a host name:
+	// A, AAAA, SRV and the host's NSEC. Zero means 120 s.
+	Host time.Duration
+	// Other is the TTL of every other record: PTR, TXT, the instance NSEC.
+	// Zero means 4500 s (75 minutes).
+	Other time.Duration
+}
+
+// RFC 6762 section 10 default TTLs.
+const (
+	defaultHostTTL  = 120 * time.Second
+	defaultOtherTTL = 4500 * time.Second
+)
+
+// ttlConfig holds the TTLs in whole seconds, as sent.
+type ttlConfig struct{ host, other uint32 }
+
+func (t TTLs) seconds() ttlConfig {
+	conv := func(d, def time.Duration) uint32 {
+		if d <= 0 {
+			d = def
+		}
+		s := int64(d / time.Second)
+		if s < 1 {
+			s = 1
+		}
+		if s > 1<<31-1 {
+			s = 1<<31 - 1
+		}
+		return uint32(s)
+	}
+	return ttlConfig{host: conv(t.Host, defaultHostTTL), other: conv(t.Other, defaultOtherTTL)}
+}
+
+// Options configure a Responder.
+type Options struct {
+	// Interfaces restricts the responder to these interface names; empty
+	// means every up, multicast-capable, non-loopback interface.
+	Interfaces []string
+	// HostName is the host name to claim, as a single label ("h1") or with
+	// the mDNS domain ("h1.local."); empty means the first label of
+	// os.Hostname(). On a conflict it becomes "h1-2", "h1-3", ...
+	HostName string
+	// Registry supplies the TXT rules services are validated against;
+	// nil means registry.Builtin().
+	Registry *registry.Registry
+	// Logger receives the responder's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Families to use; empty means IPv4 and IPv6.
+	Families []mdns.Family
+	// NoValidate publishes services that fail validation (with a logged
+	// warning) instead of refusing them. Errors that make a service
+	// impossible to encode are refused regardless.
+	NoValidate bool
+	// TTL overrides the record TTLs (zero fields: RFC 6762 defaults).
+	TTL TTLs
+}
+
+// Responder is a Multicast DNS responder (RFC 6762) that claims a host name
+// and publishes DNS-SD services (RFC 6763). Its methods are safe for
+// concurrent use. One goroutine owns all state and runs every timer; a
+// second one reads packets.
+type Responder struct {
+	tr       transport
+	log      *slog.Logger
+	reg      *registry.Registry
+	opts     Options
+	families []mdns.Family
+	ttl      ttlConfig
+
+	ctx    context.Context // cancelled when the responder stops
+	cancel context.CancelFunc
+
+	cmds  chan func()
+	pkts  chan *mdns.Packet
+	ifchg chan ifChange
+	done  chan struct{} // closed when the event loop has exited
+	wg    sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+
+	nameMu   sync.Mutex
+	hostName string // copy of the current host name for HostName
+
+	// Owned by the event loop.
+	tasks     taskHeap
+	taskSeq   uint64
+	timer     *time.Timer
+	stopping  bool
+	host      *entity
+	services  []*entity
+	forming   *probeRun                  // probe run that has not sent its first probe yet
+	lastMC    map[mcKey]time.Time        // last multicast of a record per interface (RFC 6762 section 6.2)
+	pending   map[targetKey]*pendingResp // delayed multicast responses (section 6)
+	tcWait    map[tcKey]*tcEntry         // truncated queries awaiting known answers (section 7.2)
+	conflicts []time.Time                // recent conflicts (section 8.1 rate limit)
+}
+
+// ifChange is an interface change reported by the transport.
+type ifChange struct{ added, removed []mdns.Interface }
+
+// entityKind tells a host name from a service.
+type entityKind int
+
+const (
+	kindHost entityKind = iota
+	kindService
+)
+
+// entityState is where a unique name is in its life (RFC 6762 section 8).
+type entityState int
+
+const (
+	stateProbing     entityState = iota // claiming the name (section 8.1)
+	stateAnnouncing                     // name won; announcing (section 8.3)
+	stateEstablished                    // announced; answering and defending
+	stateRemoved                        // withdrawn
+)
+
+// entity is a name the responder claims: its host name or one service
+// instance, with everything published under it. Owned by the event loop.
+type entity struct {
+	kind     entityKind
+	label    string // host label or instance name, raw (unescaped)
+	state    entityState
+	svc      *svcData // nil for the host
+	handle   *Handle  // nil for the host
+	run      *probeRun
+	deferred *task // scheduled start of a later probe run
+	annGen   int   // bumped to cancel a running announcement sequence
+	txtGen   int   // likewise for TXT re-announcements
+	waiters  []chan error
+	// announced is set once any announcement went out: goodbyes are owed.
+	announced bool
+	// retarget is set on the host when it was renamed, so that services
+	// pointing at it are re-announced once it is established again.
+	retarget bool
+}
+
+// New opens the mDNS transport, claims the host name (probing and
+// announcing it, RFC 6762 section 8) and returns once the host name is
+// final. ctx bounds only this start-up; the responder runs until Close.
+func New(ctx context.Context, opts Options) (*Responder, error) {
+	chg := make(chan ifChange, 16)
+	cfg := mdns.Config{
+		Interfaces: opts.Interfaces,
+		Families:   opts.Families,
+		Logger:     opts.Logger,
+		OnChange: func(added, removed []mdns.Interface) {
+			select {
+			case chg <- ifChange{added: added, removed: removed}:
+			default:
+			}
+		},
+	}
+	conn, err := mdns.Listen(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("announce: %w", err)
+	}
+	return start(ctx, opts, conn, chg)
+}
+
+// start runs a responder over tr; chg delivers interface changes (may be nil).
+func start(ctx context.Context, opts Options, tr transport, chg chan ifChange) (*Responder, error) {
+	label, err := hostLabel(opts.HostName)
+	if err != nil {
+		_ = tr.Close()
+		return nil, err
+	}
+	r := &Responder{
+		tr:       tr,
+		log:      opts.Logger,
+		reg:      opts.Registry,
+		opts:     opts,
+		families: opts.Families,
+		ttl:      opts.TTL.seconds(),
+		cmds:     make(chan func()),
+		pkts:     make(chan *mdns.Packet, 128),
+		ifchg:    chg,
+		done:     make(chan struct{}),
+		lastMC:   map[mcKey]time.Time{},
+		pending:  map[targetKey]*pendingResp{},
+		tcWait:   map[tcKey]*tcEntry{},
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.reg == nil {
+		r.reg = registry.Builtin()
+	}
+	if len(r.families) == 0 {
+		r.families = []mdns.Family{mdns.IPv4, mdns.IPv6}
+	}
+	if r.ifchg == nil {
+		r.ifchg = make(chan ifChange)
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
+	r.host = &entity{kind: kindHost, label: label}
+	r.setHostName()
+	wait := make(chan error, 1)
+	r.host.waiters = append(r.host.waiters, wait)
+	// Nothing else runs yet, so the host's probing can be started here.
+	r.startProbing(r.host, 0)
+
+	r.wg.Add(2)
+	go r.readLoop()
+	go r.run()
+
+	select {
+	case err := <-wait:
+		if err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+	case <-ctx.Done():
+		_ = r.Close()
+		return nil, fmt.Errorf("announce: claiming host name: %w", ctx.Err())
+	}
+	r.log.Info("mdns: host name claimed", "host", r.HostName())
+	return r, nil
+}
+
+// hostLabel returns the host label to claim from the HostName option or
+// the machine's name.
+func hostLabel(name string) (string, error) {
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "lansd"
+		}
+		name = strings.SplitN(h, ".", 2)[0]
+	} else {
+		n := strings.TrimSuffix(name, ".")
+		if l := len(n) - len(".local"); l > 0 && strings.EqualFold(n[l:], ".local") {
+			n = n[:l]
+		}
+		if strings.Contains(n, ".") {
+			return "", fmt.Errorf("announce: host name %q: must be a single label or end in .local.", name)
+		}
+		name = n
+	}
+	switch {
+	case name == "":
+		return "", fmt.Errorf("announce: host name is empty")
+	case len(name) > 63:
+		return "", fmt.Errorf("announce: host name %q: %d bytes, more than 63 (RFC 1035 section 2.3.4)", name, len(name))
+	case !utf8.ValidString(name):
+		return "", fmt.Errorf("announce: host name %q: not valid UTF-8 (RFC 6762 section 16)", name)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c == 0x7f {
+			return "", fmt.Errorf("announce: host name %q: control character at byte %d", name, i)
+		}
+	}
+	return name, nil
+}
+
+// HostName returns the host name the responder holds, e.g. "h1.local." or,
+// after a conflict, "h1-2.local.".
+func (r *Responder) HostName() string {
+	r.nameMu.Lock()
+	defer r.nameMu.Unlock()
+	return r.hostName
+}
+
+// setHostName publishes the current host name to HostName. Event loop only.
+func (r *Responder) setHostName() {
+	n := r.hostFQDN()
+	r.nameMu.Lock()
+	r.hostName = n
+	r.nameMu.Unlock()
+}
+
+// Close sends goodbyes for every record (RFC 6762 section 10.1), closes
+// the transport and waits for the responder's goroutines to stop. It is
+// idempotent.
+func (r *Responder) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return r.Shutdown(ctx)
+}
+
+// Shutdown is Close with a context bounding the goodbyes; when ctx ends
+// first the responder is closed without them and ctx's error is returned.
+func (r *Responder) Shutdown(ctx context.Context) error {
+	r.closeOnce.Do(func() {
+		var ctxErr error
+		sent := make(chan struct{})
+		select {
+		case r.cmds <- func() {
+			r.goodbyeAll()
+			r.stopping = true
+			close(sent)
+		}:
+			<-sent
+		case <-r.done:
+		case <-ctx.Done():
+			ctxErr = fmt.Errorf("announce: shutdown: %w", ctx.Err())
+		}
+		r.cancel()
+		err := r.tr.Close()
+		r.wg.Wait()
+		if err != nil {
+			err = fmt.Errorf("announce: closing transport: %w", err)
+		}
+		r.closeErr = errors.Join(ctxErr, err)
+	})
+	return r.closeErr
+}
+
+// call runs fn on the event loop and waits until it has run.
+func (r *Responder) call(ctx context.Context, fn func()) error {
+	ran := make(chan struct{})
+	select {
+	case r.cmds <- func() { fn(); close(ran) }:
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// An accepted command always runs to completion on the loop.
+	<-ran
+	return nil
+}
+
+// readLoop moves packets from the transport to the event loop through a
+// bounded channel; when the loop falls behind, packets are dropped rather
+// than queued without bound.
+func (r *Responder) readLoop() {
+	defer r.wg.Done()
+	for {
+		p, err := r.tr.ReadPacket(r.ctx)
+		if err != nil {
+			if r.ctx.Err() != nil || errors.Is(err, mdns.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+				return
+			}
+			r.log.Debug("mdns: read failed", "err", err)
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		select {
+		case r.pkts <- p:
+		case <-r.ctx.Done():
+			return
+		default:
+			r.log.Debug("mdns: responder busy, packet dropped", "src", p.Src)
+		}
+	}
+}
+
+// run is the event loop: it owns all state and runs commands, packets
+// and timers one at a time.
+func (r *Responder) run() {
+	defer r.wg.Done()
+	defer close(r.done)
+	defer r.finish()
+	for !r.stopping {
+		var tc <-chan time.Time
+		if t := r.tasks.peek(); t != nil {
+			r.timer.Reset(time.Until(t.at))
+			tc = r.timer.C
+		} else {
+			r.timer.Stop()
+		}
+		select {
+		case <-r.ctx.Done():
+			return
+		case fn := <-r.cmds:
+			fn()
+		case p := <-r.pkts:
+			r.handlePacket(p)
+		case c := <-r.ifchg:
+			r.interfacesChanged(c.added, c.removed)
+		case <-tc:
+			r.runDue()
+		}
+	}
+}
+
+// finish releases everyone waiting on the loop when it exits.
+func (r *Responder) finish() {
+	r.timer.Stop()
+	for _, e := range append([]*entity{r.host}, r.services...) {
+		for _, w := range e.waiters {
+			w <- ErrClosed
+		}
+		e.waiters = nil
+		if e.handle != nil {
+			e.handle.close()
+		}
+	}
+}
+
+// handlePacket dispatches one received message. Malformed input never
+// stops the responder: a panic while handling one packet is logged and the
+// packet dropped.
+func (r *Responder) handlePacket(p *mdns.Packet) {
+	if p == nil || p.Msg == nil {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error("mdns: packet handling failed", "src", p.Src, "panic", v)
+		}
+	}()
+	sanitize(p.Msg)
+	if p.Msg.Response {
+		r.handleResponse(p)
+	} else {
+		r.handleQuery(p)
+	}
+}
+
+// sanitize drops nil records, which miekg/dns never produces when
+// unpacking but a hand-built message may hold.
+func sanitize(m *dns.Msg) {
+	isNil := func(rr dns.RR) bool { return rr == nil }
+	m.Answer = slices.DeleteFunc(m.Answer, isNil)
+	m.Ns = slices.DeleteFunc(m.Ns, isNil)
+	m.Extra = slices.DeleteFunc(m.Extra, isNil)
+}
+
+// interfacesChanged reacts to interfaces coming and going: RFC 6762
+// section 8 requires probing and announcing again when connectivity may
+// have changed, so every name is probed again (on all interfaces).
+func (r *Responder) interfacesChanged(added, removed []mdns.Interface) {
+	if len(removed) > 0 {
+		r.log.Debug("mdns: interfaces removed", "count", len(removed))
+	}
+	if len(added) == 0 {
+		return
+	}
+	r.log.Info("mdns: interfaces added; probing again", "count", len(added))
+	for _, e := range append([]*entity{r.host}, r.services...) {
+		if e.state != stateRemoved && e.run == nil && e.deferred == nil {
+			r.startProbing(e, 0)
+		}
+	}
+}
+
+// target is one interface and family to multicast on.
+type target struct {
+	ifc mdns.Interface
+	fam mdns.Family
+}
+
+// targetKey identifies a target in maps.
+type targetKey struct {
+	ifIndex int
+	fam     mdns.Family
+}
+
+func (t target) key() targetKey { return targetKey{t.ifc.Index, t.fam} }
+
+// targets returns every interface and family to multicast on: the
+// configured families on each interface that has an address of that family.
+func (r *Responder) targets() []target {
+	var out []target
+	for _, ifc := range r.tr.Interfaces() {
+		for _, f := range r.families {
+			if hasFamily(ifc, f) {
+				out = append(out, target{ifc: ifc, fam: f})
+			}
+		}
+	}
+	return out
+}
+
+// packetLimit is the largest message that fits t's MTU (RFC 6762 section 17).
+func packetLimit(mtu int, f mdns.Family) int {
+	if mtu <= 0 {
+		mtu = 1500
+	}
+	n := mdns.PacketLimit(mtu, f)
+	if n <= 0 || n > mdns.MaxPacket {
+		n = mdns.MaxPacket
+	}
+	return n
+}
+
+// newResponse returns an empty mDNS response: QR and AA set, ID zero, no
+// questions (RFC 6762 section 18: ID 0 and AA in multicast responses;
+// section 6: no questions).
+func newResponse() *dns.Msg {
+	m := new(dns.Msg)
+	m.Response = true
+	m.Authoritative = true
+	m.Opcode = dns.OpcodeQuery
+	m.Compress = true
+	return m
+}
+
+// split returns m, or m split over several messages of at most max bytes
+// when it is larger (RFC 6762 section 17).
+func split(m *dns.Msg, max int) []*dns.Msg {
+	if m.Len() <= max {
+		return []*dns.Msg{m}
+	}
+	return mdns.Split(m, max)
+}
+
+// multicast sends m on t. With mark, its answers count as multicast now for
+// the rate limit and the quarter-TTL rule (RFC 6762 sections 5.4 and 6.2).
+func (r *Responder) multicast(t target, m *dns.Msg, mark bool) {
+	if len(m.Answer) == 0 && len(m.Ns) == 0 && len(m.Question) == 0 {
+		return
+	}
+	if mark {
+		now := time.Now()
+		for _, rr := range m.Answer {
+			r.markMulticast(t.key(), rr, now)
+		}
+	}
+	for _, part := range split(m, packetLimit(t.ifc.MTU, t.fam)) {
+		if err := r.tr.SendMulticast(r.ctx, part, t.ifc.Index, t.fam); err != nil {
+			r.log.Debug("mdns: multicast failed", "if", t.ifc.Name, "family", int(t.fam), "err", err)
+		}
+	}
+}
+
+// unicast sends m to one address.
+func (r *Responder) unicast(to netip.AddrPort, ifIndex int, m *dns.Msg, limit int) {
+	for _, part := range split(m, limit) {
+		if err := r.tr.SendUnicast(r.ctx, part, to, ifIndex); err != nil {
+			r.log.Debug("mdns: unicast failed", "to", to, "err", err)
+		}
+	}
+}
+
+// mcKey identifies one record on one interface and family.
+type mcKey struct {
+	rr string
+	t  targetKey
+}
+
+// maxLastMC bounds the multicast history map.
+const maxLastMC = 4096
+
+// markMulticast records that rr was multicast on t at now.
+func (r *Responder) markMulticast(t targetKey, rr dns.RR, now time.Time) {
+	if len(r.lastMC) >= maxLastMC {
+		horizon := time.Duration(max(r.ttl.host, r.ttl.other)) * time.Second / 4
+		for k, at := range r.lastMC {
+			if now.Sub(at) > horizon {
+				delete(r.lastMC, k)
+			}
+		}
+		if len(r.lastMC) >= maxLastMC {
+			clear(r.lastMC)
+		}
+	}
+	r.lastMC[mcKey{rrKey(rr), t}] = now
+}
+
+// multicastWithin reports whether rr was multicast on t less than d ago.
+func (r *Responder) multicastWithin(t targetKey, rr dns.RR, d time.Duration) bool {
+	at, ok := r.lastMC[mcKey{rrKey(rr), t}]
+	return ok && time.Since(at) < d
+}
+
+// ttlOf returns our TTL for rr as a duration.
+func ttlOf(rr dns.RR) time.Duration { return time.Duration(rr.Header().Ttl) * time.Second }
+
+// randDuration returns a uniformly random duration in [lo, hi].
+func randDuration(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + rand.N(hi-lo+1)
+}
+
+// task is a timer callback run by the event loop.
+type task struct {
+	at       time.Time
+	seq      uint64
+	fn       func()
+	index    int
+	canceled bool
+}
+
+// cancel stops t from running (nil-safe).
+func (t *task) cancel() {
+	if t != nil {
+		t.canceled = true
+	}
+}
+
+// after schedules fn on the event loop after d.
+func (r *Responder) after(d time.Duration, fn func()) *task {
+	r.taskSeq++
+	t := &task{at: time.Now().Add(d), seq: r.taskSeq, fn: fn}
+	heap.Push(&r.tasks, t)
+	return t
+}
+
+// runDue runs every task that is due.
+func (r *Responder) runDue() {
+	now := time.Now()
+	for {
+		t := r.tasks.peek()
+		if t == nil || t.at.After(now) {
+			return
+		}
+		heap.Pop(&r.tasks)
+		if !t.canceled {
+			t.fn()
+		}
+		if r.stopping {
+			return
+		}
+	}
+}
+
+// taskHeap orders tasks by time, then by scheduling order.
+type taskHeap []*task
+
+func (h taskHeap) Len() int { return len(h) }
+func (h taskHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h taskHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *taskHeap) Push(x any) {
+	t := x.(*task)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *taskHeap) Pop() any {
+	old := *h
+	n := len(old)
+	t := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	t.index = -1
+	return t
+}
+
+// peek returns the earliest task, skipping cancelled ones, or nil.
+func (h *taskHeap) peek() *task {
+	for h.Len() > 0 {
+		t := (*h)[0]
+		if !t.canceled {
+			return t
+		}
+		heap.Pop(h)
+	}
+	return nil
+}

@@ -1,0 +1,325 @@
+package announce
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/txt"
+)
+
+const (
+	goodHash = "5e7580598c0d7064d4fc79faaeb42585e1a675f8"
+	goodSalt = "f0164cb3a0c3d7efe75abea8fda86d2d56c8dda9"
+	goodUUID = "db61dc092922252e45bbb264f59147138c7fd5fa"
+)
+
+func kcsync(t testing.TB, hash string) Service {
+	t.Helper()
+	rec, err := txt.ParseArgs([]string{"hash=" + hash, "salt=" + goodSalt, "uuid=" + goodUUID})
+	require.NoError(t, err)
+	return Service{Instance: "Keychain", Type: "_jnx-kcsync._tcp", Port: 5000, TXT: rec}
+}
+
+func TestValidateJnxKcsync(t *testing.T) {
+	rep, err := kcsync(t, goodHash).Validate(nil)
+	require.NoError(t, err)
+	assert.True(t, rep.Conforms())
+
+	rep, err = kcsync(t, goodHash[:39]).Validate(nil)
+	require.Error(t, err)
+	assert.False(t, rep.Conforms())
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "Keychain", ve.Service)
+	var finding *txt.Error
+	require.ErrorAs(t, err, &finding, "the TXT finding is reachable with errors.As")
+	assert.Equal(t, "hash", finding.Key)
+	assert.Equal(t, txt.Fatal, finding.Severity)
+	assert.Contains(t, finding.Rule, "jnx-kcsync")
+	assert.Contains(t, err.Error(), `key "hash"`)
+}
+
+func TestValidateFields(t *testing.T) {
+	base := func() Service { return tzService(t, "Office TZ") }
+	tests := []struct {
+		name    string
+		edit    func(*Service)
+		wantErr bool
+		field   string // the *FieldError's field, if any
+		hard    bool
+	}{
+		{"valid", func(*Service) {}, false, "", false},
+		{"bare registered name", func(s *Service) { s.Type = "timezone" }, false, "", false},
+		{"type with domain", func(s *Service) { s.Type = "_timezone._tcp.local." }, false, "", false},
+		{"empty instance", func(s *Service) { s.Instance = "" }, true, "Instance", true},
+		{"64-byte instance", func(s *Service) { s.Instance = strings.Repeat("x", 64) }, true, "Instance", true},
+		{"63-byte instance", func(s *Service) { s.Instance = strings.Repeat("x", 63) }, false, "", false},
+		{"dots and UTF-8 are fine", func(s *Service) { s.Instance = "Büro.Uhr" }, false, "", false},
+		{"control character", func(s *Service) { s.Instance = "Office\tTZ" }, true, "Instance", false},
+		{"DEL", func(s *Service) { s.Instance = "Office\x7f" }, true, "Instance", false},
+		{"invalid UTF-8", func(s *Service) { s.Instance = "Office \xff" }, true, "Instance", false},
+		{"empty type", func(s *Service) { s.Type = "" }, true, "Type", true},
+		{"bad protocol label", func(s *Service) { s.Type = "_timezone._sctp" }, true, "Type", true},
+		{"name breaking RFC 6335", func(s *Service) { s.Type = "_contamac_icm._tcp"; s.TXT = txt.Record{} }, true, "Type", false},
+		{"unknown bare name", func(s *Service) { s.Type = "nosuchservice" }, true, "Type", true},
+		{"subtype with a dot", func(s *Service) { s.Subtypes = []string{"_a.b"} }, true, "Subtypes[0]", true},
+		{"bad TXT value", func(s *Service) { s.TXT, _ = txt.ParseArgs([]string{"path=tz"}) }, true, "", false},
+		{"bad host", func(s *Service) { s.Host = "a..b" }, true, "Host", true},
+		{"domain clash", func(s *Service) { s.Type = "_timezone._tcp.example."; s.Domain = "local." }, true, "Domain", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base()
+			tc.edit(&s)
+			_, err := s.Validate(nil)
+			res := s.resolve(registry.Builtin())
+			if !tc.wantErr {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			if tc.field != "" {
+				var fe *FieldError
+				require.ErrorAs(t, err, &fe)
+				assert.Equal(t, tc.field, fe.Field, "error: %v", err)
+				assert.Equal(t, tc.hard, len(res.hard) > 0, "hard: %v", res.hard)
+			}
+		})
+	}
+}
+
+func TestPortZeroIsAWarning(t *testing.T) {
+	s := tzService(t, "Office TZ")
+	s.Port = 0
+	rep, err := s.Validate(nil)
+	require.NoError(t, err)
+	require.Len(t, rep.Warnings(), 1)
+	assert.Contains(t, rep.Warnings()[0].Reason, "port 0")
+}
+
+func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLink()
+		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1"})
+		l.reset()
+		_, err := r.Add(context.Background(), kcsync(t, goodHash[:39]))
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve)
+		var finding *txt.Error
+		require.ErrorAs(t, err, &finding)
+		assert.Equal(t, "hash", finding.Key)
+		assert.Empty(t, l.packets(from("h1")), "nothing sent for a refused service")
+
+		_, err = r.Add(context.Background(), Service{Instance: strings.Repeat("x", 64), Type: "_http._tcp", Port: 80})
+		require.ErrorAs(t, err, &ve)
+
+		_, err = r.Add(context.Background(), Service{Instance: "Far", Type: "_http._tcp", Domain: "example.com.", Port: 80})
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "Domain", fe.Field)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := newLink()
+		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1", NoValidate: true})
+		hd, err := r.Add(context.Background(), kcsync(t, goodHash[:39]))
+		require.NoError(t, err, "published anyway with NoValidate")
+		assert.Equal(t, "Keychain._jnx-kcsync._tcp.local.", hd.Name())
+		_, err = r.Add(context.Background(), Service{Instance: "Legacy", Type: "_contamac_icm._tcp", Port: 1})
+		require.NoError(t, err, "a legacy service name with NoValidate")
+		_, err = r.Add(context.Background(), Service{Instance: strings.Repeat("x", 64), Type: "_http._tcp", Port: 80})
+		require.Error(t, err, "what cannot be encoded is refused even with NoValidate")
+	})
+}
+
+func TestAddResolvesBareNameAndTypeSubtype(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLink()
+		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}})
+		hd, err := r.Add(context.Background(), Service{Instance: "Clock", Type: "timezone", Port: 8080})
+		require.NoError(t, err)
+		assert.Equal(t, "Clock._timezone._tcp.local.", hd.Name())
+		hd, err = r.Add(context.Background(), Service{Instance: "Laser", Type: "_printer._sub._http._tcp", Subtypes: []string{"color"}, Port: 80})
+		require.NoError(t, err)
+		assert.Equal(t, "Laser._http._tcp.local.", hd.Name())
+		ann := l.packets(from("h1"), isResponse, hasAnswer("Laser._http._tcp.local.", dns.TypeSRV))
+		require.NotEmpty(t, ann)
+		assert.NotNil(t, findRR(ann[0].Msg.Answer, "_printer._sub._http._tcp.local.", dns.TypePTR))
+		assert.NotNil(t, findRR(ann[0].Msg.Answer, "_color._sub._http._tcp.local.", dns.TypePTR), "underscore added")
+		hd, err = r.Add(context.Background(), Service{Instance: "Elsewhere", Type: "_http._tcp", Host: "printer", Port: 80})
+		require.NoError(t, err)
+		ann = l.packets(from("h1"), isResponse, hasAnswer(hd.Name(), dns.TypeSRV))
+		require.NotEmpty(t, ann)
+		assertName(t, "printer.local.", findRR(ann[0].Msg.Answer, hd.Name(), dns.TypeSRV).(*dns.SRV).Target)
+		assert.Nil(t, findRR(ann[0].Msg.Extra, "h1.local.", dns.TypeA), "no addresses for a host that is not ours")
+	})
+}
+
+func TestUpdateTXTReannounces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, Options{})
+		rec, err := txt.ParseArgs([]string{"path=/tz2"})
+		require.NoError(t, err)
+		require.NoError(t, f.tz.UpdateTXT(context.Background(), rec))
+		first := f.responses(family(mdns.IPv4))
+		require.Len(t, first, 1, "announced at once")
+		tx := findRR(first[0].Msg.Answer, tzInst, dns.TypeTXT)
+		require.NotNil(t, tx)
+		assert.Equal(t, []string{"path=/tz2"}, tx.(*dns.TXT).Txt)
+		assert.Equal(t, uint16(dns.ClassINET|cacheFlush), tx.Header().Class, "cache-flush replaces the old data")
+		time.Sleep(5 * time.Second)
+		assert.Len(t, f.responses(family(mdns.IPv4), hasAnswer(tzInst, dns.TypeTXT)), 3, "announced again like a new record (RFC 6762 section 8.4)")
+		assert.Empty(t, f.l.packets(from("h1"), isProbe), "no probing for a data change")
+
+		f.settle()
+		f.peer.send(t, query(q(tzInst, dns.TypeTXT)))
+		synctest.Wait()
+		resp := f.responses(family(mdns.IPv4))
+		require.Len(t, resp, 1)
+		assert.Equal(t, []string{"path=/tz2"}, resp[0].Msg.Answer[0].(*dns.TXT).Txt)
+
+		bad, err := txt.ParseArgs([]string{"path=tz"})
+		require.NoError(t, err)
+		err = f.tz.UpdateTXT(context.Background(), bad)
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, "a relative path is refused for _timezone")
+	})
+}
+
+func TestTXTEncodingRoundTrip(t *testing.T) {
+	// Arbitrary bytes in keys' values survive miekg/dns escaping.
+	rec := txt.Record{Items: []txt.Item{
+		{Key: "bin", Value: []byte{0, 1, '"', '\\', 0xff, ' '}, HasValue: true},
+		{Key: "flag"},
+	}}
+	wire, err := rec.Encode()
+	require.NoError(t, err)
+	res := Service{Instance: "x", Type: "_http._tcp", Port: 1, TXT: rec}.resolve(nil)
+	require.Empty(t, res.hard)
+	rr := res.data.txtRR("x._http._tcp.local.", 10)
+	assert.Equal(t, wire, rdata(rr))
+}
+
+func TestNoGoroutinesLeft(t *testing.T) {
+	// Real time, not a bubble: the responder's goroutines must all be gone
+	// after Close.
+	before := runtime.NumGoroutine()
+	l := newLink()
+	r, err := start(context.Background(), Options{HostName: "h1", Logger: discard()}, l.newHost("h1", 1), nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hd, err := r.Add(ctx, tzService(t, "Office TZ"))
+	require.NoError(t, err)
+	go func() {
+		for range hd.Events() {
+		}
+	}()
+	require.NoError(t, r.Close())
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "goroutines left after Close")
+}
+
+func TestHostLabel(t *testing.T) {
+	for in, want := range map[string]string{"h1": "h1", "h1.local.": "h1", "H1.LOCAL": "H1"} {
+		got, err := hostLabel(in)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	for _, bad := range []string{"a.example.com", strings.Repeat("h", 64), "a\x01b", "\xff"} {
+		_, err := hostLabel(bad)
+		assert.Error(t, err, bad)
+	}
+	got, err := hostLabel("")
+	require.NoError(t, err)
+	assert.NotEmpty(t, got)
+	assert.NotContains(t, got, ".")
+}
+
+func TestStartFailsCleanly(t *testing.T) {
+	l := newLink()
+	h := l.newHost("h1", 1)
+	_, err := start(context.Background(), Options{HostName: "a.b.c"}, h, nil)
+	require.Error(t, err)
+	assert.True(t, h.closed(), "transport closed on failure")
+
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		h := newLink().newHost("h1", 1)
+		_, err := start(ctx, Options{HostName: "h1", Logger: discard()}, h, nil)
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, context.DeadlineExceeded))
+		assert.True(t, h.closed())
+	})
+}
+
+func TestInterfaceAddedReprobes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, Options{})
+		b := newLink()
+		f.h.attach(b, mdns.Interface{Index: 3, Name: "lan1", MTU: 1500, Addrs: f.h.ports[0].ifc.Addrs[:0:0]})
+		f.h.ports[1].ifc.Addrs = append(f.h.ports[1].ifc.Addrs, f.h.ports[0].ifc.Addrs[0].Next())
+		require.NoError(t, f.r.call(context.Background(), func() {
+			f.r.interfacesChanged([]mdns.Interface{f.h.ports[1].ifc}, nil)
+		}))
+		time.Sleep(5 * time.Second)
+		assert.NotEmpty(t, b.packets(from("h1"), isProbe), "probed on the new link (RFC 6762 section 8)")
+		assert.NotEmpty(t, b.packets(from("h1"), isResponse, hasAnswer(tzInst, dns.TypeSRV)), "and announced there")
+		assert.Equal(t, tzInst, f.tz.Name())
+	})
+}
+
+func TestInstanceNameEscaping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, Options{Families: []mdns.Family{mdns.IPv4}})
+		const raw = "Büro.Uhr \\ 1"
+		hd, err := f.r.Add(context.Background(), Service{Instance: raw, Type: "_http._tcp", Port: 80})
+		require.NoError(t, err)
+		ann := f.responses(hasAnswer(hd.Name(), dns.TypeSRV))
+		require.NotEmpty(t, ann)
+		srv := findRR(ann[0].Msg.Answer, hd.Name(), dns.TypeSRV)
+		// The first label on the wire holds the raw bytes, dot included.
+		buf := make([]byte, 256)
+		n, err := dns.PackDomainName(srv.Header().Name, buf, 0, nil, false)
+		require.NoError(t, err)
+		require.Greater(t, n, len(raw))
+		assert.Equal(t, len(raw), int(buf[0]))
+		assert.Equal(t, raw, string(buf[1:1+len(raw)]))
+		assert.Equal(t, `Büro\.Uhr \\ 1._http._tcp.local.`, hd.Name())
+		// Queried in the escaped form miekg/dns prints, and in upper case.
+		time.Sleep(5 * time.Second)
+		f.settle()
+		f.peer.send(t, query(q(strings.ToUpper(srv.Header().Name), dns.TypeSRV)))
+		synctest.Wait()
+		assert.Len(t, f.responses(), 1)
+	})
+}
+
+func TestEventKindStrings(t *testing.T) {
+	want := map[EventKind]string{EventAnnounced: "announced", EventConflict: "conflict", EventRenamed: "renamed", EventDeferred: "deferred", EventRemoved: "removed", EventKind(99): "EventKind(99)"}
+	for k, s := range want {
+		assert.Equal(t, s, k.String())
+	}
+}
+
+func TestFieldErrorUnwraps(t *testing.T) {
+	_, err := Service{Instance: "x", Type: "_timezone._sctp", Port: 1}.Validate(nil)
+	var te *registry.TypeError
+	require.ErrorAs(t, err, &te, "the registry's error is kept")
+	assert.Equal(t, "_sctp", te.Label)
+	assert.Contains(t, err.Error(), `Type "_timezone._sctp"`)
+}
