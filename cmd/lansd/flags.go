@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/lansd/lansd/registry"
 	"github.com/spf13/pflag"
@@ -12,13 +14,34 @@ import (
 // the flags and an example.
 func newFlags(env *cliEnv, name, synopsis, example string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("lansd "+name, pflag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	// pflag prints nothing itself: parseFlags reports errors, and Usage
+	// writes to stdout after --help and to stderr after a usage error.
+	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	fs.Usage = func() {
-		w := fs.Output()
+	fs.Usage = func() {}
+	usagesMu.Lock()
+	usages[fs] = func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: lansd %s %s\n\nFlags:\n%s\nExample:\n%s\n", name, synopsis, fs.FlagUsages(), example)
 	}
+	usagesMu.Unlock()
 	return fs
+}
+
+// usages holds each FlagSet's usage printer (pflag's Usage takes no writer).
+var (
+	usagesMu sync.Mutex
+	usages   = map[*pflag.FlagSet]func(io.Writer){}
+)
+
+// printUsage writes the usage of fs to w and forgets fs.
+func printUsage(w io.Writer, fs *pflag.FlagSet) {
+	usagesMu.Lock()
+	u := usages[fs]
+	delete(usages, fs)
+	usagesMu.Unlock()
+	if u != nil {
+		u(w)
+	}
 }
 
 // parseFlags parses args; it reports whether the command should go on and,
@@ -29,8 +52,7 @@ func parseFlags(env *cliEnv, fs *pflag.FlagSet, args []string) (bool, int) {
 		return true, exitOK
 	}
 	if errors.Is(err, pflag.ErrHelp) {
-		fs.SetOutput(env.stdout)
-		fs.Usage()
+		printUsage(env.stdout, fs)
 		return false, exitOK
 	}
 	fmt.Fprintf(env.stderr, "%s: %v\nRun \"%s --help\" for usage.\n", fs.Name(), err, fs.Name())

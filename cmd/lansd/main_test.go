@@ -184,7 +184,7 @@ func TestRegistryFullFile(t *testing.T) {
 	code, out, _ = lansd(t, "", "registry", "list", "--txt-keys", "--registry", path)
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, out, "jnx-kcsync")
-	assert.Regexp(t, `(?m)^http\s+_http\._tcp\s+u=<username> p=<password> path=<path to document>`, out)
+	assert.Regexp(t, `(?m)^http\s+_http\._tcp\s+u p path=<path>\s`, out)
 	assert.NotRegexp(t, `(?m)^printer\s`, out, "printer's notes define no TXT keys")
 
 	code, out, _ = lansd(t, "", "registry", "show", "contamac_icm", "--registry", path)

@@ -31,7 +31,7 @@ func runRegistry(_ context.Context, env *cliEnv, args []string) int {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
+		printUsage(env.stderr, fs)
 		return exitUsage
 	}
 	sub, rest := rest[0], rest[1:]
@@ -87,11 +87,16 @@ func runRegistry(_ context.Context, env *cliEnv, args []string) int {
 func rulesText(r registry.Rules) string {
 	switch r.Kind {
 	case registry.RulesKeys:
+		// Compact: the key and the kind of check its value gets
+		// ("registry show" prints the registry's own descriptions).
 		keys := make([]string, len(r.Keys))
 		for i, k := range r.Keys {
 			keys[i] = k.Key
-			if k.Description != "" {
-				keys[i] += "=" + k.Description
+			switch k.Value {
+			case registry.ValueHex:
+				keys[i] += fmt.Sprintf("=<%d hex>", k.Len)
+			case registry.ValuePath:
+				keys[i] += "=<path>"
 			}
 		}
 		s := strings.Join(keys, " ")
@@ -118,7 +123,7 @@ func listServices(w io.Writer, reg *registry.Registry, onlyTXT bool) {
 		if !s.Usable() {
 			typ = "(not usable)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, typ, rulesText(s.TXT), oneLine(s.Description, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, typ, oneLine(rulesText(s.TXT), 70), oneLine(s.Description, 50))
 	}
 	tw.Flush()
 }

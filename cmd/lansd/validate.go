@@ -17,7 +17,7 @@ const validateExample = `  lansd validate --service jnx-kcsync \
       salt=f0164cb3a0c3d7efe75abea8fda86d2d56c8dda9 \
       uuid=db61dc092922252e45bbb264f59147138c7fd5fa
   lansd validate --service _timezone._tcp --json '{"path": "/tz"}'
-  lansd validate --wire 09706174683d2f747a
+  lansd validate --service timezone --wire 08706174683d2f747a
 
 Arguments are key=value, key= (empty value) or key (boolean attribute).
 A byte that cannot be typed is written \xHH; a backslash is written \\.
