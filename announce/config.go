@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
@@ -173,17 +174,28 @@ func configFieldError(i int, err error) error {
 	if !errors.As(err, &fe) {
 		return fmt.Errorf("services[%d]: %w", i, err)
 	}
-	name := fe.Field
-	suffix := ""
-	if j := bytes.IndexByte([]byte(name), '['); j >= 0 {
+	cp := *fe
+	cp.Field = ConfigPath(i, fe.Field)
+	return &cp
+}
+
+// ConfigPath returns the JSON path, in a configuration file read by
+// LoadConfig, of the field of services[i] that a FieldError of
+// Service.Validate names: ConfigPath(1, "Port") is "services[1].port",
+// ConfigPath(0, "Subtypes[2]") is "services[0].subtypes[2]", and
+// ConfigPath(2, "") is "services[2]".
+func ConfigPath(i int, field string) string {
+	if field == "" {
+		return fmt.Sprintf("services[%d]", i)
+	}
+	name, suffix := field, ""
+	if j := strings.IndexByte(name, '['); j >= 0 {
 		name, suffix = name[:j], name[j:]
 	}
 	if js, ok := configFields[name]; ok {
 		name = js
 	}
-	cp := *fe
-	cp.Field = fmt.Sprintf("services[%d].%s%s", i, name, suffix)
-	return &cp
+	return fmt.Sprintf("services[%d].%s%s", i, name, suffix)
 }
 
 // jsonError adds the line and column to a JSON syntax or type error.

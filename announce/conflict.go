@@ -58,7 +58,9 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 				continue
 			}
 			hit[e] = true
-			r.probeConflict(e, fmt.Sprintf("%s record for %q from %s while probing (RFC 6762 section 8.1)", dns.TypeToString[h.Rrtype], h.Name, p.Src.Addr()))
+			// The name is given as we hold it (h.Name is in miekg/dns's
+			// escaped presentation form: "Office\ TZ...").
+			r.probeConflict(e, fmt.Sprintf("%s record for %q from %s while probing (RFC 6762 section 8.1)", dns.TypeToString[h.Rrtype], r.nameOf(e), p.Src.Addr()))
 		case e.answerable():
 			// RFC 6762 section 9: a record with the same name, type and
 			// class as one of our unique records but different rdata is
@@ -67,7 +69,7 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 				continue
 			}
 			hit[e] = true
-			r.ongoingConflict(e, fmt.Sprintf("%s record for %q with other data from %s (RFC 6762 section 9)", dns.TypeToString[h.Rrtype], h.Name, p.Src.Addr()))
+			r.ongoingConflict(e, fmt.Sprintf("%s record for %q with other data from %s (RFC 6762 section 9)", dns.TypeToString[h.Rrtype], r.nameOf(e), p.Src.Addr()))
 		}
 	}
 	r.suppressDuplicates(targetKey{p.IfIndex, p.Family}, m.Answer)

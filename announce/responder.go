@@ -191,6 +191,10 @@ type entity struct {
 // announcing it, RFC 6762 section 8) and returns once the host name is
 // final. ctx bounds only this start-up; the responder runs until Close.
 func New(ctx context.Context, opts Options) (*Responder, error) {
+	// Bad options are refused before any socket is opened.
+	if err := CheckHostName(opts.HostName); err != nil {
+		return nil, err
+	}
 	chg := make(chan ifChange, 16)
 	cfg := mdns.Config{
 		Interfaces: opts.Interfaces,
@@ -272,6 +276,19 @@ func start(ctx context.Context, opts Options, tr transport, chg chan ifChange) (
 	return r, nil
 }
 
+// CheckHostName reports whether name is usable as Options.HostName: empty
+// (the machine's name), a single label, or a label followed by ".local."
+// of at most 63 bytes of UTF-8 without control characters (RFC 6762
+// section 16, RFC 1035 section 2.3.4). New makes the same check before it
+// opens anything.
+func CheckHostName(name string) error {
+	if name == "" {
+		return nil
+	}
+	_, err := hostLabel(name)
+	return err
+}
+
 // hostLabel returns the host label to claim from the HostName option or
 // the machine's name.
 func hostLabel(name string) (string, error) {
@@ -313,6 +330,19 @@ func (r *Responder) HostName() string {
 	r.nameMu.Lock()
 	defer r.nameMu.Unlock()
 	return r.hostName
+}
+
+// Interfaces returns the names of the interfaces the responder is joined
+// on at the moment (on at least one address family), in interface index
+// order. The set changes as interfaces come and go.
+func (r *Responder) Interfaces() []string {
+	var names []string
+	for _, ifc := range r.tr.Interfaces() {
+		if !slices.Contains(names, ifc.Name) {
+			names = append(names, ifc.Name)
+		}
+	}
+	return names
 }
 
 // setHostName publishes the current host name to HostName. Event loop only.

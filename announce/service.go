@@ -177,6 +177,35 @@ func (s Service) Validate(reg *registry.Registry) (txt.Report, error) {
 	return res.report, res.err(s.Instance, true)
 }
 
+// CheckPublishable reports the problems for which Responder.Add refuses s
+// whatever Options.NoValidate says: a service that cannot be encoded (an
+// empty or over-long instance name, a service type that is not a DNS-SD
+// type, or one not in reg when given as a bare name, a bad domain, host or
+// subtype, a TXT record that does not fit), or a domain other than
+// "local." (RFC 6762 section 3). nil reg means registry.Builtin(). It
+// returns nil when Add with NoValidate would publish s; a
+// *ValidationError otherwise. Rule violations that NoValidate lets through
+// are Validate's.
+func (s Service) CheckPublishable(reg *registry.Registry) error {
+	if reg == nil {
+		reg = registry.Builtin()
+	}
+	res := s.resolve(reg)
+	if err := res.err(s.Instance, false); err != nil {
+		return err
+	}
+	return checkLocal(s, res)
+}
+
+// checkLocal refuses a service outside the mDNS domain (RFC 6762 section 3).
+func checkLocal(s Service, res resolved) error {
+	if !sameName(res.data.domain, localDomain) {
+		return &ValidationError{Service: s.Instance, Report: res.report,
+			Err: &FieldError{Field: "Domain", Value: s.Domain, Reason: "Multicast DNS publishes only in local. (RFC 6762 section 3)"}}
+	}
+	return nil
+}
+
 // resolve checks s and works out what to publish. With reg nil, nothing is
 // looked up in a registry: a bare service name is left unresolved and the
 // TXT record gets only syntax checks.
@@ -434,7 +463,8 @@ const eventBuffer = 32
 // Handle is a published service.
 type Handle struct {
 	r      *Responder
-	e      *entity // owned by the event loop
+	e      *entity    // owned by the event loop
+	zone   *zoneEntry // set instead of r and e when a ZoneRegistrar publishes the service
 	regSvc *registry.Service
 	events chan Event
 
@@ -535,9 +565,8 @@ func (r *Responder) Add(ctx context.Context, s Service) (*Handle, error) {
 	for _, w := range res.report.Warnings() {
 		r.log.Warn("mdns: TXT record warning", "service", s.Instance, "finding", w.Error())
 	}
-	if !sameName(res.data.domain, localDomain) {
-		return nil, &ValidationError{Service: s.Instance, Report: res.report,
-			Err: &FieldError{Field: "Domain", Value: s.Domain, Reason: "Multicast DNS publishes only in local. (RFC 6762 section 3)"}}
+	if err := checkLocal(s, res); err != nil {
+		return nil, err
 	}
 	h := &Handle{r: r, regSvc: res.data.regSvc, events: make(chan Event, eventBuffer)}
 	wait := make(chan error, 1)
@@ -578,6 +607,9 @@ func (r *Responder) Add(ctx context.Context, s Service) (*Handle, error) {
 // the first announcement of the new record is sent (or, while the name is
 // being probed again, once the record is stored).
 func (h *Handle) UpdateTXT(ctx context.Context, rec txt.Record) error {
+	if h.zone != nil {
+		return h.zone.updateTXT(ctx, rec)
+	}
 	r := h.r
 	rep := txt.Validate(rec, h.regSvc, txt.Options{})
 	if !rep.Conforms() {
@@ -616,5 +648,8 @@ func (h *Handle) UpdateTXT(ctx context.Context, rec txt.Record) error {
 // Remove withdraws the service: goodbye packets for its records (RFC 6762
 // section 10.1). Removing twice is harmless.
 func (h *Handle) Remove(ctx context.Context) error {
+	if h.zone != nil {
+		return h.zone.remove(ctx)
+	}
 	return h.r.call(ctx, func() { h.r.removeEntity(h.e) })
 }

@@ -7,6 +7,8 @@ pkgs=(
   iproute2        # ip netns, veth, bridge: the virtual LAN of the networked tests
   util-linux      # unshare --uts: a host name per namespace
   nftables        # packet loss on the virtual LAN (the kernel has no sch_netem)
+  bind9           # named: the real DNS server the wide-area registrar is tested against (internal/dnstest)
+  bind9-dnsutils  # nsupdate and dig: the stock clients those tests check interoperability with
 )
 
 missing=()

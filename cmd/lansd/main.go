@@ -49,6 +49,8 @@ func commands() []command {
 	return []command{
 		{"validate", "check a TXT record against RFC 6763 and the registry's rules", runValidate},
 		{"registry", "list, show and check IANA service-name registry data", runRegistry},
+		{"announce", "publish a service on the local link by multicast DNS until interrupted", runAnnounce},
+		{"zone", "print the DNS zone-file records that publish a service in a unicast DNS domain", runZone},
 	}
 }
 

@@ -1,0 +1,806 @@
+package announce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/txt"
+)
+
+// The registrar's tests run against a real BIND 9 (internal/dnstest) on
+// 127.0.0.1; they skip without named, and fail under LANSD_REQUIRE_PEERS=1.
+
+const testZone = "tz.example.net"
+
+var (
+	testAddr4 = netip.MustParseAddr("198.51.100.7")
+	testAddr6 = netip.MustParseAddr("2001:db8::7")
+)
+
+// testLogger logs into the test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// serverKey returns the TSIG key of a test server.
+func serverKey(s *dnstest.Server) TSIG {
+	return TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}
+}
+
+// zoneOptions returns registrar options for s: host h1 in the zone with
+// two documentation addresses.
+func zoneOptions(t *testing.T, s *dnstest.Server) ZoneOptions {
+	return ZoneOptions{
+		Domain:   s.Zone,
+		Server:   s.Addr,
+		TSIG:     serverKey(s),
+		HostName: "h1",
+		Addrs:    []netip.Addr{testAddr4, testAddr6},
+		Logger:   testLogger(t),
+		Timeout:  3 * time.Second,
+	}
+}
+
+// newRegistrar returns a registrar closed when the test ends.
+func newRegistrar(t *testing.T, o ZoneOptions) *ZoneRegistrar {
+	t.Helper()
+	r, err := NewZoneRegistrar(o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	return r
+}
+
+// officeTZ is the service the tests register.
+func officeTZ(t *testing.T) Service {
+	rec, err := txt.ParseArgs([]string{"path=/tz"})
+	require.NoError(t, err)
+	return Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: rec, Subtypes: []string{"_eu"}}
+}
+
+// txtRecord parses key=value arguments.
+func txtRecord(t *testing.T, args ...string) txt.Record {
+	rec, err := txt.ParseArgs(args)
+	require.NoError(t, err)
+	return rec
+}
+
+// ctxT returns a context for one step of a test.
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// rdataOf returns the rdata strings of rrs ("0 0 8080 h1.tz.example.net.").
+func rdataOf(rrs []dns.RR) []string {
+	var out []string
+	for _, rr := range rrs {
+		out = append(out, strings.TrimSpace(strings.TrimPrefix(rr.String(), rr.Header().String())))
+	}
+	return out
+}
+
+// otherInstance writes, as somebody else would with nsupdate, an instance
+// "Office TZ" of _timezone._tcp whose SRV points at another host.
+func otherInstance(t *testing.T, s *dnstest.Server) {
+	s.Nsupdate(t, `update add _services._dns-sd._udp.tz.example.net. 300 IN PTR _timezone._tcp.tz.example.net.
+update add _timezone._tcp.tz.example.net. 300 IN PTR Office\032TZ._timezone._tcp.tz.example.net.
+update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN SRV 0 0 9999 other.tz.example.net.
+update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN TXT "path=/other"`)
+}
+
+func TestZoneRegisterSeenByPlainQueries(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+
+	h, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	inst := `Office\ TZ._timezone._tcp.tz.example.net.`
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", h.Name())
+	renamed, _ := h.Renamed()
+	assert.False(t, renamed)
+	select {
+	case ev := <-h.Events():
+		assert.Equal(t, EventAnnounced, ev.Kind)
+	default:
+		t.Error("no announced event")
+	}
+
+	assert.Equal(t, []string{inst}, rdataOf(s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR)))
+	assert.Equal(t, []string{inst}, rdataOf(s.Query(t, "_eu._sub._timezone._tcp."+s.Zone, dns.TypePTR)))
+	assert.Equal(t, []string{"_timezone._tcp.tz.example.net."}, rdataOf(s.Query(t, "_services._dns-sd._udp."+s.Zone, dns.TypePTR)))
+	srv := s.Query(t, inst, dns.TypeSRV)
+	assert.Equal(t, []string{"0 0 8080 h1.tz.example.net."}, rdataOf(srv))
+	require.Len(t, srv, 1)
+	assert.Equal(t, uint32(120), srv[0].Header().Ttl, "DefaultZoneTTL")
+	assert.Equal(t, []string{`"path=/tz"`}, rdataOf(s.Query(t, inst, dns.TypeTXT)))
+	assert.Equal(t, []string{"198.51.100.7"}, rdataOf(s.Query(t, "h1."+s.Zone, dns.TypeA)))
+	assert.Equal(t, []string{"2001:db8::7"}, rdataOf(s.Query(t, "h1."+s.Zone, dns.TypeAAAA)))
+
+	// A real client sees them too.
+	out := s.Dig(t, "+noall", "+answer", "SRV", `Office\032TZ._timezone._tcp.`+s.Zone)
+	assert.Contains(t, out, "8080 h1.tz.example.net.")
+	out = s.Dig(t, "+short", "PTR", "_timezone._tcp."+s.Zone)
+	assert.Equal(t, `Office\032TZ._timezone._tcp.tz.example.net.`+"\n", out, "dig writes the space as \\032")
+
+	// The zone holds exactly what BuildZoneRecords builds, besides what
+	// was there.
+	recs, err := BuildZoneRecords(officeTZ(t), ZoneRecordOptions{Zone: s.Zone, HostName: "h1", Addrs: []netip.Addr{testAddr4, testAddr6}})
+	require.NoError(t, err)
+	want := append(append([]string{}, before...), dnstest.Canonical(recs.RRs())...)
+	assert.ElementsMatch(t, want, s.Snapshot(t))
+
+	require.NoError(t, h.Remove(ctx))
+	assert.Equal(t, before, s.Snapshot(t), "Remove leaves the zone as it was")
+	for ev := range h.Events() { // closed after removal
+		if ev.Kind == EventRemoved {
+			return
+		}
+	}
+	t.Error("no removed event")
+}
+
+func TestZoneUpdateTXT(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+	h, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	inst := "Office\\ TZ._timezone._tcp." + s.Zone
+
+	require.NoError(t, h.UpdateTXT(ctx, txtRecord(t, "path=/tz/v2")))
+	assert.Equal(t, []string{`"path=/tz/v2"`}, rdataOf(s.Query(t, inst, dns.TypeTXT)), "the old TXT is gone, the new one there")
+	assert.Equal(t, []string{"0 0 8080 h1.tz.example.net."}, rdataOf(s.Query(t, inst, dns.TypeSRV)))
+
+	// A record that does not validate is refused and nothing changes.
+	snap := s.Snapshot(t)
+	err = h.UpdateTXT(ctx, txtRecord(t, "path=relative"))
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, snap, s.Snapshot(t))
+
+	// A refresh after UpdateTXT asserts the new record.
+	require.NoError(t, r.Refresh(ctx))
+	assert.Equal(t, []string{`"path=/tz/v2"`}, rdataOf(s.Query(t, inst, dns.TypeTXT)))
+
+	require.NoError(t, h.Remove(ctx))
+	assert.Equal(t, before, s.Snapshot(t))
+	assert.ErrorIs(t, h.UpdateTXT(ctx, txtRecord(t, "path=/x")), ErrRemoved)
+	assert.NoError(t, h.Remove(ctx), "removing twice is harmless")
+}
+
+func TestZoneConflictRenames(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	otherInstance(t, s)
+	theirs := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+
+	h, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	assert.Equal(t, "Office TZ (2)._timezone._tcp.tz.example.net.", h.Name())
+	renamed, why := h.Renamed()
+	assert.True(t, renamed)
+	assert.Contains(t, why, "9999 other.tz.example.net.", "the reason names what holds the name")
+	var kinds []EventKind
+	for len(h.Events()) > 0 {
+		kinds = append(kinds, (<-h.Events()).Kind)
+	}
+	assert.Equal(t, []EventKind{EventRenamed, EventAnnounced}, kinds)
+
+	ptrs := rdataOf(s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR))
+	assert.ElementsMatch(t, []string{`Office\ TZ._timezone._tcp.tz.example.net.`, `Office\ TZ\ \(2\)._timezone._tcp.tz.example.net.`}, ptrs)
+	assert.Equal(t, []string{"0 0 9999 other.tz.example.net."}, rdataOf(s.Query(t, `Office\ TZ._timezone._tcp.`+s.Zone, dns.TypeSRV)), "theirs untouched")
+	assert.Equal(t, []string{"0 0 8080 h1.tz.example.net."}, rdataOf(s.Query(t, `Office\ TZ\ \(2\)._timezone._tcp.`+s.Zone, dns.TypeSRV)))
+
+	// Removing ours leaves theirs, and the shared _services PTR, which
+	// their instance still needs.
+	require.NoError(t, h.Remove(ctx))
+	assert.Equal(t, theirs, s.Snapshot(t))
+}
+
+func TestZoneConflictNoRename(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	otherInstance(t, s)
+	theirs := s.Snapshot(t)
+	o := zoneOptions(t, s)
+	o.NoRename = true
+	r := newRegistrar(t, o)
+
+	_, err := r.Add(ctxT(t), officeTZ(t))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrNameConflict)
+	var ce *ZoneConflictError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", ce.Name)
+	assert.Equal(t, s.Addr, ce.Server)
+	assert.Contains(t, rdataOf(ce.Existing), "0 0 9999 other.tz.example.net.")
+	assert.Contains(t, err.Error(), "9999 other.tz.example.net.")
+	assert.Equal(t, theirs, s.Snapshot(t), "nothing written")
+}
+
+func TestZoneSameTXTDifferentSRVIsConflict(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	// Same TXT as ours, but the SRV points elsewhere: someone else's.
+	s.Nsupdate(t, `update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN SRV 0 0 8080 h2.tz.example.net.
+update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN TXT "path=/tz"`)
+	r := newRegistrar(t, zoneOptions(t, s))
+	h, err := r.Add(ctxT(t), officeTZ(t))
+	require.NoError(t, err)
+	assert.Equal(t, "Office TZ (2)._timezone._tcp.tz.example.net.", h.Name())
+}
+
+func TestZoneReregistrationIsNotConflict(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	ctx := ctxT(t)
+
+	// A registrar that "crashes": its records stay in the zone.
+	crashed, err := NewZoneRegistrar(zoneOptions(t, s))
+	require.NoError(t, err)
+	_, err = crashed.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	left := s.Snapshot(t)
+
+	// Its successor registers the same service: same name, no rename,
+	// nothing added twice. It crashes too.
+	successor, err := NewZoneRegistrar(zoneOptions(t, s))
+	require.NoError(t, err)
+	h, err := successor.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", h.Name())
+	renamed, why := h.Renamed()
+	assert.False(t, renamed, why)
+	assert.Equal(t, left, s.Snapshot(t))
+
+	// Also when only part of our records is left (the SRV was deleted).
+	s.Nsupdate(t, `update delete Office\032TZ._timezone._tcp.tz.example.net. SRV`)
+	r := newRegistrar(t, zoneOptions(t, s))
+	h2, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	assert.Equal(t, h.Name(), h2.Name())
+	renamed, why = h2.Renamed()
+	assert.False(t, renamed, why)
+	assert.Equal(t, left, s.Snapshot(t))
+
+	// Closing removes the service. The host's address records were in
+	// the zone when this registrar started (a crashed one wrote them), so
+	// they are not its to delete.
+	require.NoError(t, r.Close(ctx))
+	want := append(slices.Clone(before), "h1.tz.example.net.\t120\tIN\tA\t198.51.100.7", "h1.tz.example.net.\t120\tIN\tAAAA\t2001:db8::7")
+	slices.Sort(want)
+	assert.Equal(t, want, s.Snapshot(t))
+}
+
+func TestZoneSameNameTwiceInOneRegistrar(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+	// Identical services: the second must not take the first's records
+	// for its own.
+	var names []string
+	for range 3 {
+		h, err := r.Add(ctx, officeTZ(t))
+		require.NoError(t, err)
+		names = append(names, h.Name())
+	}
+	assert.Equal(t, []string{
+		"Office TZ._timezone._tcp.tz.example.net.",
+		"Office TZ (2)._timezone._tcp.tz.example.net.",
+		"Office TZ (3)._timezone._tcp.tz.example.net.",
+	}, names)
+	assert.Len(t, s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR), 3)
+	require.NoError(t, r.Close(ctx))
+	assert.Equal(t, before, s.Snapshot(t))
+	_, err := r.Add(ctx, officeTZ(t))
+	assert.ErrorIs(t, err, ErrClosed)
+}
+
+func TestZoneWrongTSIGKey(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	ctx := ctxT(t)
+	cases := []struct {
+		name  string
+		key   TSIG
+		tsig  string
+		label string
+	}{
+		{"wrong secret", TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1zZXJ2ZXJzLWtleQ=="}, "BADSIG", "lansd-test"},
+		{"unknown key", TSIG{Name: "stranger.", Algorithm: s.Algorithm, Secret: s.Secret}, "BADKEY", "stranger"},
+		{"wrong algorithm", TSIG{Name: s.KeyName, Algorithm: dns.HmacSHA512, Secret: s.Secret}, "BADKEY", "lansd-test"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := zoneOptions(t, s)
+			o.TSIG = c.key
+			r := newRegistrar(t, o)
+			_, err := r.Add(ctx, officeTZ(t))
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrTSIGRejected)
+			assert.Contains(t, err.Error(), fmt.Sprintf("TSIG key %s rejected by %s: %s", c.label, s.Addr, c.tsig))
+			assert.Equal(t, before, s.Snapshot(t), "nothing written")
+		})
+	}
+}
+
+func TestZoneUpdatesRefused(t *testing.T) {
+	t.Run("unsigned", func(t *testing.T) {
+		s := dnstest.StartBIND(t, testZone)
+		before := s.Snapshot(t)
+		o := zoneOptions(t, s)
+		o.TSIG = TSIG{}
+		r := newRegistrar(t, o)
+		_, err := r.Add(ctxT(t), officeTZ(t))
+		require.Error(t, err)
+		assert.ErrorIs(t, err, ErrUpdateRefused)
+		assert.Contains(t, err.Error(), "refused by "+s.Addr+": REFUSED (the zone does not accept unsigned updates)")
+		assert.Equal(t, before, s.Snapshot(t))
+	})
+	t.Run("zone without updates", func(t *testing.T) {
+		s := dnstest.StartBIND(t, testZone, dnstest.WithAllowUpdate("none;"))
+		before := s.Snapshot(t)
+		r := newRegistrar(t, zoneOptions(t, s))
+		_, err := r.Add(ctxT(t), officeTZ(t))
+		require.Error(t, err)
+		assert.ErrorIs(t, err, ErrUpdateRefused)
+		assert.NotErrorIs(t, err, ErrTSIGRejected)
+		assert.Contains(t, err.Error(), "REFUSED (the zone does not accept updates signed with key lansd-test)")
+		assert.Equal(t, before, s.Snapshot(t))
+	})
+}
+
+func TestZoneServerDown(t *testing.T) {
+	ctx := ctxT(t)
+	const timeout = 1500 * time.Millisecond
+
+	t.Run("nothing listening", func(t *testing.T) {
+		addr := dnstest.UnusedAddr(t)
+		r := newRegistrar(t, ZoneOptions{Domain: testZone, Server: addr, HostName: "h1", Addrs: []netip.Addr{testAddr4}, Timeout: timeout, Logger: testLogger(t)})
+		start := time.Now()
+		_, err := r.Add(ctx, officeTZ(t))
+		waited := time.Since(start)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, ErrNoAnswer)
+		assert.Contains(t, err.Error(), "no answer from DNS server "+addr)
+		assert.Contains(t, err.Error(), "connection refused")
+		assert.Less(t, waited, 2*timeout, "bounded by the timeout")
+	})
+	t.Run("silent server", func(t *testing.T) {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { pc.Close() })
+		go func() { // reads and never answers
+			buf := make([]byte, 2048)
+			for {
+				if _, _, err := pc.ReadFrom(buf); err != nil {
+					return
+				}
+			}
+		}()
+		addr := pc.LocalAddr().String()
+		r := newRegistrar(t, ZoneOptions{Domain: testZone, Server: addr, HostName: "h1", Addrs: []netip.Addr{testAddr4}, Timeout: timeout, Logger: testLogger(t)})
+		start := time.Now()
+		_, err = r.Add(ctx, officeTZ(t))
+		waited := time.Since(start)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, ErrNoAnswer)
+		var ue *ZoneUnreachableError
+		require.ErrorAs(t, err, &ue)
+		assert.Equal(t, addr, ue.Server)
+		assert.GreaterOrEqual(t, ue.Tries, 2, "retransmitted")
+		assert.GreaterOrEqual(t, waited, timeout-100*time.Millisecond)
+		assert.Less(t, waited, 2*timeout, "bounded by the timeout")
+	})
+	t.Run("server stops before Remove", func(t *testing.T) {
+		s := dnstest.StartBIND(t, testZone)
+		r := newRegistrar(t, zoneOptions(t, s))
+		r.timeout = timeout
+		h, err := r.Add(ctx, officeTZ(t))
+		require.NoError(t, err)
+		h.zone.x.timeout = timeout
+		s.Stop()
+		err = h.Remove(ctx)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, ErrNoAnswer)
+		assert.Contains(t, err.Error(), s.Addr)
+		assert.Contains(t, err.Error(), "its records are still there")
+	})
+}
+
+func TestZoneCloseLeavesZoneAsFound(t *testing.T) {
+	// The zone already has the host's IPv4 address (static), another
+	// service type and its enumeration PTR.
+	s := dnstest.StartBIND(t, testZone, dnstest.WithRecords(
+		"h1 IN A 198.51.100.7",
+		"_services._dns-sd._udp IN PTR _http._tcp",
+		"_http._tcp IN PTR web._http._tcp",
+		"web._http._tcp IN SRV 0 0 80 web",
+		`web._http._tcp IN TXT "path=/"`,
+	))
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+	_, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	web := Service{Instance: "Second web", Type: "_http._tcp", Port: 8081, TXT: txtRecord(t, "path=/2")}
+	_, err = r.Add(ctx, web)
+	require.NoError(t, err)
+	assert.Len(t, s.Query(t, "_http._tcp."+s.Zone, dns.TypePTR), 2)
+	assert.Len(t, s.Query(t, "_services._dns-sd._udp."+s.Zone, dns.TypePTR), 2)
+	assert.Len(t, s.Query(t, "h1."+s.Zone, dns.TypeAAAA), 1)
+
+	require.NoError(t, r.Close(ctx))
+	after := s.Snapshot(t)
+	assert.Equal(t, before, after, "the static A record, the other instance and its enumeration PTR remain")
+	assert.Empty(t, s.Query(t, "h1."+s.Zone, dns.TypeAAAA), "the AAAA we added is gone")
+	assert.NoError(t, r.Close(ctx), "closing twice is harmless")
+}
+
+func TestZoneHostRecordsSharedByServices(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+	h1, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	web := Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: txtRecord(t, "path=/")}
+	h2, err := r.Add(ctx, web)
+	require.NoError(t, err)
+	// An explicit Host gets no address records from us.
+	printer := Service{Instance: "Printer", Type: "_ipp._tcp", Port: 631, Host: "printer", TXT: txtRecord(t, "rp=ipp/print")}
+	h3, err := r.Add(ctx, printer)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"0 0 631 printer.tz.example.net."}, rdataOf(s.Query(t, `Printer._ipp._tcp.`+s.Zone, dns.TypeSRV)))
+	assert.Empty(t, s.Query(t, "printer."+s.Zone, dns.TypeA))
+
+	require.NoError(t, h1.Remove(ctx))
+	assert.Len(t, s.Query(t, "h1."+s.Zone, dns.TypeA), 1, "still used by Web")
+	require.NoError(t, h3.Remove(ctx))
+	assert.Len(t, s.Query(t, "h1."+s.Zone, dns.TypeA), 1, "still used by Web")
+	require.NoError(t, h2.Remove(ctx))
+	assert.Empty(t, s.Query(t, "h1."+s.Zone, dns.TypeA))
+	assert.Equal(t, before, s.Snapshot(t))
+}
+
+func TestZoneRefreshRepairs(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+	h, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	registered := s.Snapshot(t)
+	// nsupdate's spelling of the instance name.
+	inst := `Office\032TZ._timezone._tcp.tz.example.net.`
+
+	// An operator deletes some of our records: a refresh puts them back.
+	s.Nsupdate(t, "update delete "+inst+" SRV\nupdate delete _timezone._tcp.tz.example.net. PTR")
+	require.NoError(t, r.Refresh(ctx))
+	assert.Equal(t, registered, s.Snapshot(t))
+
+	// All of them: the refresh registers again under the same name.
+	s.Nsupdate(t, "update delete "+inst+"\nupdate delete _timezone._tcp.tz.example.net. PTR\nupdate delete _services._dns-sd._udp.tz.example.net. PTR\nupdate delete _eu._sub._timezone._tcp.tz.example.net. PTR")
+	require.NoError(t, r.Refresh(ctx))
+	assert.Equal(t, registered, s.Snapshot(t))
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", h.Name())
+
+	// Someone else takes the name meanwhile: the refresh renames.
+	for len(h.Events()) > 0 {
+		<-h.Events()
+	}
+	s.Nsupdate(t, "update delete "+inst+"\nupdate add "+inst+" 60 IN SRV 0 0 1 thief.tz.example.net.")
+	require.NoError(t, r.Refresh(ctx))
+	assert.Equal(t, "Office TZ (2)._timezone._tcp.tz.example.net.", h.Name())
+	renamed, why := h.Renamed()
+	assert.True(t, renamed)
+	assert.Contains(t, why, "thief")
+	ev := <-h.Events()
+	assert.Equal(t, EventRenamed, ev.Kind)
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", ev.Old)
+
+	// Removing deletes everything of ours under the new name. The
+	// records that point at the lost name are left: that name is the
+	// other owner's instance now.
+	require.NoError(t, h.Remove(ctx))
+	snap := strings.Join(s.Snapshot(t), "\n")
+	assert.NotContains(t, snap, `\(2\)`)
+	assert.NotContains(t, snap, "h1.tz.example.net.")
+	assert.Contains(t, snap, "0 0 1 thief.tz.example.net.")
+	assert.NotEqual(t, before, s.Snapshot(t))
+}
+
+func TestZoneRefreshConflictNoRename(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	o := zoneOptions(t, s)
+	o.NoRename = true
+	r := newRegistrar(t, o)
+	ctx := ctxT(t)
+	h, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	<-h.Events() // the announced event
+	// nsupdate's spelling of the instance name.
+	inst := `Office\032TZ._timezone._tcp.tz.example.net.`
+	s.Nsupdate(t, "update delete "+inst+"\nupdate add "+inst+" 60 IN SRV 0 0 1 thief.tz.example.net.")
+	err = r.Refresh(ctx)
+	assert.ErrorIs(t, err, ErrNameConflict)
+	ev := <-h.Events()
+	assert.Equal(t, EventConflict, ev.Kind)
+	assert.Contains(t, ev.Reason, "thief")
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", h.Name(), "not renamed")
+}
+
+func TestZoneManyInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("500 registrations; skipped with -short")
+	}
+	// BIND 9.18.28+ holds at most 100 records of a type at a name unless
+	// told otherwise; 500 instances of one type need more PTRs.
+	s := dnstest.StartBIND(t, testZone, dnstest.WithNamedOptions("max-records-per-type 0;"))
+	before := s.Snapshot(t)
+	o := zoneOptions(t, s)
+	o.Logger = slog.New(slog.DiscardHandler)
+	r := newRegistrar(t, o)
+	ctx := ctxT(t)
+
+	const n, parallel = 500, 16
+	names := make([]string, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			svc := Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: uint16(8000 + i), TXT: txtRecord(t, fmt.Sprintf("path=/tz/%d", i))}
+			h, err := r.Add(ctx, svc)
+			errs[i] = err
+			if err == nil {
+				names[i] = h.Name()
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+
+	ptrs := rdataOf(s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR))
+	assert.Len(t, ptrs, n)
+	for i, name := range names {
+		assert.Equal(t, fmt.Sprintf("Clock %03d._timezone._tcp.tz.example.net.", i), name)
+	}
+	axfr := s.AXFR(t)
+	srvs := 0
+	for _, rr := range axfr {
+		if srv, ok := rr.(*dns.SRV); ok {
+			srvs++
+			var i int
+			_, err := fmt.Sscanf(srv.Hdr.Name, `Clock\ %03d.`, &i)
+			require.NoError(t, err, srv.Hdr.Name)
+			assert.Equal(t, uint16(8000+i), srv.Port)
+		}
+	}
+	assert.Equal(t, n, srvs)
+
+	require.NoError(t, r.Close(ctx))
+	assert.Equal(t, before, s.Snapshot(t))
+}
+
+func TestZoneAlgorithms(t *testing.T) {
+	for _, alg := range []string{dns.HmacSHA1, dns.HmacSHA512} {
+		t.Run(alg, func(t *testing.T) {
+			s := dnstest.StartBIND(t, testZone, dnstest.WithAlgorithm(alg))
+			before := s.Snapshot(t)
+			r := newRegistrar(t, zoneOptions(t, s))
+			ctx := ctxT(t)
+			h, err := r.Add(ctx, officeTZ(t))
+			require.NoError(t, err)
+			assert.Len(t, s.Query(t, `Office\ TZ._timezone._tcp.`+s.Zone, dns.TypeSRV), 1)
+			require.NoError(t, h.Remove(ctx))
+			assert.Equal(t, before, s.Snapshot(t))
+		})
+	}
+}
+
+func TestZoneKeyFileAgainstBIND(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	k, err := LoadTSIGFile(s.KeyFile(t))
+	require.NoError(t, err)
+	spec, err := ParseTSIG(s.TSIGSpec())
+	require.NoError(t, err)
+	assert.Equal(t, spec, k)
+	o := zoneOptions(t, s)
+	o.TSIG = k
+	r := newRegistrar(t, o)
+	_, err = r.Add(ctxT(t), officeTZ(t))
+	require.NoError(t, err)
+}
+
+func TestZoneInvalidServiceWritesNothing(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+	bad := []Service{
+		{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: txtRecord(t, "path=relative")},
+		{Instance: "", Type: "timezone", Port: 8080},
+		{Instance: "X", Type: "_timezone._tcp", Domain: "elsewhere.example.", Port: 1},
+		{Instance: "X", Type: "_timezone._tcp", Host: "printer.local.", Port: 1},
+		{Instance: "X", Type: "not-in-the-registry", Port: 1},
+	}
+	for _, svc := range bad {
+		_, err := r.Add(ctx, svc)
+		var ve *ValidationError
+		assert.ErrorAs(t, err, &ve, "%+v", svc)
+	}
+	assert.Equal(t, before, s.Snapshot(t))
+
+	// A subdomain of the zone is fine.
+	sub := officeTZ(t)
+	sub.Domain = "berlin.tz.example.net"
+	h, err := r.Add(ctx, sub)
+	require.NoError(t, err)
+	assert.Equal(t, "Office TZ._timezone._tcp.berlin.tz.example.net.", h.Name())
+	assert.Len(t, s.Query(t, "_services._dns-sd._udp.berlin.tz.example.net.", dns.TypePTR), 1)
+}
+
+func TestZonePrimaryFromSOA(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	ctx := ctxT(t)
+	p, err := findPrimary(ctx, s.Zone, []string{s.Addr}, 2*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:53", p, "the SOA MNAME ns.tz.example.net. has address 127.0.0.1")
+
+	_, err = findPrimary(ctx, "ns."+s.Zone, []string{s.Addr}, 2*time.Second)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ns.tz.example.net. is not a zone apex; it lies in zone tz.example.net.")
+	_, err = findPrimary(ctx, "sub."+s.Zone, []string{s.Addr}, 2*time.Second)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "sub.tz.example.net. does not exist; it lies in zone tz.example.net.")
+
+	r, err := NewZoneRegistrar(ZoneOptions{Domain: s.Zone, HostName: "h1", Addrs: []netip.Addr{testAddr4}, Logger: testLogger(t)})
+	require.NoError(t, err)
+	r.resolve = []string{s.Addr}
+	got, err := r.Primary(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:53", got)
+
+	_, err = findPrimary(ctx, s.Zone, []string{dnstest.UnusedAddr(t)}, 500*time.Millisecond)
+	assert.ErrorIs(t, err, ErrNoAnswer)
+}
+
+func TestZoneOptionsChecked(t *testing.T) {
+	good := ZoneOptions{Domain: testZone, HostName: "h1", Addrs: []netip.Addr{testAddr4}}
+	for _, c := range []struct {
+		mod  func(*ZoneOptions)
+		want string
+	}{
+		{func(o *ZoneOptions) { o.Domain = "" }, "Domain: no zone given"},
+		{func(o *ZoneOptions) { o.Domain = "local." }, "Multicast DNS"},
+		{func(o *ZoneOptions) { o.Domain = "a..b" }, "not a valid domain name"},
+		{func(o *ZoneOptions) { o.HostName = "h1.local." }, "HostName"},
+		{func(o *ZoneOptions) { o.TTL = -time.Second }, "TTL"},
+		{func(o *ZoneOptions) { o.TSIG = TSIG{Name: "k", Algorithm: "hmac-md5", Secret: "c2VjcmV0"} }, "TSIG algorithm"},
+		{func(o *ZoneOptions) { o.Server = "a b" }, "Server"},
+	} {
+		o := good
+		c.mod(&o)
+		_, err := NewZoneRegistrar(o)
+		require.Error(t, err, c.want)
+		assert.Contains(t, err.Error(), c.want)
+		assert.True(t, strings.HasPrefix(err.Error(), "announce: ZoneOptions: "), err.Error())
+	}
+	r, err := NewZoneRegistrar(ZoneOptions{Domain: testZone, Server: "127.0.0.1"})
+	require.NoError(t, err)
+	p, err := r.Primary(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:53", p)
+	assert.Equal(t, "tz.example.net.", r.Zone())
+}
+
+func TestZoneRRsetLimitIsAClearError(t *testing.T) {
+	// BIND's default limit of 100 records of one type at one name: the
+	// 101st instance of a type fails with SERVFAIL; the error says where
+	// to look, and the failed update wrote nothing.
+	s := dnstest.StartBIND(t, testZone)
+	o := zoneOptions(t, s)
+	o.Logger = slog.New(slog.DiscardHandler)
+	r := newRegistrar(t, o)
+	ctx := ctxT(t)
+	for i := range 100 {
+		_, err := r.Add(ctx, Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: 8000, TXT: txtRecord(t, "path=/tz")})
+		require.NoError(t, err)
+	}
+	before := s.Snapshot(t)
+	_, err := r.Add(ctx, Service{Instance: "Clock 100", Type: "_timezone._tcp", Port: 8000, TXT: txtRecord(t, "path=/tz")})
+	require.Error(t, err)
+	var se *ZoneServerError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, dns.RcodeServerFailure, se.Rcode)
+	assert.Contains(t, err.Error(), "max-records-per-type")
+	assert.Equal(t, before, s.Snapshot(t), "the update is atomic: nothing written")
+	assert.Contains(t, s.Log(), "too many records")
+}
+
+func TestZoneLargeTXT(t *testing.T) {
+	// A TXT record too big for a 1232-byte UDP message: the UPDATE goes
+	// over TCP (RFC 7766; see TestZoneExchangeChoosesTCP), and the whole
+	// record lands in the zone.
+	s := dnstest.StartBIND(t, testZone)
+	before := s.Snapshot(t)
+	r := newRegistrar(t, zoneOptions(t, s))
+	ctx := ctxT(t)
+	var args []string
+	for i := range 10 {
+		args = append(args, fmt.Sprintf("k%d=%s", i, strings.Repeat("v", 200)))
+	}
+	svc := Service{Instance: "Big", Type: "_http._tcp", Port: 80, TXT: txtRecord(t, args...)}
+	h, err := r.Add(ctx, svc)
+	require.NoError(t, err)
+	got := s.Query(t, "Big._http._tcp."+s.Zone, dns.TypeTXT)
+	require.Len(t, got, 1)
+	assert.Len(t, got[0].(*dns.TXT).Txt, 10)
+	require.NoError(t, h.UpdateTXT(ctx, txtRecord(t, append(args, "more=yes")...)))
+	got = s.Query(t, "Big._http._tcp."+s.Zone, dns.TypeTXT)
+	require.Len(t, got, 1)
+	assert.Len(t, got[0].(*dns.TXT).Txt, 11)
+	require.NoError(t, h.Remove(ctx))
+	assert.Equal(t, before, s.Snapshot(t))
+}
+
+func TestZoneNoRenameWithinRegistrar(t *testing.T) {
+	s := dnstest.StartBIND(t, testZone)
+	o := zoneOptions(t, s)
+	o.NoRename = true
+	r := newRegistrar(t, o)
+	ctx := ctxT(t)
+	_, err := r.Add(ctx, officeTZ(t))
+	require.NoError(t, err)
+	_, err = r.Add(ctx, officeTZ(t))
+	var ce *ZoneConflictError
+	require.ErrorAs(t, err, &ce)
+	assert.True(t, ce.Local)
+	assert.Contains(t, err.Error(), "taken in the zone at "+s.Addr+" by another service of this registrar")
+	assert.Len(t, s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR), 1)
+}
+
+func TestZoneExchangeChoosesTCP(t *testing.T) {
+	// The lease server listens on UDP only: a small message is answered,
+	// a large one is sent over TCP and finds nobody there.
+	ls := startLeaseServer(t, 0)
+	x := &exchanger{server: ls.addr, zone: "lease.example.", key: &ls.key, timeout: time.Second}
+	small := new(dns.Msg)
+	small.SetQuestion("lease.example.", dns.TypeSOA)
+	_, err := x.exchange(ctxT(t), small, "query")
+	require.NoError(t, err)
+
+	big := new(dns.Msg)
+	big.SetQuestion("lease.example.", dns.TypeSOA)
+	rr := &dns.TXT{Hdr: dns.RR_Header{Name: "lease.example.", Rrtype: dns.TypeTXT, Class: dns.ClassINET}}
+	for range 6 {
+		rr.Txt = append(rr.Txt, strings.Repeat("x", 200))
+	}
+	big.Extra = append(big.Extra, rr)
+	_, err = x.exchange(ctxT(t), big, "query")
+	require.ErrorIs(t, err, ErrNoAnswer)
+	assert.Contains(t, err.Error(), "dial tcp")
+}

@@ -1,0 +1,480 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/txt"
+)
+
+const announceExample = `  lansd announce --service timezone --name "Office TZ" --port 8080 --txt path=/tz
+  lansd announce --service _http._tcp --name Printer --port 80 --subtype _printer \
+      --txt path=/ --txt color --iface eth1 --ipv4-only
+  lansd announce --config services.json
+
+A --config file holds several services; the whole file is checked before
+anything is sent, and problems name services[i].field:
+  {"services": [
+    {"name": "Office TZ", "service": "timezone", "port": 8080,
+     "txt": {"path": "/tz"}, "subtypes": [], "host": ""}
+  ]}
+
+--txt strings are key=value, key= (empty value) or key (boolean attribute);
+a byte that cannot be typed is written \xHH, a backslash \\.
+
+Each service's final name is printed once it is announced, e.g.
+  announced "Office TZ (2)._timezone._tcp.local." on lan0 (renamed: ...)
+and later renames print a line too. lansd announce runs until interrupted
+(Ctrl-C or SIGTERM), then sends goodbye packets (TTL 0) and exits 0.
+Exit status: 2 for invalid input (then nothing is sent), 3 when the network
+cannot be used.`
+
+// newResponder opens the mDNS responder. It is a variable so that the
+// command's tests can prove that nothing is opened before the input has
+// been validated.
+var newResponder = announce.New
+
+// announceFlags are the parsed flags of lansd announce.
+type announceFlags struct {
+	service, name, host, hostname, domain string
+	port                                  uint16
+	txts, subtypes, ifaces                []string
+	noValidate, verbose                   bool
+	ipv4Only, ipv6Only                    bool
+	family, config                        string
+}
+
+func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlags(env, "announce",
+		"(--service TYPE --name NAME --port PORT [--txt key=value ...] | --config FILE) [flags]", announceExample)
+	var f announceFlags
+	fs.StringVarP(&f.service, "service", "s", "", "service `TYPE`: a registered name (timezone) or _name._tcp / _name._udp")
+	fs.StringVarP(&f.name, "name", "n", "", "instance `NAME` to publish, e.g. \"Office TZ\" (renamed \"NAME (2)\" when taken)")
+	fs.Uint16VarP(&f.port, "port", "p", 0, "`PORT` the service listens on")
+	fs.StringArrayVar(&f.txts, "txt", nil, "a TXT string `key=value` (repeat for more)")
+	fs.StringArrayVar(&f.subtypes, "subtype", nil, "publish subtype `LABEL` too, e.g. _printer (repeat for more)")
+	fs.StringVar(&f.host, "host", "", "SRV target `HOST` (default: the host name this responder claims)")
+	fs.StringVar(&f.hostname, "hostname", "", "host name `LABEL` to claim (default: this machine's name)")
+	fs.StringArrayVar(&f.ifaces, "iface", nil, "use only interface `NAME` (repeat for more; default: every multicast interface)")
+	fs.StringVar(&f.domain, "domain", "local.", "`DOMAIN` to publish in (Multicast DNS serves only local.)")
+	fs.BoolVar(&f.noValidate, "no-validate", false, "announce even if validation fails (findings are printed as warnings)")
+	regPath := registryFlag(fs)
+	fs.BoolVarP(&f.ipv4Only, "ipv4-only", "4", false, "use IPv4 only")
+	fs.BoolVarP(&f.ipv6Only, "ipv6-only", "6", false, "use IPv6 only")
+	fs.StringVar(&f.family, "family", "", "address `FAMILY`: ipv4, ipv6 or both (default both)")
+	fs.StringVarP(&f.config, "config", "c", "", "announce the services of JSON `FILE` instead of the flags")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log what the responder does (slog debug on stderr)")
+	if ok, code := parseFlags(env, fs, args); !ok {
+		return code
+	}
+	families, err := announceFamilies(fs, &f)
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	reg, err := loadRegistry(*regPath)
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	services, labels, err := announceServices(fs, &f)
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	// Everything is checked before the responder opens a socket.
+	if err := announce.CheckHostName(f.hostname); err != nil {
+		return fail(env, "announce", usageErrorf("--hostname: %w", err))
+	}
+	if !checkServices(env, services, labels, reg, f.noValidate) {
+		return exitUsage
+	}
+
+	level := slog.LevelError
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	r, err := newResponder(ctx, announce.Options{
+		Interfaces: f.ifaces,
+		HostName:   f.hostname,
+		Registry:   reg,
+		Logger:     logger,
+		Families:   families,
+		NoValidate: f.noValidate,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(env.stderr, "lansd announce: interrupted before anything was announced")
+			return exitOK
+		}
+		if errors.Is(err, mdns.ErrUnknownInterface) {
+			err = &usageError{err}
+		}
+		return fail(env, "announce", err)
+	}
+	return serve(ctx, env, r, services)
+}
+
+// announceFamilies works out the address families from --ipv4-only,
+// --ipv6-only and --family; nil means both.
+func announceFamilies(fs *pflag.FlagSet, f *announceFlags) ([]mdns.Family, error) {
+	n := 0
+	for _, set := range []bool{f.ipv4Only, f.ipv6Only, fs.Changed("family")} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, usageErrorf("give at most one of --ipv4-only, --ipv6-only and --family")
+	}
+	switch {
+	case f.ipv4Only:
+		return []mdns.Family{mdns.IPv4}, nil
+	case f.ipv6Only:
+		return []mdns.Family{mdns.IPv6}, nil
+	}
+	switch strings.ToLower(f.family) {
+	case "", "both", "all", "any":
+		return nil, nil
+	case "ipv4", "4", "inet", "v4":
+		return []mdns.Family{mdns.IPv4}, nil
+	case "ipv6", "6", "inet6", "v6":
+		return []mdns.Family{mdns.IPv6}, nil
+	}
+	return nil, usageErrorf("--family %q: want ipv4, ipv6 or both", f.family)
+}
+
+// serviceFlags are the flags that describe one service, not allowed with
+// --config.
+var serviceFlags = []string{"service", "name", "port", "txt", "subtype", "host", "domain"}
+
+// announceServices builds the services from --config or from the flags.
+// labels[i] names services[i] in messages: "" for the flags, whose fields
+// are then named by flag, or "services[i]" for a configuration file.
+func announceServices(fs *pflag.FlagSet, f *announceFlags) ([]announce.Service, []string, error) {
+	if len(fs.Args()) > 0 {
+		return nil, nil, usageErrorf("unexpected argument %q (TXT strings go in --txt key=value)", fs.Args()[0])
+	}
+	if fs.Changed("config") {
+		for _, name := range serviceFlags {
+			if fs.Changed(name) {
+				return nil, nil, usageErrorf("--%s cannot be used with --config (the file describes the services)", name)
+			}
+		}
+		services, err := readConfig(f.config)
+		if err != nil {
+			return nil, nil, err
+		}
+		labels := make([]string, len(services))
+		for i := range services {
+			labels[i] = fmt.Sprintf("services[%d]", i)
+		}
+		return services, labels, nil
+	}
+	var missing []string
+	for _, name := range []string{"service", "name", "port"} {
+		if !fs.Changed(name) {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, usageErrorf("missing %s (or give --config FILE)", strings.Join(missing, ", "))
+	}
+	rec, err := txt.ParseArgs(f.txts)
+	if err != nil {
+		return nil, nil, usageErrorf("--txt: %w", err)
+	}
+	s := announce.Service{
+		Instance: f.name,
+		Type:     f.service,
+		Subtypes: f.subtypes,
+		Domain:   f.domain,
+		Port:     f.port,
+		TXT:      rec,
+		Host:     f.host,
+	}
+	return []announce.Service{s}, []string{""}, nil
+}
+
+// readConfig loads a --config file; every problem in it is one line of the
+// error.
+func readConfig(path string) ([]announce.Service, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, usageErrorf("--config: %w", err)
+	}
+	defer file.Close()
+	services, err := announce.LoadConfig(file)
+	if err != nil {
+		var lines []string
+		for _, e := range flattenErr(err) {
+			lines = append(lines, strings.TrimPrefix(e.Error(), "announce: config: "))
+		}
+		return nil, usageErrorf("--config %s:\n  %s", path, strings.Join(lines, "\n  "))
+	}
+	if len(services) == 0 {
+		return nil, usageErrorf("--config %s: no services to announce", path)
+	}
+	return services, nil
+}
+
+// flattenErr expands wrapped joined errors into their parts, keeping the
+// prefix of a single wrapper ("announce: config: ...") off the parts.
+func flattenErr(err error) []error {
+	if err == nil {
+		return nil
+	}
+	for {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			var out []error
+			for _, e := range j.Unwrap() {
+				out = append(out, flattenErr(e)...)
+			}
+			return out
+		}
+		u := errors.Unwrap(err)
+		if u == nil {
+			return []error{err}
+		}
+		if _, ok := u.(interface{ Unwrap() []error }); !ok {
+			return []error{err}
+		}
+		err = u
+	}
+}
+
+// flagOfField maps announce.FieldError fields to the flags that set them.
+var flagOfField = map[string]string{
+	"Instance": "--name",
+	"Type":     "--service",
+	"Subtypes": "--subtype",
+	"Domain":   "--domain",
+	"Port":     "--port",
+	"Host":     "--host",
+	"TXT":      "--txt",
+}
+
+// fieldLabel names a service field in a message: by flag for the service
+// given by flags, by JSON path for services[i] of a configuration file.
+func fieldLabel(label string, index int, field string) string {
+	if label != "" {
+		return announce.ConfigPath(index, field)
+	}
+	name, suffix := field, ""
+	if j := strings.IndexByte(name, '['); j >= 0 {
+		name, suffix = name[:j], name[j:]
+	}
+	if fl, ok := flagOfField[name]; ok {
+		return fl + suffix
+	}
+	return field
+}
+
+// findingLines returns one line per problem with service i: field problems
+// first, then every TXT finding (errors and warnings) in validate's form.
+func findingLines(label string, i int, report txt.Report, err error) []string {
+	var lines []string
+	var ve *announce.ValidationError
+	if errors.As(err, &ve) {
+		for _, e := range flattenErr(ve.Err) {
+			var fe *announce.FieldError
+			if errors.As(e, &fe) {
+				cp := *fe
+				cp.Field = fieldLabel(label, i, fe.Field)
+				lines = append(lines, "error: "+cp.Error())
+			} else {
+				lines = append(lines, "error: "+e.Error())
+			}
+		}
+	} else if err != nil {
+		lines = append(lines, "error: "+err.Error())
+	}
+	for _, f := range report.Findings {
+		line := f.Error()
+		if label != "" {
+			// "error: services[1].txt: key ...": the path after the severity.
+			sev := f.Severity.String() + ": "
+			line = sev + announce.ConfigPath(i, "TXT") + ": " + strings.TrimPrefix(line, sev)
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// checkServices validates every service before anything is sent and
+// prints the findings on stderr. It reports whether to go on: invalid
+// services stop the command unless noValidate, which prints the findings
+// as warnings; services that cannot be published at all (not encodable, or
+// outside local.) always stop it.
+func checkServices(env *cliEnv, services []announce.Service, labels []string, reg *registry.Registry, noValidate bool) bool {
+	refused, unpublishable := 0, 0
+	for i, s := range services {
+		report, verr := s.Validate(reg)
+		perr := s.CheckPublishable(reg)
+		lines := findingLines(labels[i], i, report, verr)
+		switch {
+		case perr != nil:
+			// Add would refuse it whatever the options.
+			for _, l := range findingLines(labels[i], i, txt.Report{}, perr) {
+				if !slices.Contains(lines, l) {
+					lines = append(lines, l)
+				}
+			}
+			for _, l := range lines {
+				fmt.Fprintln(env.stderr, l)
+			}
+			if noValidate {
+				fmt.Fprintf(env.stderr, "lansd announce: service %q cannot be published, even with --no-validate\n", s.Instance)
+			}
+			refused++
+			unpublishable++
+		case verr != nil && !noValidate:
+			for _, l := range lines {
+				fmt.Fprintln(env.stderr, l)
+			}
+			refused++
+		case verr != nil:
+			for _, l := range lines {
+				fmt.Fprintln(env.stderr, "warning: ignored (--no-validate): "+l)
+			}
+		default:
+			// Only warnings: shown, never blocking.
+			for _, l := range lines {
+				fmt.Fprintln(env.stderr, l)
+			}
+		}
+	}
+	if refused == 0 {
+		return true
+	}
+	if len(services) == 1 {
+		fmt.Fprintf(env.stderr, "lansd announce: service %q refused; nothing was sent\n", services[0].Instance)
+	} else {
+		fmt.Fprintf(env.stderr, "lansd announce: %d of %d services refused; nothing was sent\n", refused, len(services))
+	}
+	if !noValidate && unpublishable == 0 {
+		fmt.Fprintln(env.stderr, "(--no-validate announces a service that breaks the rules anyway)")
+	}
+	return false
+}
+
+// syncWriter serialises whole lines from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) printf(format string, a ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fmt.Fprintf(w.w, format+"\n", a...)
+}
+
+// serve publishes the services on r, prints what happens to them, and on
+// interruption says goodbye.
+func serve(ctx context.Context, env *cliEnv, r *announce.Responder, services []announce.Service) int {
+	out := &syncWriter{w: env.stdout}
+	type added struct {
+		h     *announce.Handle
+		err   error
+		since time.Time
+	}
+	// Added together, the names share probe packets (RFC 6762 section 8.1).
+	results := make([]added, len(services))
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := r.Add(ctx, s)
+			results[i] = added{h: h, err: err, since: time.Now()}
+		}()
+	}
+	wg.Wait()
+
+	var errs []error
+	var handles []*announce.Handle
+	for _, res := range results {
+		if res.err != nil {
+			errs = append(errs, res.err)
+			continue
+		}
+		handles = append(handles, res.h)
+		line := fmt.Sprintf("announced %q on %s", res.h.Name(), ifaceList(r))
+		if renamed, why := res.h.Renamed(); renamed {
+			line += fmt.Sprintf(" (renamed: %s)", why)
+		}
+		out.printf("%s", line)
+	}
+	if len(errs) > 0 {
+		cerr := r.Close()
+		if ctx.Err() != nil {
+			fmt.Fprintln(env.stderr, "lansd announce: interrupted; goodbye sent for what was announced")
+			if cerr != nil {
+				return fail(env, "announce", cerr)
+			}
+			return exitOK
+		}
+		return fail(env, "announce", errors.Join(append(errs, cerr)...))
+	}
+
+	// Later events: renames after a conflict, and the new announcements.
+	var evWG sync.WaitGroup
+	for i, res := range results {
+		evWG.Add(1)
+		go func() {
+			defer evWG.Done()
+			for ev := range res.h.Events() {
+				if ev.Time.Before(results[i].since) {
+					continue // already told by the announced line
+				}
+				printEvent(out, r, ev)
+			}
+		}()
+	}
+
+	<-ctx.Done()
+	err := r.Close() // goodbyes (RFC 6762 section 10.1); ends the event streams
+	evWG.Wait()
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	for _, h := range handles {
+		out.printf("goodbye %q", h.Name())
+	}
+	return exitOK
+}
+
+// printEvent prints one later event of a published service.
+func printEvent(out *syncWriter, r *announce.Responder, ev announce.Event) {
+	switch ev.Kind {
+	case announce.EventRenamed:
+		out.printf("renamed %q -> %q (%s)", ev.Old, ev.New, ev.Reason)
+	case announce.EventConflict:
+		out.printf("conflict on %q (%s); probing again", ev.Old, ev.Reason)
+	case announce.EventDeferred:
+		out.printf("deferred %q (%s)", ev.Old, ev.Reason)
+	case announce.EventAnnounced:
+		out.printf("announced %q on %s", ev.New, ifaceList(r))
+	}
+}
+
+// ifaceList names the interfaces r is joined on, "lan0, lan1".
+func ifaceList(r *announce.Responder) string {
+	names := r.Interfaces()
+	if len(names) == 0 {
+		return "no interface"
+	}
+	return strings.Join(names, ", ")
+}
