@@ -51,6 +51,8 @@ func commands() []command {
 		{"registry", "list, show and check IANA service-name registry data", runRegistry},
 		{"announce", "publish a service on the local link by multicast DNS until interrupted", runAnnounce},
 		{"zone", "print the DNS zone-file records that publish a service in a unicast DNS domain", runZone},
+		{"browse", "discover services on the local link, with their TXT verdicts, until interrupted", runBrowse},
+		{"resolve", "look up one service instance by name: host, port, addresses, TXT and verdict", runResolve},
 	}
 }
 

@@ -1,0 +1,438 @@
+package browse
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/mdns"
+)
+
+// DefaultMaxRecords bounds the cache when Options.MaxRecords is 0.
+const DefaultMaxRecords = 10000
+
+// cacheFlushBit is the top bit of the rrclass of a record in a response:
+// the cache-flush bit (RFC 6762 section 10.2).
+const cacheFlushBit = 1 << 15
+
+// goodbyeTTL is how long a record announced with TTL 0 stays: RFC 6762
+// section 10.1 asks queriers to record a TTL of 1 and delete the record one
+// second later; section 10.2 gives flushed records the same second.
+const goodbyeTTL = time.Second
+
+// refreshPoints are the fractions of a record's TTL at which a querier
+// with an active interest asks for it again (RFC 6762 section 5.2: at 80%,
+// then 85%, 90% and 95% if no answer came), each plus a random 0-2% of the
+// TTL so that queriers do not all ask at once.
+var refreshPoints = []float64{0.80, 0.85, 0.90, 0.95}
+
+// refreshJitter is the random variation added to each refresh point.
+const refreshJitter = 0.02
+
+// setKey names an RRset across interfaces: owner name key and type.
+type setKey struct {
+	name   string // nameKey of the owner
+	rrtype uint16
+}
+
+// entry is one cached record as received on one interface.
+type entry struct {
+	key     string // full key: interface, name, type, class, rdata
+	set     setKey
+	ifIndex int
+	class   uint16 // without the cache-flush bit
+	rdata   string // canonical rdata (see rdataKey)
+	// rr is the record as last received, class without the cache-flush bit
+	// and TTL as received.
+	rr dns.RR
+	// families has bit 1<<4 set when the record came over IPv4, 1<<6 over
+	// IPv6.
+	families uint8
+	// first is when the record was first cached (or came back after a
+	// goodbye); received when its TTL was last set by an answer.
+	first, received time.Time
+	// ttl is the lifetime counted from received: the TTL as received, or 1 s
+	// after a goodbye or a cache flush.
+	ttl time.Duration
+	// origTTL is the TTL the record was last received with (for the
+	// known-answer half-life rule, RFC 6762 section 7.1).
+	origTTL time.Duration
+	expires time.Time
+	// goodbye is set once the record was announced with TTL 0 (or flushed):
+	// it is about to go and is neither refreshed nor given as a known answer.
+	goodbye bool
+	// refreshAt is the next refresh point (zero when none is left) and
+	// refreshStep its index in refreshPoints.
+	refreshAt   time.Time
+	refreshStep int
+	index       int // in the cache heap, -1 when not in it
+}
+
+// remaining returns the TTL left at now (never negative).
+func (e *entry) remaining(now time.Time) time.Duration {
+	return max(0, e.expires.Sub(now))
+}
+
+// due is the next time the cache must look at e.
+func (e *entry) due() time.Time {
+	if !e.refreshAt.IsZero() && e.refreshAt.Before(e.expires) {
+		return e.refreshAt
+	}
+	return e.expires
+}
+
+// addr returns the address of an A or AAAA record (invalid otherwise).
+func (e *entry) addr() netip.Addr {
+	switch r := e.rr.(type) {
+	case *dns.A:
+		a, _ := netip.AddrFromSlice(r.A.To4())
+		return a
+	case *dns.AAAA:
+		a, _ := netip.AddrFromSlice(r.AAAA.To16())
+		return a
+	}
+	return netip.Addr{}
+}
+
+// familyBit is the bit of entry.families for f.
+func familyBit(f mdns.Family) uint8 {
+	if f == mdns.IPv6 {
+		return 1 << 6
+	}
+	return 1 << 4
+}
+
+// cacheStats count what the cache did.
+type cacheStats struct {
+	expired, flushed, goodbyes, evicted uint64
+}
+
+// cache holds every record received, per interface, keyed by interface,
+// name, type, class and rdata. It is not safe for concurrent use: the
+// browser's event loop owns it.
+//
+// Size bound: at most max entries. When a new record arrives and the cache
+// is full, a tenth of the entries are evicted at once (so that a flood
+// costs O(log n) per record): first records no browse, resolution or
+// enumeration cares about ("unrelated"), soonest to expire first, then
+// related ones, soonest to expire first. Evictions are counted.
+type cache struct {
+	max     int
+	entries map[string]*entry
+	sets    map[setKey]map[*entry]struct{}
+	h       entryHeap
+	rnd     *rand.Rand
+	stats   cacheStats
+	// related tells records someone cares about from the others, for
+	// eviction; nil means none is.
+	related func(*entry) bool
+	// removed is called for every entry that leaves the cache (expiry,
+	// eviction, purge), after it has left.
+	removed func(*entry)
+}
+
+func newCache(max int, rnd *rand.Rand) *cache {
+	if max <= 0 {
+		max = DefaultMaxRecords
+	}
+	return &cache{
+		max:     max,
+		entries: map[string]*entry{},
+		sets:    map[setKey]map[*entry]struct{}{},
+		rnd:     rnd,
+	}
+}
+
+// Len returns the number of cached records.
+func (c *cache) Len() int { return len(c.entries) }
+
+// rdataKey returns the canonical rdata of rr: names in PTR and SRV rdata
+// by nameKey (case-insensitive, RFC 6762 section 16), addresses by their
+// bytes, everything else by its packed rdata.
+func rdataKey(rr dns.RR) string {
+	switch r := rr.(type) {
+	case *dns.PTR:
+		return mustKey(r.Ptr)
+	case *dns.SRV:
+		var b [6]byte
+		binary.BigEndian.PutUint16(b[0:], r.Priority)
+		binary.BigEndian.PutUint16(b[2:], r.Weight)
+		binary.BigEndian.PutUint16(b[4:], r.Port)
+		return string(b[:]) + mustKey(r.Target)
+	case *dns.A:
+		return string(r.A.To4())
+	case *dns.AAAA:
+		return string(r.AAAA.To16())
+	}
+	return string(packRdata(rr))
+}
+
+// packRdata returns the RDATA of rr as packed by miekg/dns (nil when it
+// does not pack).
+func packRdata(rr dns.RR) []byte {
+	cp := dns.Copy(rr)
+	h := cp.Header()
+	h.Name, h.Ttl = ".", 0
+	buf := make([]byte, dns.Len(cp)+1)
+	end, err := dns.PackRR(cp, buf, 0, nil, false)
+	if err != nil || int(h.Rdlength) > end {
+		return nil
+	}
+	return buf[end-int(h.Rdlength) : end]
+}
+
+// entryKey builds the full key of a record on an interface.
+func entryKey(ifIndex int, s setKey, class uint16, rdata string) string {
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[0:], uint32(ifIndex))
+	binary.BigEndian.PutUint16(b[4:], s.rrtype)
+	binary.BigEndian.PutUint16(b[6:], class)
+	return string(b[:]) + s.name + "\x00" + rdata
+}
+
+// put caches rr (a record of a response) received on ifIndex over f at
+// now. It returns the entry and whether the record is new to the cache;
+// e is nil when the record was a goodbye (TTL 0) for a record not cached,
+// or is unusable. A TTL of 0 is a goodbye: the record then lives one more
+// second (RFC 6762 section 10.1). Any other TTL sets the record's lifetime
+// afresh and restarts its refresh schedule (section 5.2).
+func (c *cache) put(rr dns.RR, ifIndex int, f mdns.Family, now time.Time) (e *entry, isNew bool) {
+	h := rr.Header()
+	nk, ok := nameKey(h.Name)
+	if !ok {
+		return nil, false
+	}
+	class := h.Class &^ cacheFlushBit
+	s := setKey{name: nk, rrtype: h.Rrtype}
+	rd := rdataKey(rr)
+	key := entryKey(ifIndex, s, class, rd)
+	cp := dns.Copy(rr)
+	cp.Header().Class = class
+	e = c.entries[key]
+	if h.Ttl == 0 {
+		if e == nil {
+			return nil, false
+		}
+		// RFC 6762 section 10.1: a goodbye is recorded as TTL 1 and the
+		// record deleted one second later.
+		if !e.goodbye {
+			c.stats.goodbyes++
+			c.shorten(e, now)
+		}
+		e.families |= familyBit(f)
+		return e, false
+	}
+	if e == nil {
+		if len(c.entries) >= c.max {
+			c.evict()
+		}
+		e = &entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: rd, first: now, index: -1}
+		c.entries[key] = e
+		m := c.sets[s]
+		if m == nil {
+			m = map[*entry]struct{}{}
+			c.sets[s] = m
+		}
+		m[e] = struct{}{}
+		isNew = true
+	}
+	if e.goodbye {
+		// Back before it was deleted: its data counts as new again.
+		e.first = now
+	}
+	e.rr = cp
+	e.families |= familyBit(f)
+	e.goodbye = false
+	e.received = now
+	e.ttl = time.Duration(h.Ttl) * time.Second
+	e.origTTL = e.ttl
+	e.expires = now.Add(e.ttl)
+	e.refreshStep = 0
+	e.refreshAt = c.refreshPoint(e, 0)
+	c.fix(e)
+	return e, isNew
+}
+
+// refreshPoint returns when refresh step i of e is due.
+func (c *cache) refreshPoint(e *entry, i int) time.Time {
+	if i >= len(refreshPoints) {
+		return time.Time{}
+	}
+	frac := refreshPoints[i] + c.rnd.Float64()*refreshJitter
+	return e.received.Add(time.Duration(float64(e.ttl) * frac))
+}
+
+// shorten makes e expire one second from now and stops its refreshes
+// (goodbye, RFC 6762 section 10.1; cache flush, section 10.2).
+func (c *cache) shorten(e *entry, now time.Time) {
+	e.goodbye = true
+	e.received = now
+	e.ttl = goodbyeTTL
+	e.expires = now.Add(goodbyeTTL)
+	e.refreshAt = time.Time{}
+	c.fix(e)
+}
+
+// flush applies the cache-flush bit of record e, just received at now:
+// records of the same name, type and class on the same interface with
+// other rdata that were received more than one second ago are set to expire
+// in one second (RFC 6762 section 10.2: a host "MUST NOT" flush records
+// received in the last second, which may belong to the same multi-packet
+// announcement; it sets the others' TTL to 1). It returns how many records
+// were flushed.
+func (c *cache) flush(e *entry, now time.Time) int {
+	n := 0
+	for o := range c.sets[e.set] {
+		if o == e || o.ifIndex != e.ifIndex || o.class != e.class || o.goodbye {
+			continue
+		}
+		if now.Sub(o.received) > time.Second {
+			c.shorten(o, now)
+			c.stats.flushed++
+			n++
+		}
+	}
+	return n
+}
+
+// lookup returns the entries of an RRset on every interface (unordered).
+func (c *cache) lookup(s setKey) []*entry {
+	m := c.sets[s]
+	out := make([]*entry, 0, len(m))
+	for e := range m {
+		out = append(out, e)
+	}
+	return out
+}
+
+// has reports whether any entry of the set is cached.
+func (c *cache) has(s setKey) bool { return len(c.sets[s]) > 0 }
+
+// next returns when the cache must next run (expiry or refresh), and false
+// when it is empty.
+func (c *cache) next() (time.Time, bool) {
+	if len(c.h) == 0 {
+		return time.Time{}, false
+	}
+	return c.h[0].due(), true
+}
+
+// advance expires the records whose time has come and returns those whose
+// refresh point is due (each advanced to its next point). Expired records
+// are removed and reported through c.removed.
+func (c *cache) advance(now time.Time) (refresh []*entry) {
+	for len(c.h) > 0 {
+		e := c.h[0]
+		if e.due().After(now) {
+			break
+		}
+		if !e.expires.After(now) {
+			c.stats.expired++
+			c.remove(e)
+			continue
+		}
+		// A refresh point is due.
+		refresh = append(refresh, e)
+		e.refreshStep++
+		e.refreshAt = c.refreshPoint(e, e.refreshStep)
+		c.fix(e)
+	}
+	return refresh
+}
+
+// remove drops e from the cache.
+func (c *cache) remove(e *entry) {
+	if c.entries[e.key] != e {
+		return
+	}
+	delete(c.entries, e.key)
+	if m := c.sets[e.set]; m != nil {
+		delete(m, e)
+		if len(m) == 0 {
+			delete(c.sets, e.set)
+		}
+	}
+	if e.index >= 0 {
+		heap.Remove(&c.h, e.index)
+	}
+	if c.removed != nil {
+		c.removed(e)
+	}
+}
+
+// purge removes every entry of interface ifIndex (the interface is gone).
+func (c *cache) purge(ifIndex int) {
+	var gone []*entry
+	for _, e := range c.entries {
+		if e.ifIndex == ifIndex {
+			gone = append(gone, e)
+		}
+	}
+	for _, e := range gone {
+		c.remove(e)
+	}
+}
+
+// evict makes room: it removes a tenth of the cache (at least one entry),
+// unrelated records first, each group soonest-to-expire first.
+func (c *cache) evict() {
+	all := make([]*entry, 0, len(c.entries))
+	rel := map[*entry]bool{}
+	for _, e := range c.entries {
+		all = append(all, e)
+		if c.related != nil && c.related(e) {
+			rel[e] = true
+		}
+	}
+	slices.SortFunc(all, func(a, b *entry) int {
+		if rel[a] != rel[b] {
+			if rel[a] {
+				return 1
+			}
+			return -1
+		}
+		return a.expires.Compare(b.expires)
+	})
+	n := max(1, c.max/10)
+	for _, e := range all[:min(n, len(all))] {
+		c.stats.evicted++
+		c.remove(e)
+	}
+}
+
+// fix puts e at its place in the heap.
+func (c *cache) fix(e *entry) {
+	if e.index < 0 {
+		heap.Push(&c.h, e)
+		return
+	}
+	heap.Fix(&c.h, e.index)
+}
+
+// entryHeap orders entries by their due time.
+type entryHeap []*entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].due().Before(h[j].due()) }
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.index = -1
+	*h = old[:len(old)-1]
+	return e
+}

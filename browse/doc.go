@@ -1,0 +1,90 @@
+// Package browse is a Multicast DNS querier (RFC 6762) that discovers
+// DNS-Based Service Discovery instances (RFC 6763) on the local link,
+// resolves them, reports them as add/update/remove events, and judges each
+// one's TXT record against the IANA service-name registry.
+//
+// Browse (or NewBrowser and its Events channel) follows service types,
+// Resolve looks up one instance, Enumerate lists the service types on the
+// link.
+//
+// # Querying (query.go)
+//
+//   - Continuous querying (RFC 6762 section 5.2): the first query after a
+//     random 20-120 ms, then at intervals of 1 s, 2 s, 4 s, ... up to 60
+//     minutes. All browsed types share packets when due together.
+//   - Known answers (section 7.1): every query lists the cached records that
+//     answer it with more than half their TTL left, with their remaining
+//     TTL, so responders stay quiet about what we know. When they do not fit
+//     in one packet (the interface MTU), the query gets the TC bit and the
+//     rest follow in further packets (section 7.2).
+//   - Duplicate question suppression (section 7.3): when another querier on
+//     an interface asks one of our questions as QM, with a complete
+//     Known-Answer list that holds nothing we would not list ourselves, in
+//     the second half of our wait, our next query counts as sent there.
+//   - QM only. Section 5.4 suggests setting the unicast-response (QU) bit on
+//     the first query. Port 5353 is shared (SO_REUSEPORT) with Avahi and
+//     other lansd processes, and a unicast datagram reaches only one of the
+//     sockets: an answer to our QU question could well be delivered to
+//     another process and lost to us, so discovery must not depend on it.
+//     Every question is therefore QM and answered by multicast, which every
+//     socket on the port receives. For the same reason, and because section
+//     11 allows unicast responses only in answer to a recent QU query,
+//     unicast responses are ignored.
+//   - Resolution: an instance is complete with SRV, TXT and at least one
+//     address. When the additional records do not bring them, the missing
+//     ones are asked for (SRV and TXT by instance name, A and AAAA of the
+//     SRV target) after 20-120 ms, then at doubling intervals while they are
+//     still missing. At most 256 such questions go out at once, the rest a
+//     second later, so that a flood of PTR records naming instances that do
+//     not exist cannot make the querier flood the link in turn.
+//   - Cache maintenance (section 5.2): a record someone is interested in (a
+//     browsed PTR, the SRV/TXT of a followed instance, its host's addresses)
+//     is asked for again at 80%, 85%, 90% and 95% of its TTL, each plus a
+//     random 0-2%, unless an answer refreshed it first. Other records are
+//     never refreshed.
+//
+// # Cache (cache.go)
+//
+// Every record of every response is cached, answers meant for other
+// queriers included, keyed by interface, name, type, class and rdata (names
+// compared case-insensitively, section 16). A record's TTL runs from its
+// last reception. A goodbye (TTL 0) leaves the record one more second
+// (section 10.1); a record with the cache-flush bit makes the older records
+// of its RRset on that interface, those received more than a second
+// earlier, expire in one second (section 10.2). Responses from a port other
+// than 5353 (section 6), with a non-zero opcode or rcode (sections 18.3,
+// 18.11) are ignored.
+//
+// The cache holds at most Options.MaxRecords records (default 10,000).
+// When a new record arrives and it is full, a tenth of it is evicted at
+// once: records nobody is interested in first, then the others, each group
+// soonest-to-expire first. Evictions are counted in Stats.Evicted. An
+// evicted record is gone as if it had expired: an instance that loses one
+// is removed, and asked for again.
+//
+// # Instances and events (events.go, resolve.go, verdict.go)
+//
+// An instance is one whatever the number of interfaces and address
+// families it is seen on: its addresses are all those of its host (IPv6
+// link-local ones zoned with their interface), Ifaces and Seen say where it
+// was seen. Add is sent when it first becomes complete, Update when its TXT
+// record, port, target host or addresses change, Remove when it stops
+// being complete: goodbye, expiry, or a flush. Every event carries the
+// verdict: txt.Validate against the registry's Service for the instance's
+// type.
+//
+// # Enumeration (enumerate.go)
+//
+// Enumerate asks _services._dns-sd._udp.local. (RFC 6763 section 9).
+// Giving ServicesType to Browse browses every type so found; subtypes
+// ("_printer._sub._http._tcp", RFC 6763 section 7.1) are browsed like types.
+//
+// # Design
+//
+// One goroutine owns all state and runs every timer from the cache's heap
+// and the question schedule; a second one reads packets from the transport.
+// Everything received can grow is bounded: the cache, the events waiting to
+// be received (the browser stops reading while too many wait), the
+// enumerated types, the duplicate-question table. Close (or the end of the
+// context) stops both goroutines and the transport's.
+package browse

@@ -1,0 +1,707 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/lansd/lansd/browse"
+	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/txt"
+)
+
+const browseExample = `  lansd browse timezone
+  lansd browse _timezone._tcp jnx-kcsync --json --timeout 5s
+  lansd browse --all --once --parsable
+  lansd browse _http._tcp --subtype _printer
+
+TYPE is a registered service name (timezone, jnx-kcsync), a DNS-SD type
+(_timezone._tcp) or a subtype (_printer._sub._http._tcp). Without TYPE,
+every service type of the registry that defines TXT keys is browsed.
+
+One line per event, the instance name, its type, host:port, addresses, TXT
+record and verdict:
+  + added   ~ updated (TXT, port, host or addresses)   - removed
+  ✓ the TXT record conforms to the registry's rules, ✗ it does not; the
+    findings follow on indented lines.
+
+--json prints one object per line: event, instance, service, domain, host,
+port, addrs, txt (an object; a boolean attribute is true), iface (list),
+ttl (seconds), conforms, findings (list of {key, offset, rule, reason,
+severity}), name, registered, time.
+
+--parsable prints the semicolon-separated lines of "avahi-browse -p -r":
+  +;IFACE;IPv4;NAME;TYPE;DOMAIN                                    added
+  =;IFACE;IPv4;NAME;TYPE;DOMAIN;HOST;ADDRESS;PORT;"txt" "txt"...   resolved
+  -;IFACE;IPv4;NAME;TYPE;DOMAIN                                    removed
+lansd merges an instance seen on several interfaces and families into one;
+here it is given one line per interface and family it was seen on (an add
+prints its + lines, then its = lines; an update prints = lines). ADDRESS is
+an address of that family (seen on that interface for IPv6 link-local),
+without zone, or another address when the host has none of that family.
+NAME is escaped as avahi escapes labels: '.' and '\' are written \. and \\,
+every byte other than a letter, digit, '-' or '_' is \DDD (decimal; a space
+is \032, ';' is \059). HOST and DOMAIN lose their final dot. TXT strings are
+quoted; inside, '"', '\' and control bytes are \DDD.
+
+Exit status: 0 (done, or interrupted), 1 with --strict when an instance
+found does not conform, 2 for usage errors, 3 when the network cannot be used.`
+
+const resolveExample = `  lansd resolve "Office TZ._timezone._tcp.local."
+  lansd resolve "Office TZ._timezone._tcp" --json --timeout 2s
+
+A dot or backslash inside the instance label is written \. or \\; \DDD
+gives any byte. The output is one line as in lansd browse, marked "=":
+  = Office TZ  _timezone._tcp  h2.local.:8080  198.51.100.12 fe80::2%lan0  "path=/tz"  ✓
+Exit status: 0 resolved, 1 not found before --timeout (the message says
+what was missing) or, with --strict, found but not conforming; 2 usage
+error; 3 when the network cannot be used.`
+
+// browser is what lansd browse needs of a *browse.Browser.
+type browser interface {
+	Events() <-chan browse.Event
+	Quiet() <-chan struct{}
+	Stats() browse.Stats
+	Err() error
+	Close() error
+}
+
+// newBrowser and resolveInstance open the network; they are variables so
+// that the command's tests can check nothing is opened before the input is
+// valid, and feed events without a network.
+var (
+	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (browser, error) {
+		return browse.NewBrowser(ctx, types, opts)
+	}
+	resolveInstance = browse.Resolve
+)
+
+// netFlags are the network flags shared by browse and resolve.
+type netFlags struct {
+	ifaces             []string
+	ipv4Only, ipv6Only bool
+	verbose, strict    bool
+	jsonOut            bool
+	timeout            time.Duration
+	regPath            *string
+}
+
+func addNetFlags(fs *pflag.FlagSet, f *netFlags, defTimeout time.Duration, timeoutHelp string) {
+	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object per line")
+	fs.DurationVarP(&f.timeout, "timeout", "t", defTimeout, timeoutHelp)
+	fs.BoolVar(&f.strict, "strict", false, "treat TXT warnings as errors, and exit 1 if an instance does not conform")
+	fs.StringArrayVar(&f.ifaces, "iface", nil, "use only interface `NAME` (repeat for more; default: every multicast interface)")
+	f.regPath = registryFlag(fs)
+	fs.BoolVarP(&f.ipv4Only, "ipv4-only", "4", false, "use IPv4 only")
+	fs.BoolVarP(&f.ipv6Only, "ipv6-only", "6", false, "use IPv6 only")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log what the querier does (slog debug on stderr)")
+}
+
+// options checks the shared flags and builds the browse options.
+func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options, error) {
+	if f.ipv4Only && f.ipv6Only {
+		return browse.Options{}, usageErrorf("--ipv4-only and --ipv6-only exclude each other")
+	}
+	if f.timeout < 0 {
+		return browse.Options{}, usageErrorf("--timeout: %v is negative", f.timeout)
+	}
+	var fams []mdns.Family
+	switch {
+	case f.ipv4Only:
+		fams = []mdns.Family{mdns.IPv4}
+	case f.ipv6Only:
+		fams = []mdns.Family{mdns.IPv6}
+	}
+	level := slog.LevelError
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	return browse.Options{
+		Interfaces: f.ifaces,
+		Families:   fams,
+		Registry:   reg,
+		Logger:     slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level})),
+		Strict:     f.strict,
+	}, nil
+}
+
+// openError maps an error from opening the querier to an exit status.
+func openError(env *cliEnv, cmd string, err error) int {
+	if errors.Is(err, browse.ErrBadName) || errors.Is(err, mdns.ErrUnknownInterface) {
+		err = &usageError{err}
+	}
+	return fail(env, cmd, err)
+}
+
+func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlags(env, "browse", "[TYPE ...] [flags]", browseExample)
+	var f netFlags
+	addNetFlags(fs, &f, 0, "stop after `DURATION` (default: run until interrupted)")
+	once := fs.Bool("once", false, "exit once the first queries have gone quiet (three queries, then a second without news)")
+	parsable := fs.BoolP("parsable", "p", false, "print avahi-browse -p style lines (see below)")
+	all := fs.BoolP("all", "a", false, "browse every service type found on the link (_services._dns-sd._udp)")
+	subtypes := fs.StringArray("subtype", nil, "browse only subtype `LABEL` of each TYPE, e.g. _printer (repeat for more)")
+	if ok, code := parseFlags(env, fs, args); !ok {
+		return code
+	}
+	if f.jsonOut && *parsable {
+		return fail(env, "browse", usageErrorf("--json and --parsable exclude each other"))
+	}
+	reg, err := loadRegistry(*f.regPath)
+	if err != nil {
+		return fail(env, "browse", err)
+	}
+	types, err := browseTypes(reg, fs.Args(), *subtypes, *all)
+	if err != nil {
+		return fail(env, "browse", err)
+	}
+	opts, err := f.options(env, reg)
+	if err != nil {
+		return fail(env, "browse", err)
+	}
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+	}
+	b, err := newBrowser(ctx, types, opts)
+	if err != nil {
+		return openError(env, "browse", err)
+	}
+	defer b.Close()
+
+	out := newEventPrinter(env, f.jsonOut, *parsable)
+	stopCounter := out.startCounter(b, len(types), *all)
+	defer stopCounter()
+	var quiet <-chan struct{}
+	if *once {
+		quiet = b.Quiet()
+	}
+	nonConforming := 0
+loop:
+	for {
+		select {
+		case ev, ok := <-b.Events():
+			if !ok {
+				break loop
+			}
+			if ev.Kind != browse.Remove && !ev.Instance.Conforms() {
+				nonConforming++
+			}
+			out.event(ev)
+		case <-quiet:
+			break loop
+		}
+	}
+	stopCounter()
+	if err := b.Err(); err != nil {
+		return fail(env, "browse", err)
+	}
+	if f.strict && nonConforming > 0 {
+		return exitNonConf
+	}
+	return exitOK
+}
+
+// browseTypes returns the types to browse: the arguments (each a
+// registered name or a DNS-SD type), with --subtype applied, ServicesType
+// for --all, or by default every usable registry service with TXT rules.
+func browseTypes(reg *registry.Registry, args, subtypes []string, all bool) ([]string, error) {
+	if all && len(subtypes) > 0 {
+		return nil, usageErrorf("--subtype needs explicit TYPEs, not --all")
+	}
+	var types []string
+	if all {
+		types = append(types, browse.ServicesType)
+	}
+	if len(args) == 0 && !all {
+		if len(subtypes) > 0 {
+			return nil, usageErrorf("--subtype needs a TYPE")
+		}
+		for _, s := range reg.Services() {
+			if s.Usable() && s.DefinesKeys() {
+				types = append(types, s.Type())
+			}
+		}
+		if len(types) == 0 {
+			return nil, usageErrorf("the registry has no service with TXT keys; give a TYPE")
+		}
+		return types, nil
+	}
+	for _, a := range args {
+		t, err := registry.ParseType(a)
+		if err != nil {
+			return nil, usageErrorf("service type %q: %w", a, err)
+		}
+		typ := a
+		if t.Proto == "" {
+			s, ok := reg.Lookup(a)
+			if !ok || !s.Usable() {
+				return nil, usageErrorf("service %q is not in the registry; give the type as _%s._tcp or _%s._udp", a, a, a)
+			}
+			typ = s.Type()
+		} else if t.Subtype != "" && len(subtypes) > 0 {
+			return nil, usageErrorf("%q already names a subtype; leave out --subtype", a)
+		}
+		if len(subtypes) == 0 {
+			types = append(types, typ)
+			continue
+		}
+		for _, st := range subtypes {
+			if st == "" {
+				return nil, usageErrorf("--subtype: empty label")
+			}
+			if !strings.HasPrefix(st, "_") {
+				st = "_" + st
+			}
+			types = append(types, st+"._sub."+typ)
+		}
+	}
+	return types, nil
+}
+
+func runResolve(ctx context.Context, env *cliEnv, args []string) int {
+	fs := newFlags(env, "resolve", "NAME [flags]", resolveExample)
+	var f netFlags
+	addNetFlags(fs, &f, 5*time.Second, "give up after `DURATION`")
+	if ok, code := parseFlags(env, fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return fail(env, "resolve", usageErrorf("want exactly one instance name, got %d arguments", fs.NArg()))
+	}
+	name, _, _, err := browse.ParseInstanceName(fs.Arg(0))
+	if err != nil {
+		return fail(env, "resolve", &usageError{err})
+	}
+	reg, err := loadRegistry(*f.regPath)
+	if err != nil {
+		return fail(env, "resolve", err)
+	}
+	opts, err := f.options(env, reg)
+	if err != nil {
+		return fail(env, "resolve", err)
+	}
+	if f.timeout == 0 {
+		return fail(env, "resolve", usageErrorf("--timeout must be positive"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	in, err := resolveInstance(ctx, name, opts)
+	if err != nil {
+		var re *browse.ResolveError
+		if errors.As(err, &re) {
+			fmt.Fprintf(env.stderr, "lansd resolve: %v\n", err)
+			return exitNonConf
+		}
+		return openError(env, "resolve", err)
+	}
+	out := newEventPrinter(env, f.jsonOut, false)
+	out.resolved(in)
+	if f.strict && !in.Conforms() {
+		return exitNonConf
+	}
+	return exitOK
+}
+
+// eventPrinter writes events in one of the three formats, and a live
+// counter on stderr when stderr is a terminal.
+type eventPrinter struct {
+	env      *cliEnv
+	jsonOut  bool
+	parsable bool
+
+	mu      sync.Mutex // serialises stdout lines and the counter
+	counter bool       // the counter line is showing
+}
+
+func newEventPrinter(env *cliEnv, jsonOut, parsable bool) *eventPrinter {
+	return &eventPrinter{env: env, jsonOut: jsonOut, parsable: parsable}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// startCounter shows "browsing N types: I instances, R records, Q queries"
+// on stderr, refreshed four times a second, when stderr is a terminal. The
+// returned function stops and erases it (idempotent).
+func (p *eventPrinter) startCounter(b browser, ntypes int, all bool) func() {
+	if !isTerminal(p.env.stderr) {
+		return func() {}
+	}
+	what := fmt.Sprintf("%d type(s)", ntypes)
+	if all {
+		what = "all types"
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			s := b.Stats()
+			p.mu.Lock()
+			fmt.Fprintf(p.env.stderr, "\r\033[Kbrowsing %s: %d instance(s), %d record(s), %d query packet(s)…",
+				what, s.Instances, s.Records, s.Queries)
+			p.counter = true
+			p.mu.Unlock()
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			p.mu.Lock()
+			p.clearCounter()
+			p.mu.Unlock()
+		})
+	}
+}
+
+// clearCounter erases the counter line; p.mu must be held.
+func (p *eventPrinter) clearCounter() {
+	if p.counter {
+		fmt.Fprint(p.env.stderr, "\r\033[K")
+		p.counter = false
+	}
+}
+
+// event prints one browse event.
+func (p *eventPrinter) event(ev browse.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearCounter()
+	switch {
+	case p.jsonOut:
+		writeJSONEvent(p.env.stdout, ev.Kind.String(), ev.Instance, ev.Time)
+	case p.parsable:
+		writeParsable(p.env.stdout, ev)
+	default:
+		writeHuman(p.env.stdout, marks[ev.Kind], ev.Instance, ev.Kind != browse.Remove)
+	}
+}
+
+// resolved prints the result of lansd resolve.
+func (p *eventPrinter) resolved(in browse.Instance) {
+	if p.jsonOut {
+		writeJSONEvent(p.env.stdout, "resolved", in, time.Now())
+		return
+	}
+	writeHuman(p.env.stdout, "=", in, true)
+}
+
+var marks = map[browse.EventKind]string{browse.Add: "+", browse.Update: "~", browse.Remove: "-"}
+
+// writeHuman prints an instance on one line (fields separated by two
+// spaces, since names hold spaces), then its findings indented.
+func writeHuman(w io.Writer, mark string, in browse.Instance, verdict bool) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s  %s  %s:%d", mark, printable(in.Instance), printable(in.Service), printable(in.Host), in.Port)
+	if !verdict {
+		fmt.Fprintln(w, b.String())
+		return
+	}
+	addrs := make([]string, len(in.Addrs))
+	for i, a := range in.Addrs {
+		addrs[i] = a.String()
+	}
+	fmt.Fprintf(&b, "  %s  %s  ", strings.Join(addrs, " "), txtOrEmpty(in.TXT))
+	if in.Conforms() {
+		b.WriteString("✓")
+	} else {
+		b.WriteString("✗")
+	}
+	fmt.Fprintln(w, b.String())
+	for _, f := range in.Report.Findings {
+		fmt.Fprintf(w, "    %s\n", f.Error())
+	}
+}
+
+// printable writes control bytes and bytes that are not UTF-8 as \DDD, and
+// a backslash as \\, so that a hostile instance name cannot forge lines or
+// terminal escapes.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1, r < 0x20, r == 0x7f:
+			fmt.Fprintf(&b, "\\%03d", s[i])
+		case 0x80 <= r && r < 0xa0: // C1 controls (CSI is 0x9b)
+			for _, c := range []byte(s[i : i+n]) {
+				fmt.Fprintf(&b, "\\%03d", c)
+			}
+		case r == '\\':
+			b.WriteString(`\\`)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func txtOrEmpty(r txt.Record) string {
+	if s := r.String(); s != "" {
+		return s
+	}
+	return "(no TXT strings)"
+}
+
+// jsonEvent is the --json form of an event.
+type jsonEvent struct {
+	Event      string        `json:"event"`
+	Instance   string        `json:"instance"`
+	Service    string        `json:"service"`
+	Domain     string        `json:"domain"`
+	Host       string        `json:"host"`
+	Port       uint16        `json:"port"`
+	Addrs      []string      `json:"addrs"`
+	TXT        jsonTXT       `json:"txt"`
+	Iface      []string      `json:"iface"`
+	TTL        int64         `json:"ttl"`
+	Conforms   bool          `json:"conforms"`
+	Findings   []jsonFinding `json:"findings"`
+	Name       string        `json:"name"`
+	Registered string        `json:"registered"`
+	Time       string        `json:"time"`
+}
+
+type jsonFinding struct {
+	Key      string `json:"key"`
+	Offset   int    `json:"offset"`
+	Rule     string `json:"rule"`
+	Reason   string `json:"reason"`
+	Severity string `json:"severity"`
+}
+
+// jsonTXT is a TXT record as a JSON object in wire order, as a client reads
+// it (RFC 6763 section 6.4: the first occurrence of a key wins): a value is
+// a string (with \xHH escapes when it is not valid UTF-8), a boolean
+// attribute is true.
+type jsonTXT txt.Record
+
+// MarshalJSON writes the object.
+func (r jsonTXT) MarshalJSON() ([]byte, error) {
+	seen := map[string]bool{}
+	var b strings.Builder
+	b.WriteByte('{')
+	for _, it := range r.Items {
+		fold := asciiLower(it.Key)
+		if it.Key == "" || seen[fold] {
+			continue
+		}
+		if len(seen) > 0 {
+			b.WriteByte(',')
+		}
+		seen[fold] = true
+		kb, err := marshalNoHTML(it.Key)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		var v any = true
+		if it.HasValue {
+			if utf8.Valid(it.Value) {
+				v = string(it.Value)
+			} else {
+				v = txt.FormatArg(txt.Item{Value: it.Value, HasValue: true})[1:]
+			}
+		}
+		vb, err := marshalNoHTML(v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+// asciiLower folds ASCII letters only (RFC 6763 section 6.4: keys compare
+// case-insensitively, and are ASCII).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func writeJSONEvent(w io.Writer, event string, in browse.Instance, at time.Time) {
+	je := jsonEvent{
+		Event:      event,
+		Instance:   in.Instance,
+		Service:    in.Service,
+		Domain:     in.Domain,
+		Host:       in.Host,
+		Port:       in.Port,
+		Addrs:      make([]string, len(in.Addrs)),
+		TXT:        jsonTXT(in.TXT),
+		Iface:      append([]string{}, in.Ifaces...),
+		TTL:        int64(in.TTL / time.Second),
+		Conforms:   in.Conforms(),
+		Findings:   []jsonFinding{},
+		Name:       in.Name,
+		Registered: in.Registered,
+		Time:       at.Format(time.RFC3339Nano),
+	}
+	for i, a := range in.Addrs {
+		je.Addrs[i] = a.String()
+	}
+	for _, f := range in.Report.Findings {
+		je.Findings = append(je.Findings, jsonFinding{Key: f.Key, Offset: f.Offset, Rule: f.Rule, Reason: f.Reason, Severity: f.Severity.String()})
+	}
+	b, err := marshalNoHTML(je)
+	if err != nil {
+		fmt.Fprintf(w, "{\"event\":%q,\"error\":%q}\n", event, err.Error())
+		return
+	}
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// marshalNoHTML is json.Marshal without the HTML escapes (<, >, & stay as
+// they are: rules such as "hash=<40hex characters>" are read by people).
+func marshalNoHTML(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// writeParsable prints ev as avahi-browse -p -r lines (see browseExample).
+func writeParsable(w io.Writer, ev browse.Event) {
+	in := ev.Instance
+	name := avahiEscapeLabel(in.Instance)
+	domain := strings.TrimSuffix(in.Domain, ".")
+	sources := in.Seen
+	if len(sources) == 0 {
+		sources = []browse.Source{{Iface: "n/a", Family: mdns.IPv4}}
+	}
+	head := func(mark string, s browse.Source) string {
+		return fmt.Sprintf("%s;%s;IPv%d;%s;%s;%s", mark, s.Iface, int(s.Family), name, in.Service, domain)
+	}
+	switch ev.Kind {
+	case browse.Remove:
+		for _, s := range sources {
+			fmt.Fprintln(w, head("-", s))
+		}
+		return
+	case browse.Add:
+		for _, s := range sources {
+			fmt.Fprintln(w, head("+", s))
+		}
+	}
+	host := strings.TrimSuffix(in.Host, ".")
+	txts := avahiTXT(in.TXT)
+	for _, s := range sources {
+		fmt.Fprintf(w, "%s;%s;%s;%d;%s\n", head("=", s), host, addrFor(in.Addrs, s).WithZone(""), in.Port, txts)
+	}
+}
+
+// addrFor picks the address to show for source s: one of its family (for
+// IPv6 link-local, one zoned with its interface), else the first.
+func addrFor(addrs []netip.Addr, s browse.Source) netip.Addr {
+	var fallback netip.Addr
+	for _, a := range addrs {
+		if a.Is4() != (s.Family == mdns.IPv4) {
+			continue
+		}
+		if a.Zone() == "" || a.Zone() == s.Iface {
+			return a
+		}
+		if !fallback.IsValid() {
+			fallback = a
+		}
+	}
+	if fallback.IsValid() {
+		return fallback
+	}
+	if len(addrs) > 0 {
+		return addrs[0]
+	}
+	return netip.Addr{}
+}
+
+// avahiEscapeLabel escapes a label as avahi_escape_label does: '.' and
+// '\' get a backslash, letters, digits, '-' and '_' are kept, every other
+// byte is \DDD (three decimal digits).
+func avahiEscapeLabel(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '_' || c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "\\%03d", c)
+		}
+	}
+	return b.String()
+}
+
+// avahiTXT formats a TXT record as avahi_string_list_to_string does: each
+// non-empty string in double quotes, separated by spaces; '"', '\' and
+// control bytes are written \DDD here so that the line stays one line.
+func avahiTXT(r txt.Record) string {
+	var parts []string
+	for _, it := range r.Items {
+		s := it.Key
+		if it.HasValue {
+			s += "=" + string(it.Value)
+		}
+		if s == "" {
+			continue
+		}
+		var b strings.Builder
+		b.WriteByte('"')
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c == '"' || c == '\\' || c < 0x20 || c == 0x7f {
+				fmt.Fprintf(&b, "\\%03d", c)
+				continue
+			}
+			b.WriteByte(c)
+		}
+		b.WriteByte('"')
+		parts = append(parts, b.String())
+	}
+	return strings.Join(parts, " ")
+}
