@@ -101,6 +101,7 @@ func TestBrowseLansdAnnounce(t *testing.T) {
 	rm := brWaitEvent(t, rmCtx, js, "remove", "Office TZ")
 	took := time.Since(sent)
 	assert.GreaterOrEqual(t, took, 900*time.Millisecond, "a goodbye removes after one second, not at once")
+	assert.LessOrEqual(t, took, 2*time.Second, "remove within 2 s of SIGTERM")
 	t.Logf("remove %v after SIGTERM", took)
 	assert.Equal(t, 8080, rm.Port, "remove carries the last state")
 	_, err = human.WaitFor(rmCtx, regexp.MustCompile(`^- Office TZ  _timezone\._tcp  h2\.local\.:8080$`))
