@@ -519,13 +519,16 @@ func (h *Handle) close() {
 	}
 }
 
-// emit delivers an event to e's handle without blocking: when the buffer
-// is full the oldest event is dropped. Event loop only.
+// emit delivers an event to e's handle. Event loop only.
 func (r *Responder) emit(e *entity, ev Event) {
-	h := e.handle
-	if h == nil {
-		return
+	if e.handle != nil {
+		e.handle.deliver(ev)
 	}
+}
+
+// deliver sends ev on the handle's event channel without blocking: when the
+// buffer is full the oldest event is dropped. After close it does nothing.
+func (h *Handle) deliver(ev Event) {
 	ev.Time = time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()

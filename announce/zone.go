@@ -987,28 +987,8 @@ func (e *zoneEntry) refresh(ctx context.Context) error {
 	return nil
 }
 
-// emit delivers an event without blocking; when the buffer is full the
-// oldest event is dropped.
-func (e *zoneEntry) emit(ev Event) {
-	h := e.h
-	ev.Time = time.Now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return
-	}
-	for range 2 {
-		select {
-		case h.events <- ev:
-			return
-		default:
-			select {
-			case <-h.events:
-			default:
-			}
-		}
-	}
-}
+// emit delivers an event to the entry's handle (see Handle.deliver).
+func (e *zoneEntry) emit(ev Event) { e.h.deliver(ev) }
 
 // Refresh asserts every service's records again now, as the periodic
 // refresh does, and returns the errors met. An operator who deleted them

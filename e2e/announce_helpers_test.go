@@ -35,26 +35,12 @@ func init() {
 	lantest.RegisterHelper("announce-inproc", helperAnnounceInproc)
 }
 
-// annGuarded is the last check a helper makes before it sends anything: it
-// must be a guarded child inside a lantest namespace.
-func annGuarded() {
-	ns, ok := lantest.InNamespace()
-	if !ok {
-		fmt.Fprintln(os.Stderr, "not in a guarded namespace")
-		os.Exit(lantest.GuardExitCode)
-	}
-	if err := lantest.Guard(ns); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(lantest.GuardExitCode)
-	}
-}
-
 // helperAnnounceQuery sends the DNS messages in Q_HEX (comma-separated hex,
 // packed by the test with miekg/dns) from a UDP socket bound to port
 // Q_SRC_PORT (0: an ephemeral port) to Q_DST, Q_GAP apart, and prints every
 // datagram that comes back within Q_WAIT as "REPLY src hex".
 func helperAnnounceQuery() int {
-	annGuarded()
+	lantest.MustBeGuarded()
 	dst, err := net.ResolveUDPAddr("udp", os.Getenv("Q_DST"))
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -131,7 +117,7 @@ const (
 // pausing a little every few packets so that the receiver's socket buffer
 // is not simply overrun. It prints "FLOODED n malformed m valid".
 func helperAnnounceFlood() int {
-	annGuarded()
+	lantest.MustBeGuarded()
 	dst, err := net.ResolveUDPAddr("udp4", os.Getenv("F_DST"))
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -288,7 +274,7 @@ func annFloodPacket(rng *rand.Rand, kind int, target string) []byte {
 // obeys commands on stdin: "UPDATE key=value ..." (Alpha's TXT),
 // "REMOVE" (Alpha), "CLOSE".
 func helperAnnounceInproc() int {
-	annGuarded()
+	lantest.MustBeGuarded()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	r, err := announce.New(ctx, announce.Options{Interfaces: []string{lantest.Iface}})

@@ -37,19 +37,6 @@ func init() {
 	lantest.RegisterHelper("browse-library", brLibrary)
 }
 
-// brGuarded exits unless this process is a guarded child in its namespace.
-func brGuarded() {
-	ns, ok := lantest.InNamespace()
-	if !ok {
-		fmt.Fprintln(os.Stderr, "refusing: not in a guarded namespace")
-		os.Exit(lantest.GuardExitCode)
-	}
-	if err := lantest.Guard(ns); err != nil {
-		fmt.Fprintln(os.Stderr, "refusing:", err)
-		os.Exit(lantest.GuardExitCode)
-	}
-}
-
 var brOutMu sync.Mutex
 
 func brPrintf(format string, a ...any) {
@@ -64,7 +51,7 @@ func brQuiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 // ("SEND <hex of a packed message>") over IPv4 from port 5353, answering
 // "SENT <n>". It never answers queries.
 func brRawSender() int {
-	brGuarded()
+	lantest.MustBeGuarded()
 	ctx := context.Background()
 	conn, err := mdns.Listen(ctx, mdns.Config{Families: []mdns.Family{mdns.IPv4}, Logger: brQuiet()})
 	if err != nil {
@@ -108,7 +95,7 @@ func brRawSender() int {
 // key=value ..." updates service i's TXT record ("UPDATED i"), "QUIT"
 // closes the responder with goodbyes ("CLOSED").
 func brResponder() int {
-	brGuarded()
+	lantest.MustBeGuarded()
 	ctx := context.Background()
 	count, _ := strconv.Atoi(os.Getenv("COUNT"))
 	count = max(count, 1)
@@ -204,7 +191,7 @@ type brLibraryResult struct {
 // Enumerate, and a Browser closed early; then it compares the goroutine
 // count with the one before and prints "RESULT <json>".
 func brLibrary() int {
-	brGuarded()
+	lantest.MustBeGuarded()
 	opts := browse.Options{Logger: brQuiet()}
 	res := brLibraryResult{Before: runtime.NumGoroutine()}
 	inst := os.Getenv("INSTANCE")

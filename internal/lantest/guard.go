@@ -100,6 +100,19 @@ var guardedNS, helperName string
 // may use it as a final assertion before sending.
 func InNamespace() (ns string, ok bool) { return guardedNS, guardedNS != "" }
 
+// MustBeGuarded is the last check a helper makes before it sends anything:
+// the process must be a guarded child, and Guard must still pass for its
+// namespace. Otherwise it prints why and exits with GuardExitCode.
+func MustBeGuarded() {
+	ns, ok := InNamespace()
+	if !ok {
+		refuse(ErrNotInNamespace)
+	}
+	if err := Guard(ns); err != nil {
+		refuse(err)
+	}
+}
+
 // execSpec is the program a guard execs, carried in LANTEST_EXEC.
 type execSpec struct {
 	Name string   `json:"name"`

@@ -31,19 +31,6 @@ func init() {
 	lantest.RegisterHelper("mcast-recv", helperMcastRecv)
 }
 
-// mustBeGuarded is a last check before a helper sends anything.
-func mustBeGuarded() {
-	ns, ok := lantest.InNamespace()
-	if !ok {
-		fmt.Fprintln(os.Stderr, "not in a guarded namespace")
-		os.Exit(lantest.GuardExitCode)
-	}
-	if err := lantest.Guard(ns); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(lantest.GuardExitCode)
-	}
-}
-
 // helperWhoami reports host name, namespace and a fresh Guard result.
 func helperWhoami() int {
 	hn, err := os.Hostname()
@@ -65,7 +52,7 @@ func helperWhoami() int {
 
 // helperUDPEcho echoes datagrams on ECHO_ADDR.
 func helperUDPEcho() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	c, err := net.ListenPacket("udp", os.Getenv("ECHO_ADDR"))
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -87,7 +74,7 @@ func helperUDPEcho() int {
 
 // helperUDPPing sends to PING_ADDR until an echo comes back.
 func helperUDPPing() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	to, err := net.ResolveUDPAddr("udp", os.Getenv("PING_ADDR"))
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -128,7 +115,7 @@ func helperUDPPing() int {
 // helperDNSSend sends one DNS query per ID in IDS (comma separated) to DST
 // (host:port, zone allowed), packed by miekg/dns.
 func helperDNSSend() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	to, err := net.ResolveUDPAddr("udp", os.Getenv("DST"))
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -168,7 +155,7 @@ func helperDNSSend() int {
 
 // helperMcastRecv joins 224.0.0.251:5353 on lan0 and prints each DNS ID.
 func helperMcastRecv() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	ifi, err := net.InterfaceByName(lantest.Iface)
 	if err != nil {
 		fmt.Println("ERR", err)

@@ -32,18 +32,6 @@ func init() {
 	lantest.RegisterHelper("raw-send", helperRawSend)
 }
 
-func mustBeGuarded() {
-	ns, ok := lantest.InNamespace()
-	if !ok {
-		fmt.Fprintln(os.Stderr, "refusing: not in a guarded namespace")
-		os.Exit(lantest.GuardExitCode)
-	}
-	if err := lantest.Guard(ns); err != nil {
-		fmt.Fprintln(os.Stderr, "refusing:", err)
-		os.Exit(lantest.GuardExitCode)
-	}
-}
-
 // out serialises helper output lines.
 var outMu sync.Mutex
 
@@ -173,7 +161,7 @@ func ifIndex(name string) (int, error) {
 // helperNode runs a Conn and obeys commands on stdin:
 // SEND <sendReq>, STATS <seq>, IFACES <seq>, CLOSE.
 func helperNode() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	cfg, err := nodeConfig()
 	if err != nil {
 		emit("FATAL", err.Error())
@@ -260,7 +248,7 @@ func nodeSend(ctx context.Context, c *mdns.Conn, r sendReq) error {
 
 // helperClose checks that Close stops every goroutine and unblocks readers.
 func helperClose() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	before := runtime.NumGoroutine()
 	c, err := mdns.Listen(context.Background(), mdns.Config{Rescan: 50 * time.Millisecond})
 	if err != nil {
@@ -301,7 +289,7 @@ func helperClose() int {
 
 // helperListenErr reports the error of Listen with the environment's config.
 func helperListenErr() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	cfg, err := nodeConfig()
 	if err != nil {
 		emit("FATAL", err.Error())
@@ -324,7 +312,7 @@ func helperListenErr() int {
 // helperRawSend sends the hex payloads in HEX (comma separated) from a plain
 // UDP socket to DST, in order.
 func helperRawSend() int {
-	mustBeGuarded()
+	lantest.MustBeGuarded()
 	to, err := net.ResolveUDPAddr("udp", os.Getenv("DST"))
 	if err != nil {
 		emit("FATAL", err.Error())
