@@ -1,7 +1,6 @@
 package announce
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
@@ -173,7 +172,7 @@ func (r *Responder) answer(p *mdns.Packet, questions []dns.Question, known []dns
 	}
 	t := target{ifc: ifc, fam: p.Family}
 	direct := !p.Multicast()
-	if direct && !onLink(p.Src.Addr(), ifc) {
+	if direct && !ifc.OnLink(p.Src.Addr()) {
 		// RFC 6762 section 5.5 and 11: unicast queries from off the local
 		// link are not answered.
 		return
@@ -365,29 +364,4 @@ func (r *Responder) suppressDuplicates(t targetKey, rrs []dns.RR) {
 			}
 		}
 	}
-}
-
-// onLink reports whether src may be on ifc's link, for unicast queries
-// (RFC 6762 section 5.5 and 11). The transport does not report prefix
-// lengths, so this is an approximation: link-local and loopback sources,
-// or sources in the /24 (IPv4) or /64 (IPv6) of one of ifc's addresses.
-func onLink(src netip.Addr, ifc mdns.Interface) bool {
-	src = src.Unmap().WithZone("")
-	if src.IsLinkLocalUnicast() || src.IsLoopback() {
-		return true
-	}
-	for _, a := range ifc.Addrs {
-		a = a.Unmap().WithZone("")
-		if a.Is4() != src.Is4() {
-			continue
-		}
-		bits := 64
-		if a.Is4() {
-			bits = 24
-		}
-		if p, err := a.Prefix(bits); err == nil && p.Contains(src) {
-			return true
-		}
-	}
-	return false
 }

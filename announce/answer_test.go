@@ -558,6 +558,6 @@ func TestOnLink(t *testing.T) {
 		"::ffff:198.51.100.1": true,
 		"127.0.0.1":           true,
 	} {
-		assert.Equal(t, want, onLink(netip.MustParseAddr(addr), ifc), addr)
+		assert.Equal(t, want, ifc.OnLink(netip.MustParseAddr(addr)), addr)
 	}
 }

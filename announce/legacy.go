@@ -25,7 +25,7 @@ func (r *Responder) handleLegacy(p *mdns.Packet) {
 	if !ok {
 		return
 	}
-	if !p.Multicast() && !onLink(p.Src.Addr(), ifc) {
+	if !p.Multicast() && !ifc.OnLink(p.Src.Addr()) {
 		return // RFC 6762 section 5.5 and 11
 	}
 	ix := r.index(ifc)

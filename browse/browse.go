@@ -552,11 +552,11 @@ func (e *engine) handlePacket(p *mdns.Packet) {
 		// port is not 5353."
 		e.stats.Ignored++
 		return
-	case !p.Multicast():
-		// Section 11: unicast responses are accepted only in answer to a
-		// recent query that asked for them (QU); this querier sends QM
-		// questions only (see the package documentation), so a unicast
-		// response was meant for another process sharing port 5353.
+	case !p.Multicast() && !e.acceptUnicast(p, now):
+		// Sections 6 and 11: a unicast response is accepted only in answer
+		// to a query of ours that asked for one (QU) in the last two
+		// seconds, and only from an on-link source; any other was meant
+		// for another process sharing port 5353.
 		e.stats.Ignored++
 		return
 	case m.Rcode != dns.RcodeSuccess:
@@ -813,4 +813,15 @@ func (e *engine) ifaceName(index int) string {
 		}
 	}
 	return fmt.Sprintf("if%d", index)
+}
+
+// acceptUnicast reports whether the unicast response p may be used: a QU
+// query of ours went out on its interface in the last two seconds (RFC 6762
+// section 6) and its source is on that interface's link (section 11).
+func (e *engine) acceptUnicast(p *mdns.Packet, now time.Time) bool {
+	if e.tr == nil || !e.sched.acceptsUnicast(p.IfIndex, now) {
+		return false
+	}
+	ifc, ok := e.tr.Interface(p.IfIndex)
+	return ok && ifc.OnLink(p.Src.Addr())
 }

@@ -21,15 +21,17 @@
 //     an interface asks one of our questions as QM, with a complete
 //     Known-Answer list that holds nothing we would not list ourselves, in
 //     the second half of our wait, our next query counts as sent there.
-//   - QM only. Section 5.4 suggests setting the unicast-response (QU) bit on
-//     the first query. Port 5353 is shared (SO_REUSEPORT) with Avahi and
-//     other lansd processes, and a unicast datagram reaches only one of the
-//     sockets: an answer to our QU question could well be delivered to
-//     another process and lost to us, so discovery must not depend on it.
-//     Every question is therefore QM and answered by multicast, which every
-//     socket on the port receives. For the same reason, and because section
-//     11 allows unicast responses only in answer to a recent QU query,
-//     unicast responses are ignored.
+//   - QU first, QM after (section 5.4). A question's first transmission
+//     sets the unicast-response (QU) bit, so responders that answer only by
+//     unicast (hashicorp/mdns answers every query that way) are found at
+//     once; every later transmission is QM. Port 5353 is shared
+//     (SO_REUSEPORT) with Avahi and other lansd processes, and a unicast
+//     datagram reaches only one of the sockets, so discovery never depends
+//     on the unicast answer: the QM query one second later is answered by
+//     multicast, which every socket on the port receives. Unicast responses
+//     are accepted only within two seconds of a QU query sent on their
+//     interface and from an on-link source (sections 6 and 11); others are
+//     ignored.
 //   - Resolution: an instance is complete with SRV, TXT and at least one
 //     address. When the additional records do not bring them, the missing
 //     ones are asked for (SRV and TXT by instance name, A and AAAA of the

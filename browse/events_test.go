@@ -169,8 +169,9 @@ func TestIgnoredResponses(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		// Source port not 5353 (RFC 6762 section 6).
 		tr.injectFrom(fakeEth0, mdns.IPv4, netip4("198.51.100.12:40000"), mdns.GroupV4, tzInstance(120))
-		// Unicast, not asked for (section 11).
-		tr.injectFrom(fakeEth0, mdns.IPv4, netip4("198.51.100.12:5353"), netip.MustParseAddr("198.51.100.11"), tzInstance(120))
+		// Unicast from off the link, within the two seconds after our QU
+		// query (section 11).
+		tr.injectFrom(fakeEth0, mdns.IPv4, netip4("203.0.113.12:5353"), netip.MustParseAddr("198.51.100.11"), tzInstance(120))
 		// Non-zero rcode (section 18.11) and opcode (18.3).
 		m := tzInstance(120)
 		m.Rcode = dns.RcodeServerFailure
@@ -178,11 +179,30 @@ func TestIgnoredResponses(t *testing.T) {
 		m = tzInstance(120)
 		m.Opcode = dns.OpcodeUpdate
 		tr.inject(fakeEth0, mdns.IPv4, m)
+		// Unicast, on the link, but more than two seconds after our only
+		// QU query: not asked for (section 6).
+		time.Sleep(2500 * time.Millisecond)
+		tr.injectFrom(fakeEth0, mdns.IPv4, netip4("198.51.100.12:5353"), netip.MustParseAddr("198.51.100.11"), tzInstance(120))
 		synctest.Wait()
 		st := b.Stats()
-		assert.Equal(t, uint64(4), st.Ignored)
+		assert.Equal(t, uint64(5), st.Ignored)
 		assert.Equal(t, 0, st.Records)
 		assert.Empty(t, log.all())
+	})
+}
+
+// A unicast response to our first (QU) query, from an on-link responder,
+// is used: hashicorp/mdns answers only by unicast (RFC 6762 sections 5.4, 6).
+func TestUnicastAnswerToQUAccepted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newFake(t)
+		_, log := browseFake(t, []string{"timezone"}, Options{}, tr)
+		time.Sleep(200 * time.Millisecond) // the first query (QU) has gone out
+		tr.injectFrom(fakeEth0, mdns.IPv4, netip4("198.51.100.12:5353"), netip.MustParseAddr("198.51.100.11"), tzInstance(120))
+		synctest.Wait()
+		evs := log.all()
+		require.Len(t, evs, 1)
+		assert.Equal(t, Add, evs[0].Kind)
 	})
 }
 

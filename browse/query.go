@@ -93,6 +93,10 @@ type scheduler struct {
 	// asking one of our questions as QM with known answers we would all
 	// give too (RFC 6762 section 7.3).
 	dup map[dupKey]time.Time
+	// lastQU is when a query with a QU question was last sent, per
+	// interface: unicast responses are accepted for two seconds after it
+	// (RFC 6762 section 5.4 and 6).
+	lastQU map[int]time.Time
 }
 
 type dupKey struct {
@@ -105,7 +109,7 @@ type dupKey struct {
 const maxDup = 4096
 
 func newScheduler(rnd *rand.Rand) *scheduler {
-	return &scheduler{qs: map[qKey]*question{}, rnd: rnd, dup: map[dupKey]time.Time{}}
+	return &scheduler{qs: map[qKey]*question{}, rnd: rnd, dup: map[dupKey]time.Time{}, lastQU: map[int]time.Time{}}
 }
 
 // get returns the question for name/qtype, creating it without schedule.
@@ -245,6 +249,31 @@ func (s *scheduler) collect(now time.Time, needed func(*question) bool) []*quest
 	return kept
 }
 
+// acceptsUnicast reports whether a unicast response that arrived on
+// ifIndex at now may be accepted: RFC 6762 section 6, "a Multicast DNS
+// querier MUST only accept unicast responses if they answer a recently sent
+// query (e.g., sent in the last two seconds) that explicitly requested
+// unicast responses".
+func (s *scheduler) acceptsUnicast(ifIndex int, now time.Time) bool {
+	t, ok := s.lastQU[ifIndex]
+	return ok && now.Sub(t) <= unicastWindow
+}
+
+// unicastWindow is how long after a QU query unicast responses are accepted.
+const unicastWindow = 2 * time.Second
+
+// qclass returns the class to ask q with: QU (the unicast-response bit,
+// RFC 6762 section 5.4) on its first transmission, QM after that.
+func qclass(q *question) uint16 {
+	if q.lastSent.IsZero() {
+		return dns.ClassINET | quBit
+	}
+	return dns.ClassINET
+}
+
+// quBit is the unicast-response bit of a question's class (RFC 6762 section 5.4).
+const quBit = 1 << 15
+
 // sent advances the schedule of questions just asked (or suppressed) at now.
 func (s *scheduler) sent(qs []*question, now time.Time) {
 	for _, q := range qs {
@@ -294,9 +323,9 @@ func (s *scheduler) sawDuplicate(k qKey, ifIndex int, now time.Time) {
 }
 
 // buildQueries builds the query messages asking qs with the known answers
-// ka on a link whose packets may hold limit bytes. Questions are QM
-// (unicast-response bit clear, see the package documentation for why) and
-// the header ID is 0 (RFC 6762 section 18.1). Known answers go into the
+// ka on a link whose packets may hold limit bytes. A question's first
+// transmission is QU, later ones QM (see qclass and the package
+// documentation), and the header ID is 0 (RFC 6762 section 18.1). Known answers go into the
 // Answer section (section 7.1); when they do not all fit, the packet gets
 // the TC bit and the rest follow in further packets holding only known
 // answers, every one but the last with TC set (section 7.2: the querier
@@ -316,11 +345,11 @@ func buildQueries(qs []*question, ka func([]*question) []dns.RR, limit int) []*d
 	cur := newMsg()
 	var chunk []*question
 	for _, q := range qs {
-		cur.Question = append(cur.Question, dns.Question{Name: q.name, Qtype: q.qtype, Qclass: dns.ClassINET})
+		cur.Question = append(cur.Question, dns.Question{Name: q.name, Qtype: q.qtype, Qclass: qclass(q)})
 		if len(chunk) > 0 && cur.Len() > limit/2 {
 			chunks = append(chunks, chunk)
 			cur = newMsg()
-			cur.Question = append(cur.Question, dns.Question{Name: q.name, Qtype: q.qtype, Qclass: dns.ClassINET})
+			cur.Question = append(cur.Question, dns.Question{Name: q.name, Qtype: q.qtype, Qclass: qclass(q)})
 			chunk = nil
 		}
 		chunk = append(chunk, q)
@@ -331,7 +360,7 @@ func buildQueries(qs []*question, ka func([]*question) []dns.RR, limit int) []*d
 	for _, ch := range chunks {
 		m := newMsg()
 		for _, q := range ch {
-			m.Question = append(m.Question, dns.Question{Name: q.name, Qtype: q.qtype, Qclass: dns.ClassINET})
+			m.Question = append(m.Question, dns.Question{Name: q.name, Qtype: q.qtype, Qclass: qclass(q)})
 		}
 		msgs := []*dns.Msg{m}
 		exact := m.Len()
@@ -388,6 +417,12 @@ func (s *scheduler) sendQueries(ctx context.Context, tr transport, qs []*questio
 					continue
 				}
 				packets++
+				for _, qq := range m.Question {
+					if qq.Qclass&quBit != 0 {
+						s.lastQU[ifc.Index] = now
+						break
+					}
+				}
 				if m.Truncated {
 					truncated++
 				}

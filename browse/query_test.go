@@ -25,7 +25,8 @@ func manyPTRs(n int) []dns.RR {
 }
 
 func TestBuildQueriesSplitsKnownAnswersWithTC(t *testing.T) {
-	q := &question{name: "_timezone._tcp.local.", qtype: dns.TypePTR}
+	// A repeated question (known answers come only with repeats): QM.
+	q := &question{name: "_timezone._tcp.local.", qtype: dns.TypePTR, lastSent: time.Unix(1, 0)}
 	ka := manyPTRs(200)
 	limit := mdns.PacketLimit(1500, mdns.IPv4)
 	msgs := buildQueries([]*question{q}, func([]*question) []dns.RR { return ka }, limit)
@@ -129,10 +130,15 @@ func TestContinuousQuerySchedule(t *testing.T) {
 			assert.Equal(t, want, times[i]-times[i-1], "interval %d", i)
 			want = min(2*want, time.Hour)
 		}
-		for _, s := range tr.queries("_timezone._tcp.local.", dns.TypePTR) {
+		for i, s := range tr.queries("_timezone._tcp.local.", dns.TypePTR) {
 			assert.False(t, s.Msg.Response)
 			assert.Equal(t, uint16(0), s.Msg.Id)
-			assert.Equal(t, uint16(dns.ClassINET), s.Msg.Question[0].Qclass, "QM: no unicast-response bit")
+			if s.Time.Sub(start) < time.Second {
+				// RFC 6762 section 5.4: the first query asks for unicast responses.
+				assert.Equal(t, uint16(dns.ClassINET|quBit), s.Msg.Question[0].Qclass, "QU first query (%d)", i)
+			} else {
+				assert.Equal(t, uint16(dns.ClassINET), s.Msg.Question[0].Qclass, "QM: no unicast-response bit after the first (%d)", i)
+			}
 		}
 		// Both families are asked.
 		v6 := 0
@@ -323,4 +329,14 @@ func TestResolutionQuestionsAreRateLimited(t *testing.T) {
 		assert.LessOrEqual(t, n, 2*maxPerRound+2)
 		assert.GreaterOrEqual(t, n, maxPerRound)
 	})
+}
+
+func TestFirstTransmissionIsQU(t *testing.T) {
+	fresh := &question{name: "_timezone._tcp.local.", qtype: dns.TypePTR}
+	again := &question{name: "_jnx-kcsync._tcp.local.", qtype: dns.TypePTR, lastSent: time.Unix(1, 0)}
+	msgs := buildQueries([]*question{fresh, again}, func([]*question) []dns.RR { return nil }, 1472)
+	require.Len(t, msgs, 1)
+	require.Len(t, msgs[0].Question, 2)
+	assert.Equal(t, uint16(dns.ClassINET|quBit), msgs[0].Question[0].Qclass, "first transmission: QU (RFC 6762 section 5.4)")
+	assert.Equal(t, uint16(dns.ClassINET), msgs[0].Question[1].Qclass, "repeat: QM")
 }

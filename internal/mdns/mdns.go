@@ -83,3 +83,29 @@ type Config struct {
 	// nor for address changes (see Conn.Interfaces). It must not call Close.
 	OnChange func(added, removed []Interface)
 }
+
+// OnLink reports whether src may be on ifc's link (RFC 6762 sections 5.5,
+// 6 and 11: unicast queries and unicast responses are accepted only from
+// on-link sources). Prefix lengths are not tracked, so this is an
+// approximation: link-local and loopback sources, or sources in the /24
+// (IPv4) or /64 (IPv6) of one of ifc's addresses.
+func (ifc Interface) OnLink(src netip.Addr) bool {
+	src = src.Unmap().WithZone("")
+	if src.IsLinkLocalUnicast() || src.IsLoopback() {
+		return true
+	}
+	for _, a := range ifc.Addrs {
+		a = a.Unmap().WithZone("")
+		if a.Is4() != src.Is4() {
+			continue
+		}
+		bits := 64
+		if a.Is4() {
+			bits = 24
+		}
+		if p, err := a.Prefix(bits); err == nil && p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
