@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
@@ -207,6 +208,11 @@ func observe(out *os.File) error {
 	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
 		return fmt.Errorf("promiscuous %s: %w", Bridge, err)
 	}
+	// Kernel receive timestamps: spacing measured on the wire must not
+	// depend on how quickly this process is scheduled on a loaded machine.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return fmt.Errorf("SO_TIMESTAMPNS: %w", err)
+	}
 	w := bufio.NewWriter(out)
 	fmt.Fprintln(w, "LANTEST-OBSERVER-READY", Bridge, ifi.Index)
 	if err := w.Flush(); err != nil {
@@ -214,15 +220,16 @@ func observe(out *os.File) error {
 	}
 	enc := json.NewEncoder(w)
 	buf := make([]byte, 65536+64)
+	oob := make([]byte, 128)
 	for {
-		n, from, err := unix.Recvfrom(fd, buf, 0)
+		n, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("recvfrom: %w", err)
+			return fmt.Errorf("recvmsg: %w", err)
 		}
-		now := time.Now()
+		now := kernelTime(oob[:oobn])
 		sll, ok := from.(*unix.SockaddrLinklayer)
 		if !ok || sll.Ifindex != ifi.Index || sll.Pkttype == unix.PACKET_OUTGOING {
 			continue
@@ -319,4 +326,19 @@ func parseFrame(b []byte) (src, dst netip.AddrPort, payload []byte, ok bool) {
 	src = netip.AddrPortFrom(sip, be.Uint16(udp[0:2]))
 	dst = netip.AddrPortFrom(dip, be.Uint16(udp[2:4]))
 	return src, dst, udp[8:ulen], true
+}
+
+// kernelTime returns the SCM_TIMESTAMPNS receive time in oob, or the
+// current time when the kernel gave none.
+func kernelTime(oob []byte) time.Time {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+				ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+				return time.Unix(int64(ts.Sec), int64(ts.Nsec))
+			}
+		}
+	}
+	return time.Now()
 }
