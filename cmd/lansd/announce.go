@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/pflag"
 
 	"github.com/lansd/lansd/announce"
@@ -24,6 +26,8 @@ const announceExample = `  lansd announce --service timezone --name "Office TZ" 
   lansd announce --service _http._tcp --name Printer --port 80 --subtype _printer \
       --txt path=/ --txt color --iface eth1 --ipv4-only
   lansd announce --config services.json
+  lansd announce --service timezone --name "Office TZ" --port 8080 --txt path=/tz \
+      --domain tz.example.net --server 127.0.0.1:5300 --tsig hmac-sha256:NAME:BASE64SECRET
 
 A --config file holds several services; the whole file is checked before
 anything is sent, and problems name services[i].field:
@@ -39,8 +43,25 @@ Each service's final name is printed once it is announced, e.g.
   announced "Office TZ (2)._timezone._tcp.local." on lan0 (renamed: ...)
 and later renames print a line too. lansd announce runs until interrupted
 (Ctrl-C or SIGTERM), then sends goodbye packets (TTL 0) and exits 0.
-Exit status: 2 for invalid input (then nothing is sent), 3 when the network
-cannot be used.`
+With --domain other than local., the services are registered in that unicast
+DNS zone by DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945) instead: PTR,
+SRV, TXT, subtype PTRs, the _services._dns-sd._udp PTR and the host's A and
+AAAA records (--hostname in the zone, --addr; default: this machine's name
+and addresses). No multicast is sent. Updates go to --server or, without it,
+to the zone's primary server (its SOA MNAME, found through the system
+resolver). --tsig takes the nsupdate -y form [ALG:]NAME:SECRET (default
+algorithm hmac-sha256), --tsig-file a BIND key file (nsupdate -k). It prints
+  registered "Office TZ._timezone._tcp.tz.example.net." in tz.example.net. at 127.0.0.1:5300
+(with " (renamed: ...)" when the name was taken by other records and
+"Office TZ (2)" was used), keeps the records there while it runs, and on
+Ctrl-C or SIGTERM deletes exactly the records it added, prints
+  removed "Office TZ._timezone._tcp.tz.example.net."
+and exits 0. --no-rename refuses a taken name instead: exit 1.
+
+Exit status: 0 after an interruption, 1 when a name is taken and
+--no-rename forbids renaming, 2 for invalid input (then nothing is sent),
+3 when the network cannot be used (the DNS server does not answer within
+--timeout, rejects the TSIG key or refuses the update).`
 
 // newResponder opens the mDNS responder. It is a variable so that the
 // command's tests can prove that nothing is opened before the input has
@@ -55,7 +76,22 @@ type announceFlags struct {
 	noValidate, verbose                   bool
 	ipv4Only, ipv6Only                    bool
 	family, config                        string
+	// Unicast DNS (wide-area) flags.
+	server, tsig, tsigFile, ttl string
+	addrs                       []string
+	noRename                    bool
+	timeout                     time.Duration
 }
+
+// wideOnlyFlags are the flags of a unicast DNS registration, and
+// localOnlyFlags those of Multicast DNS only.
+var (
+	wideOnlyFlags  = []string{"server", "tsig", "tsig-file", "no-rename", "addr", "ttl", "timeout"}
+	localOnlyFlags = []string{"iface", "ipv4-only", "ipv6-only", "family", "no-validate"}
+)
+
+// newZoneRegistrar creates the unicast DNS registrar; tests replace it.
+var newZoneRegistrar = announce.NewZoneRegistrar
 
 func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlags(env, "announce",
@@ -77,8 +113,23 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	fs.StringVar(&f.family, "family", "", "address `FAMILY`: ipv4, ipv6 or both (default both)")
 	fs.StringVarP(&f.config, "config", "c", "", "announce the services of JSON `FILE` instead of the flags")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log what the responder does (slog debug on stderr)")
+	fs.StringVar(&f.server, "server", "", "unicast DNS: send updates to `SERVER` host[:port] (default: the zone's primary, from its SOA)")
+	fs.StringVar(&f.tsig, "tsig", "", "unicast DNS: sign updates with TSIG key `[ALG:]NAME:SECRET` (as nsupdate -y; ALG defaults to hmac-sha256)")
+	fs.StringVar(&f.tsigFile, "tsig-file", "", "unicast DNS: read the TSIG key from BIND key `FILE` (as nsupdate -k)")
+	fs.BoolVar(&f.noRename, "no-rename", false, "unicast DNS: fail (exit 1) when the name is taken in the zone, instead of renaming")
+	fs.StringArrayVar(&f.addrs, "addr", nil, "unicast DNS: an `IP` address of the host, written as A or AAAA (repeat; default: this machine's)")
+	fs.StringVar(&f.ttl, "ttl", "", "unicast DNS: `TTL` of the records, seconds or a duration (default 120)")
+	fs.DurationVar(&f.timeout, "timeout", announce.DefaultZoneTimeout, "unicast DNS: give up on an exchange with the server after `DURATION`")
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
+	}
+	if !isLocalDomain(f.domain) {
+		return runAnnounceZone(ctx, env, fs, &f)
+	}
+	for _, name := range wideOnlyFlags {
+		if fs.Changed(name) {
+			return fail(env, "announce", usageErrorf("--%s needs --domain with a unicast DNS zone (not local.)", name))
+		}
 	}
 	families, err := announceFamilies(fs, &f)
 	if err != nil {
@@ -157,7 +208,7 @@ func announceFamilies(fs *pflag.FlagSet, f *announceFlags) ([]mdns.Family, error
 
 // serviceFlags are the flags that describe one service, not allowed with
 // --config.
-var serviceFlags = []string{"service", "name", "port", "txt", "subtype", "host", "domain"}
+var serviceFlags = []string{"service", "name", "port", "txt", "subtype", "host"}
 
 // announceServices builds the services from --config or from the flags.
 // labels[i] names services[i] in messages: "" for the flags, whose fields
@@ -167,6 +218,9 @@ func announceServices(fs *pflag.FlagSet, f *announceFlags) ([]announce.Service, 
 		return nil, nil, usageErrorf("unexpected argument %q (TXT strings go in --txt key=value)", fs.Args()[0])
 	}
 	if fs.Changed("config") {
+		if fs.Changed("domain") && isLocalDomain(f.domain) {
+			return nil, nil, usageErrorf("--domain local. cannot be used with --config (the file describes the services)")
+		}
 		for _, name := range serviceFlags {
 			if fs.Changed(name) {
 				return nil, nil, usageErrorf("--%s cannot be used with --config (the file describes the services)", name)
@@ -477,4 +531,211 @@ func ifaceList(r *announce.Responder) string {
 		return "no interface"
 	}
 	return strings.Join(names, ", ")
+}
+
+// isLocalDomain reports whether d is the Multicast DNS domain.
+func isLocalDomain(d string) bool {
+	return d == "" || strings.EqualFold(strings.TrimSuffix(d, "."), "local")
+}
+
+// runAnnounceZone registers the services in a unicast DNS zone
+// (announce.ZoneRegistrar) until ctx ends, then removes them. It opens no
+// multicast socket.
+func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *announceFlags) int {
+	for _, name := range localOnlyFlags {
+		if fs.Changed(name) {
+			why := "Multicast DNS only"
+			if name == "no-validate" {
+				why = "nothing invalid is written to a zone"
+			}
+			return fail(env, "announce", usageErrorf("--%s cannot be used with --domain %s (%s)", name, f.domain, why))
+		}
+	}
+	zone := dns.Fqdn(f.domain)
+	reg, err := loadRegistry(*registryPathOf(fs))
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	services, labels, err := announceServices(fs, f)
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	if !fs.Changed("config") {
+		services[0].Domain = "" // the zone
+	}
+	if f.tsig != "" && f.tsigFile != "" {
+		return fail(env, "announce", usageErrorf("give --tsig or --tsig-file, not both"))
+	}
+	var key announce.TSIG
+	switch {
+	case f.tsig != "":
+		if key, err = announce.ParseTSIG(f.tsig); err != nil {
+			return fail(env, "announce", usageErrorf("--tsig: %w", err))
+		}
+	case f.tsigFile != "":
+		if key, err = announce.LoadTSIGFile(f.tsigFile); err != nil {
+			return fail(env, "announce", usageErrorf("--tsig-file: %w", err))
+		}
+	}
+	ttl, err := parseTTL(f.ttl)
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	if f.timeout <= 0 {
+		return fail(env, "announce", usageErrorf("--timeout must be positive"))
+	}
+	var addrs []netip.Addr
+	if len(f.addrs) > 0 {
+		host := f.hostname
+		if host == "" {
+			host = "h" // parseAddrs wants a host; the default one lies in the zone
+		}
+		if addrs, err = parseAddrs(f.addrs, host, zone); err != nil {
+			return fail(env, "announce", err)
+		}
+	}
+	// Everything is checked, as the registrar will, before anything is
+	// sent: nothing invalid is written to a zone.
+	refused := 0
+	for i, s := range services {
+		recs, err := announce.BuildZoneRecords(s, announce.ZoneRecordOptions{
+			Zone: zone, HostName: f.hostname, Addrs: addrs, TTL: ttl, Registry: reg,
+		})
+		var report txt.Report
+		if recs != nil {
+			report = recs.Report
+		} else {
+			var ve *announce.ValidationError
+			if errors.As(err, &ve) {
+				report = ve.Report
+			}
+		}
+		for _, l := range findingLines(labels[i], i, report, err) {
+			fmt.Fprintln(env.stderr, l)
+		}
+		if err != nil {
+			refused++
+		}
+	}
+	if refused > 0 {
+		if len(services) == 1 {
+			fmt.Fprintf(env.stderr, "lansd announce: service %q refused; nothing was sent\n", services[0].Instance)
+		} else {
+			fmt.Fprintf(env.stderr, "lansd announce: %d of %d services refused; nothing was sent\n", refused, len(services))
+		}
+		return exitUsage
+	}
+
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	r, err := newZoneRegistrar(announce.ZoneOptions{
+		Domain:   zone,
+		Server:   f.server,
+		TSIG:     key,
+		HostName: f.hostname,
+		Addrs:    addrs,
+		TTL:      ttl,
+		NoRename: f.noRename,
+		Registry: reg,
+		Logger:   logger,
+		Timeout:  f.timeout,
+	})
+	if err != nil {
+		return fail(env, "announce", &usageError{err})
+	}
+	return serveZone(ctx, env, r, services, f.timeout)
+}
+
+// registryPathOf returns the value of the --registry flag of fs.
+func registryPathOf(fs *pflag.FlagSet) *string {
+	v := fs.Lookup("registry").Value.String()
+	return &v
+}
+
+// serveZone registers the services with r, prints their names, and on
+// interruption removes them.
+func serveZone(ctx context.Context, env *cliEnv, r *announce.ZoneRegistrar, services []announce.Service, timeout time.Duration) int {
+	out := &syncWriter{w: env.stdout}
+	handles := make([]*announce.Handle, len(services))
+	errs := make([]error, len(services))
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			handles[i], errs[i] = r.Add(ctx, s)
+		}()
+	}
+	wg.Wait()
+	// Removal gets its own bounded time: ctx is over by then.
+	cleanup := func() error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*timeout+time.Second)
+		defer cancel()
+		return r.Close(cctx)
+	}
+	server, _ := r.Primary(ctx)
+	var failed []error
+	for i, h := range handles {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+			continue
+		}
+		line := fmt.Sprintf("registered %q in %s at %s", h.Name(), r.Zone(), server)
+		if renamed, why := h.Renamed(); renamed {
+			line += fmt.Sprintf(" (renamed: %s)", why)
+		}
+		out.printf("%s", line)
+	}
+	if len(failed) > 0 {
+		cerr := cleanup()
+		for i, h := range handles {
+			if errs[i] == nil && cerr == nil {
+				out.printf("removed %q", h.Name())
+			}
+		}
+		if ctx.Err() != nil && errors.Is(errors.Join(failed...), context.Canceled) {
+			fmt.Fprintln(env.stderr, "lansd announce: interrupted; what was registered is removed")
+			return exitOK
+		}
+		err := errors.Join(append(failed, cerr)...)
+		fmt.Fprintf(env.stderr, "lansd announce: %v\n", err)
+		if errors.Is(err, announce.ErrNameConflict) {
+			return exitNonConf
+		}
+		var ve *announce.ValidationError
+		if errors.As(err, &ve) {
+			return exitUsage
+		}
+		return exitInternal
+	}
+	// Later events: renames after a refresh found the name taken.
+	var evWG sync.WaitGroup
+	for _, h := range handles {
+		evWG.Add(1)
+		go func() {
+			defer evWG.Done()
+			for ev := range h.Events() {
+				if ev.Kind == announce.EventRenamed {
+					out.printf("renamed %q -> %q (%s)", ev.Old, ev.New, ev.Reason)
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	names := make([]string, len(handles))
+	for i, h := range handles {
+		names[i] = h.Name()
+	}
+	err := cleanup() // deletes exactly our records (RFC 2136 section 2.5.4)
+	evWG.Wait()
+	if err != nil {
+		return fail(env, "announce", err)
+	}
+	for _, n := range names {
+		out.printf("removed %q", n)
+	}
+	return exitOK
 }

@@ -28,6 +28,9 @@ const browseExample = `  lansd browse timezone
   lansd browse _timezone._tcp jnx-kcsync --json --timeout 5s
   lansd browse --all --once --parsable
   lansd browse _http._tcp --subtype _printer
+  lansd browse timezone --domain tz.example.net --server 127.0.0.1:5300
+  lansd browse timezone --domain local. --domain tz.example.net --once
+  lansd browse --domains --domain example.net
 
 TYPE is a registered service name (timezone, jnx-kcsync), a DNS-SD type
 (_timezone._tcp) or a subtype (_printer._sub._http._tcp). Without TYPE,
@@ -58,11 +61,30 @@ every byte other than a letter, digit, '-' or '_' is \DDD (decimal; a space
 is \032, ';' is \059). HOST and DOMAIN lose their final dot. TXT strings are
 quoted; inside, '"', '\' and control bytes are \DDD.
 
+--domain D browses the unicast DNS domain D (wide-area DNS-SD, RFC 6763)
+instead of the local link: PTR, then SRV, TXT, A and AAAA queries over
+UDP (TCP when an answer is truncated) to --server, or to the system's
+resolvers (/etc/resolv.conf). "local." is the link, by Multicast DNS; repeat
+--domain to browse several. A domain is polled again at the smallest TTL
+of its records (at least 1 s, at most 5 min) or every --interval; events,
+formats and verdicts are those of the link. IFACE in --parsable lines is
+the server asked. --once stops after the first poll.
+
+--domains lists the browsing domains (RFC 6763 section 11) that each
+--domain and each search domain of /etc/resolv.conf recommend: the PTR
+records of b._dns-sd._udp (browse), db._dns-sd._udp (default browse) and
+lb._dns-sd._udp (legacy browse), one line each: KIND  DOMAIN  (from FROM).
+
 Exit status: 0 (done, or interrupted), 1 with --strict when an instance
-found does not conform, 2 for usage errors, 3 when the network cannot be used.`
+found does not conform, 2 for usage errors, 3 when the network cannot be
+used or the DNS server does not answer.`
 
 const resolveExample = `  lansd resolve "Office TZ._timezone._tcp.local."
   lansd resolve "Office TZ._timezone._tcp" --json --timeout 2s
+  lansd resolve "Office TZ._timezone._tcp.tz.example.net." --server 127.0.0.1:5300
+
+A name outside local. is resolved over unicast DNS: SRV, TXT, A and AAAA
+queries to --server, or to the system's resolvers (/etc/resolv.conf).
 
 A dot or backslash inside the instance label is written \. or \\; \DDD
 gives any byte. The output is one line as in lansd browse, marked "=":
@@ -88,6 +110,12 @@ var (
 		return browse.NewBrowser(ctx, types, opts)
 	}
 	resolveInstance = browse.Resolve
+	// newWideBrowser, resolveWide and listDomains use unicast DNS only.
+	newWideBrowser = func(ctx context.Context, types []string, opts browse.WideOptions) (browser, error) {
+		return browse.NewWideBrowser(ctx, types, opts)
+	}
+	resolveWide = browse.ResolveWide
+	listDomains = browse.Domains
 )
 
 // netFlags are the network flags shared by browse and resolve.
@@ -98,6 +126,7 @@ type netFlags struct {
 	jsonOut            bool
 	timeout            time.Duration
 	regPath            *string
+	server             string
 }
 
 func addNetFlags(fs *pflag.FlagSet, f *netFlags, defTimeout time.Duration, timeoutHelp string) {
@@ -109,6 +138,32 @@ func addNetFlags(fs *pflag.FlagSet, f *netFlags, defTimeout time.Duration, timeo
 	fs.BoolVarP(&f.ipv4Only, "ipv4-only", "4", false, "use IPv4 only")
 	fs.BoolVarP(&f.ipv6Only, "ipv6-only", "6", false, "use IPv6 only")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log what the querier does (slog debug on stderr)")
+	fs.StringVar(&f.server, "server", "", "unicast DNS `SERVER` (host or host:port) for domains other than local. (default: the system's resolvers)")
+}
+
+// wideOptions returns the unicast DNS browsing options.
+func (f *netFlags) wideOptions(opts browse.Options, domains []string, interval time.Duration) browse.WideOptions {
+	return browse.WideOptions{Options: opts, Domains: domains, Server: f.server, Interval: interval}
+}
+
+// splitDomains sorts --domain values into whether local. (Multicast DNS) is
+// among them and the unicast DNS domains; no --domain means local. only.
+func splitDomains(domains []string) (local bool, wide []string, err error) {
+	if len(domains) == 0 {
+		return true, nil, nil
+	}
+	for _, d := range domains {
+		if strings.EqualFold(strings.TrimSuffix(d, "."), "local") {
+			local = true
+			continue
+		}
+		w, err := browse.CheckDomain(d)
+		if err != nil {
+			return false, nil, usageErrorf("--domain: %w", err)
+		}
+		wide = append(wide, w)
+	}
+	return local, wide, nil
 }
 
 // options checks the shared flags and builds the browse options.
@@ -155,11 +210,24 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	parsable := fs.BoolP("parsable", "p", false, "print avahi-browse -p style lines (see below)")
 	all := fs.BoolP("all", "a", false, "browse every service type found on the link (_services._dns-sd._udp)")
 	subtypes := fs.StringArray("subtype", nil, "browse only subtype `LABEL` of each TYPE, e.g. _printer (repeat for more)")
+	domainArgs := fs.StringArray("domain", nil, "browse `DOMAIN`: local. (Multicast DNS, the default) or a unicast DNS domain (repeat for more)")
+	interval := fs.Duration("interval", 0, "poll unicast DNS domains every `DURATION` (default: at the records' TTL, 1s to 5m)")
+	listDoms := fs.Bool("domains", false, "list the browsing domains (RFC 6763 section 11) of each --domain and search domain, then exit")
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
 	if f.jsonOut && *parsable {
 		return fail(env, "browse", usageErrorf("--json and --parsable exclude each other"))
+	}
+	if *interval < 0 {
+		return fail(env, "browse", usageErrorf("--interval: %v is negative", *interval))
+	}
+	if *listDoms {
+		return runDomains(ctx, env, &f, fs.Args(), *domainArgs, *parsable)
+	}
+	local, wide, err := splitDomains(*domainArgs)
+	if err != nil {
+		return fail(env, "browse", err)
 	}
 	reg, err := loadRegistry(*f.regPath)
 	if err != nil {
@@ -178,10 +246,26 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 	}
-	b, err := newBrowser(ctx, types, opts)
-	if err != nil {
-		return openError(env, "browse", err)
+	var parts []browser
+	if len(wide) > 0 {
+		wb, err := newWideBrowser(ctx, types, f.wideOptions(opts, wide, *interval))
+		if err != nil {
+			return openError(env, "browse", err)
+		}
+		parts = append(parts, wb)
 	}
+	if local {
+		// Only here does lansd browse open the Multicast DNS transport.
+		lb, err := newBrowser(ctx, types, opts)
+		if err != nil {
+			for _, p := range parts {
+				p.Close()
+			}
+			return openError(env, "browse", err)
+		}
+		parts = append(parts, lb)
+	}
+	b := mergeBrowsers(parts)
 	defer b.Close()
 
 	out := newEventPrinter(env, f.jsonOut, *parsable)
@@ -284,9 +368,13 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 	if fs.NArg() != 1 {
 		return fail(env, "resolve", usageErrorf("want exactly one instance name, got %d arguments", fs.NArg()))
 	}
-	name, _, _, err := browse.ParseInstanceName(fs.Arg(0))
-	if err != nil {
-		return fail(env, "resolve", &usageError{err})
+	name, _, _, domain, err := browse.SplitInstanceName(fs.Arg(0))
+	isLocal := err != nil || strings.EqualFold(domain, "local.")
+	if isLocal {
+		// Multicast DNS, or a bad name: said as for local. names.
+		if name, _, _, err = browse.ParseInstanceName(fs.Arg(0)); err != nil {
+			return fail(env, "resolve", &usageError{err})
+		}
 	}
 	reg, err := loadRegistry(*f.regPath)
 	if err != nil {
@@ -301,7 +389,12 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	in, err := resolveInstance(ctx, name, opts)
+	var in browse.Instance
+	if isLocal {
+		in, err = resolveInstance(ctx, name, opts)
+	} else {
+		in, err = resolveWide(ctx, name, f.wideOptions(opts, nil, 0))
+	}
 	if err != nil {
 		var re *browse.ResolveError
 		if errors.As(err, &re) {
@@ -316,6 +409,146 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 		return exitNonConf
 	}
 	return exitOK
+}
+
+// runDomains lists browsing domains (lansd browse --domains).
+func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains []string, parsable bool) int {
+	if len(args) > 0 {
+		return fail(env, "browse", usageErrorf("--domains takes no TYPE (got %q)", args[0]))
+	}
+	var asked []string
+	for _, d := range domains {
+		if strings.EqualFold(strings.TrimSuffix(d, "."), "local") {
+			continue // Multicast DNS has no browsing-domain records
+		}
+		w, err := browse.CheckDomain(d)
+		if err != nil {
+			return fail(env, "browse", usageErrorf("--domain: %w", err))
+		}
+		asked = append(asked, w)
+	}
+	timeout := f.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ds, err := listDomains(ctx, browse.DomainOptions{Domains: asked, Server: f.server})
+	if err != nil {
+		if errors.Is(err, browse.ErrBadName) {
+			err = &usageError{err}
+		}
+		return fail(env, "browse", err)
+	}
+	for _, d := range ds {
+		switch {
+		case f.jsonOut:
+			b, err := marshalNoHTML(map[string]any{"kind": d.Kind, "domain": d.Name, "from": d.From, "ttl": int64(d.TTL / time.Second)})
+			if err != nil {
+				return fail(env, "browse", err)
+			}
+			fmt.Fprintf(env.stdout, "%s\n", b)
+		case parsable:
+			fmt.Fprintf(env.stdout, "%s;%s;%s\n", d.Kind, strings.TrimSuffix(d.Name, "."), strings.TrimSuffix(d.From, "."))
+		default:
+			fmt.Fprintf(env.stdout, "%-2s  %s  (from %s)\n", d.Kind, printable(d.Name), printable(d.From))
+		}
+	}
+	if len(ds) == 0 {
+		fmt.Fprintln(env.stderr, "lansd browse: no browsing domain found")
+	}
+	return exitOK
+}
+
+// mergedBrowser runs several browsers (Multicast DNS and unicast DNS) as
+// one: events of all, quiet when all are, the first error.
+type mergedBrowser struct {
+	parts  []browser
+	events chan browse.Event
+	quiet  chan struct{}
+	done   chan struct{} // closed by Close
+	failed chan struct{} // closed when a part stops with an error
+	wg     sync.WaitGroup
+	once   sync.Once
+	fail   sync.Once
+}
+
+// mergeBrowsers returns parts[0] alone, or a browser merging them.
+func mergeBrowsers(parts []browser) browser {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	m := &mergedBrowser{parts: parts, events: make(chan browse.Event), quiet: make(chan struct{}),
+		done: make(chan struct{}), failed: make(chan struct{})}
+	for _, p := range parts {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			for ev := range p.Events() {
+				select {
+				case m.events <- ev:
+				case <-m.done:
+					return
+				case <-m.failed:
+					return
+				}
+			}
+			if p.Err() != nil {
+				// One part failing ends the whole browse, with its error.
+				m.fail.Do(func() { close(m.failed) })
+			}
+		}()
+	}
+	go func() {
+		m.wg.Wait()
+		close(m.events)
+	}()
+	go func() {
+		for _, p := range parts {
+			select {
+			case <-p.Quiet():
+			case <-m.done:
+				return
+			}
+		}
+		close(m.quiet)
+	}()
+	return m
+}
+
+func (m *mergedBrowser) Events() <-chan browse.Event { return m.events }
+func (m *mergedBrowser) Quiet() <-chan struct{}      { return m.quiet }
+
+func (m *mergedBrowser) Stats() browse.Stats {
+	var s browse.Stats
+	for _, p := range m.parts {
+		ps := p.Stats()
+		s.Records += ps.Records
+		s.Instances += ps.Instances
+		s.Queries += ps.Queries
+		s.Packets += ps.Packets
+	}
+	return s
+}
+
+func (m *mergedBrowser) Err() error {
+	for _, p := range m.parts {
+		if err := p.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *mergedBrowser) Close() error {
+	var errs []error
+	m.once.Do(func() {
+		close(m.done)
+		for _, p := range m.parts {
+			errs = append(errs, p.Close())
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // eventPrinter writes events in one of the three formats, and a live

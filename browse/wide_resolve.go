@@ -1,0 +1,116 @@
+package browse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lansd/lansd/registry"
+)
+
+// SplitInstanceName parses a service instance name in any domain, "Office
+// TZ._timezone._tcp.tz.example.net." (RFC 6763 section 4.1): the instance
+// label (dots and backslashes in it written \. and \\, \DDD for any byte),
+// the service type and the domain. A name of three labels,
+// "Office TZ._timezone._tcp", is in local. It returns the name in the form
+// Instance.Name uses, the raw instance label, the service type
+// ("_timezone._tcp") and the domain ("tz.example.net."). Errors wrap
+// ErrBadName.
+func SplitInstanceName(s string) (name, instance, service, domain string, err error) {
+	if s == "" {
+		return "", "", "", "", fmt.Errorf("%w: empty instance name", ErrBadName)
+	}
+	full := strings.TrimSuffix(s, ".") + "."
+	ls := labels(full)
+	if len(ls) == 3 {
+		ls = append(ls, "local")
+	}
+	if len(ls) < 4 {
+		return "", "", "", "", fmt.Errorf("%w: %q: want Instance._service._tcp.domain. (RFC 6763 section 4.1)", ErrBadName, s)
+	}
+	t, perr := registry.ParseType(ls[1] + "." + ls[2])
+	if perr != nil || t.Proto == "" {
+		return "", "", "", "", fmt.Errorf("%w: %q: want Instance._service._tcp.domain. (RFC 6763 section 4.1); an unescaped dot in the instance label must be written \\.", ErrBadName, s)
+	}
+	if ls[0] == "" {
+		return "", "", "", "", fmt.Errorf("%w: %q: empty instance label", ErrBadName, s)
+	}
+	if len(ls[0]) > 63 {
+		return "", "", "", "", fmt.Errorf("%w: %q: instance label is %d bytes, more than 63 (RFC 6763 section 4.1.1)", ErrBadName, s, len(ls[0]))
+	}
+	rest := ls[3:]
+	for i, l := range rest {
+		rest[i] = escapeLabel(l)
+	}
+	domain = strings.Join(rest, ".") + "."
+	service = registry.Type{Service: strings.ToLower(t.Service), Proto: t.Proto}.String()
+	name = escapeLabel(ls[0]) + "." + service + "." + domain
+	if _, ok := nameKey(name); !ok {
+		return "", "", "", "", fmt.Errorf("%w: %q is not a valid domain name", ErrBadName, s)
+	}
+	return name, ls[0], service, domain, nil
+}
+
+// resolveRetry is the wait between two polls of ResolveWide while the
+// instance is incomplete.
+const resolveRetry = time.Second
+
+// ResolveWide looks up one service instance in a unicast DNS domain,
+// "Office TZ._timezone._tcp.tz.example.net." (see SplitInstanceName): its
+// SRV and TXT records and its target's addresses, asked of opts.Server (or
+// the system resolvers), again every second until it is complete or ctx
+// ends. opts.Domains is not used. The instance and its verdict are built as
+// for Multicast DNS. Errors: a name that does not parse or lies in local.
+// (ErrBadName), a *ServerError when no server answers, a *ResolveError
+// naming what was missing when ctx ends first.
+func ResolveWide(ctx context.Context, instanceName string, opts WideOptions) (Instance, error) {
+	name, _, _, domain, err := SplitInstanceName(instanceName)
+	if err != nil {
+		return Instance{}, err
+	}
+	if _, err := CheckDomain(domain); err != nil {
+		return Instance{}, err
+	}
+	e, q, err := wideEngine(opts)
+	if err != nil {
+		return Instance{}, err
+	}
+	e.ctx = ctx
+	t := e.track(name)
+	t.pinned = true
+	var found *Instance
+	e.discard = true
+	e.onEvent = func(ev Event) {
+		if ev.Kind != Remove {
+			in := ev.Instance
+			found = &in
+		}
+	}
+	fam := serverFamily(q)
+	for {
+		r := q.poll(ctx, e.widePlan(nil, nil), e.reg)
+		answered := false
+		var firstErr error
+		for _, a := range r.answers {
+			if a.err == nil {
+				answered = true
+			} else if firstErr == nil {
+				firstErr = a.err
+			}
+		}
+		if !answered && firstErr != nil {
+			return Instance{}, firstErr
+		}
+		e.applyRound(r, fam, resolveRetry, time.Now())
+		e.flushDirty(time.Now())
+		if found != nil {
+			return *found, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Instance{}, &ResolveError{Name: name, Missing: e.missing(t.key), Err: ctx.Err()}
+		case <-time.After(resolveRetry):
+		}
+	}
+}
