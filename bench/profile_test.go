@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/lantest"
+)
+
+// profileDir is where the profiling benchmarks write their profiles:
+// $BENCH_PROFILE_DIR, or a temporary directory kept after the run.
+func profileDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("BENCH_PROFILE_DIR")
+	if dir == "" {
+		var err error
+		dir, err = os.MkdirTemp("", "lansd-bench-profile-")
+		require.NoError(tb, err)
+	}
+	require.NoError(tb, os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// BenchmarkProfileResponder profiles an in-process lansd responder (the
+// announce package, as in `lansd announce`) with 100 services under the
+// query load of row 5 (one legacy unicast SRV query outstanding, 5 s):
+// CPU profile responder-cpu.pprof, heap profile responder-heap.pprof (after
+// a GC, at the end) in $BENCH_PROFILE_DIR. Read them with
+// `go tool pprof -top FILE`. Not part of run.sh's table.
+func BenchmarkProfileResponder(b *testing.B) {
+	dir := profileDir(b)
+	lan := lantest.New(b, lantest.Hosts(2))
+	for b.Loop() {
+		ann := lan.Host(1).Helper(b, "bench-announce", "LIB=lansd", "NAME=idle-lansd", "COUNT="+strconv.Itoa(respCount),
+			"CPUPROFILE="+filepath.Join(dir, "responder-cpu.pprof"), "MEMPROFILE="+filepath.Join(dir, "responder-heap.pprof"))
+		ready(b, ann, 60*time.Second)
+		time.Sleep(4 * time.Second)
+		q := lan.Host(2).Helper(b, "bench-query", "DST="+lan.Host(1).IPv4.String()+":5353",
+			"NAME=idle-lansd", "COUNT="+strconv.Itoa(respCount), "WINDOW=1", "DURATION=5s")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		line, err := waitLine(ctx, q, regexp.MustCompile(`^LOAD `))
+		cancel()
+		require.NoError(b, err)
+		b.Logf("%s", line)
+		stop(ann, 10*time.Second)
+		for _, l := range ann.Lines() {
+			if regexp.MustCompile(`^MEMSTATS`).MatchString(l) {
+				b.Logf("%s", l)
+			}
+		}
+	}
+	b.Logf("profiles in %s", dir)
+}
+
+// BenchmarkProfileScale profiles lansd's browser finding the 1,000
+// instances of row 4 on a clean LAN: scale-browser-cpu.pprof and, for the
+// responder on h1, scale-responder-cpu.pprof (from READY to its SIGTERM) in
+// $BENCH_PROFILE_DIR; it logs each responder's CPU time during the browse
+// and the observer's packet counts per second.
+func BenchmarkProfileScale(b *testing.B) {
+	dir := profileDir(b)
+	lan := lantest.New(b, lantest.Hosts(scaleHosts+1))
+	var anns []*lantest.Proc
+	for k := 1; k <= scaleHosts; k++ {
+		env := []string{"LIB=lansd", "NAME=s" + strconv.Itoa(k), "COUNT=" + strconv.Itoa(scalePerHost)}
+		if k == 1 {
+			env = append(env, "CPUPROFILE="+filepath.Join(dir, "scale-responder-cpu.pprof"))
+		}
+		anns = append(anns, lan.Host(k).Helper(b, "bench-announce", env...))
+	}
+	for _, a := range anns {
+		ready(b, a, 120*time.Second)
+	}
+	// CPU of each responder over the settle time: is it still announcing?
+	cpuR := make([]procStat, len(anns))
+	for i, a := range anns {
+		cpuR[i], _ = readProcStat(a.Pid())
+	}
+	time.Sleep(scaleSettle(b))
+	for i, a := range anns {
+		ps, _ := readProcStat(a.Pid())
+		b.Logf("responder h%d: %v CPU in the settle time after READY", i+1, ps.CPU-cpuR[i].CPU)
+	}
+	obs := lan.Observe(b)
+	cpu0 := make([]procStat, len(anns))
+	for i, a := range anns {
+		cpu0[i], _ = readProcStat(a.Pid())
+	}
+	for b.Loop() {
+		br := startBrowser(b, lan.Host(scaleHosts+1), libLansd, "DURATION=12s", "CPUPROFILE="+filepath.Join(dir, "scale-browser-cpu.pprof"))
+		tStart := lineStamp(b, br, `^START (\d+)`, 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		lines, _ := br.WaitForN(ctx, eventRE, scaleTotal)
+		cancel()
+		if len(lines) > 0 {
+			last := stamp(lines[len(lines)-1], regexp.MustCompile(`^ADD (\d+)`))
+			b.Logf("%d found, last after %.0f ms", len(lines), ms(last-tStart))
+		}
+		_ = br.Wait(context.Background()) // DURATION ends it and writes the profile
+	}
+	for i, a := range anns {
+		ps, _ := readProcStat(a.Pid())
+		b.Logf("responder h%d: %v CPU during the browse", i+1, ps.CPU-cpu0[i].CPU)
+	}
+	stop(anns[0], 10*time.Second)
+	// Per second since the first packet: queries and responses by source.
+	pk := obs.Packets()
+	if len(pk) > 0 {
+		t0 := pk[0].Time
+		type cnt struct{ q, qQuestions, r, rAnswers, tc, ka int }
+		per := map[int]*cnt{}
+		for _, p := range pk {
+			if p.Msg == nil {
+				continue
+			}
+			s := int(p.Time.Sub(t0) / time.Second)
+			c := per[s]
+			if c == nil {
+				c = &cnt{}
+				per[s] = c
+			}
+			if p.Msg.Response {
+				c.r++
+				c.rAnswers += len(p.Msg.Answer) + len(p.Msg.Extra)
+			} else {
+				c.q++
+				c.qQuestions += len(p.Msg.Question)
+				c.ka += len(p.Msg.Answer)
+				if p.Msg.Truncated {
+					c.tc++
+				}
+			}
+		}
+		for s := 0; s <= 15; s++ {
+			if c := per[s]; c != nil {
+				b.Logf("second %2d: %4d queries (%5d questions, %5d known answers, %3d with TC), %4d responses (%6d records)",
+					s, c.q, c.qQuestions, c.ka, c.tc, c.r, c.rAnswers)
+			}
+		}
+	}
+	b.Logf("profile in %s", dir)
+}
