@@ -157,15 +157,20 @@ type ifChange struct{ added, removed []mdns.Interface }
 // Browser is a running Multicast DNS querier (RFC 6762) for DNS-SD service
 // types (RFC 6763). Its methods are safe for concurrent use.
 type Browser struct {
-	tr     transport
-	log    *slog.Logger
-	cancel context.CancelFunc
+	loopCore
+	tr    transport
+	log   *slog.Logger
+	pkts  chan *mdns.Packet
+	ifchg chan ifChange
+}
 
+// loopCore is what Browser and WideBrowser share: one goroutine (the loop)
+// owns the engine, and methods run on it through cmds.
+type loopCore struct {
+	cancel context.CancelFunc
 	events chan Event
 	quiet  chan struct{}
 	cmds   chan func()
-	pkts   chan *mdns.Packet
-	ifchg  chan ifChange
 	done   chan struct{} // closed when the loop has exited
 	wg     sync.WaitGroup
 
@@ -174,6 +179,18 @@ type Browser struct {
 
 	// Owned by the loop.
 	e *engine
+}
+
+// newLoopCore returns a loopCore for engine e, stopped by cancel.
+func newLoopCore(e *engine, cancel context.CancelFunc) loopCore {
+	return loopCore{
+		cancel: cancel,
+		events: make(chan Event),
+		quiet:  make(chan struct{}),
+		cmds:   make(chan func()),
+		done:   make(chan struct{}),
+		e:      e,
+	}
 }
 
 // maxPending bounds the events waiting to be received from Events; when
@@ -237,16 +254,11 @@ func open(setup, life context.Context, e *engine, opts Options) (*Browser, error
 func start(ctx context.Context, e *engine, tr transport, chg chan ifChange) *Browser {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &Browser{
-		tr:     tr,
-		log:    e.log,
-		cancel: cancel,
-		events: make(chan Event),
-		quiet:  make(chan struct{}),
-		cmds:   make(chan func()),
-		pkts:   make(chan *mdns.Packet, 64),
-		ifchg:  chg,
-		done:   make(chan struct{}),
-		e:      e,
+		loopCore: newLoopCore(e, cancel),
+		tr:       tr,
+		log:      e.log,
+		pkts:     make(chan *mdns.Packet, 64),
+		ifchg:    chg,
 	}
 	e.tr = tr
 	readErr := make(chan error, 1)
@@ -332,7 +344,7 @@ func (b *Browser) loop(ctx context.Context, readErr <-chan error) {
 }
 
 // do runs f on the loop; it returns false when the browser has stopped.
-func (b *Browser) do(f func()) bool {
+func (b *loopCore) do(f func()) bool {
 	ran := make(chan struct{})
 	select {
 	case b.cmds <- func() { f(); close(ran) }:
@@ -345,8 +357,8 @@ func (b *Browser) do(f func()) bool {
 
 // Events returns the channel of instance events. It is closed when the
 // browser stops. Events must be received promptly: while more than a few
-// thousand wait, the browser stops reading packets.
-func (b *Browser) Events() <-chan Event { return b.events }
+// thousand wait, an mDNS browser stops reading packets.
+func (b *loopCore) Events() <-chan Event { return b.events }
 
 // Quiet returns a channel closed once the first rounds of queries have gone
 // quiet: every browse question has been asked three times (at about 0.1, 1
@@ -356,7 +368,7 @@ func (b *Browser) Events() <-chan Event { return b.events }
 func (b *Browser) Quiet() <-chan struct{} { return b.quiet }
 
 // Instances returns the complete instances now known, sorted by name.
-func (b *Browser) Instances() []Instance {
+func (b *loopCore) Instances() []Instance {
 	var out []Instance
 	b.do(func() { out = b.e.instances() })
 	return out
@@ -371,15 +383,16 @@ func (b *Browser) Stats() Stats {
 
 // Types returns the service types seen in enumeration answers
 // (_services._dns-sd._udp, RFC 6763 section 9), "_timezone._tcp", sorted.
-func (b *Browser) Types() []string {
+func (b *loopCore) Types() []string {
 	var out []string
 	b.do(func() { out = b.e.enumerated() })
 	return out
 }
 
-// Err returns the error that stopped the browser, nil while it runs or
-// when it stopped because its context ended or Close was called.
-func (b *Browser) Err() error {
+// Err returns the error that stopped the browser (for a WideBrowser, a
+// *ServerError when no server answered the first poll), nil while it runs
+// or when it stopped because its context ended or Close was called.
+func (b *loopCore) Err() error {
 	select {
 	case <-b.done:
 		return b.err

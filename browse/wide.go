@@ -65,21 +65,11 @@ type WideOptions struct {
 // records have not been confirmed for twice their TTL because the server
 // stopped answering). Its methods are safe for concurrent use.
 type WideBrowser struct {
+	loopCore
 	q        *querier
-	cancel   context.CancelFunc
 	interval time.Duration
 
-	events chan Event
-	quiet  chan struct{}
-	cmds   chan func()
-	done   chan struct{}
-	wg     sync.WaitGroup
-
-	closeOnce sync.Once
-	err       error
-
 	// Owned by the loop.
-	e         *engine
 	family    mdns.Family
 	ptrNames  []string // PTR question names of the types browsed
 	enumNames []string // _services._dns-sd._udp.<domain> names, for ServicesType
@@ -186,14 +176,9 @@ func NewWideBrowser(ctx context.Context, types []string, opts WideOptions) (*Wid
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	b := &WideBrowser{
+		loopCore: newLoopCore(e, cancel),
 		q:        q,
-		cancel:   cancel,
 		interval: opts.Interval,
-		events:   make(chan Event),
-		quiet:    make(chan struct{}),
-		cmds:     make(chan func()),
-		done:     make(chan struct{}),
-		e:        e,
 		family:   serverFamily(q),
 	}
 	for _, d := range opts.Domains {
@@ -585,40 +570,9 @@ func (r *wideRound) failure(first bool) error {
 	return errs[0]
 }
 
-// do runs f on the loop; it returns false when the browser has stopped.
-func (b *WideBrowser) do(f func()) bool {
-	ran := make(chan struct{})
-	select {
-	case b.cmds <- func() { f(); close(ran) }:
-		<-ran
-		return true
-	case <-b.done:
-		return false
-	}
-}
-
-// Events returns the channel of instance events; it is closed when the
-// browser stops.
-func (b *WideBrowser) Events() <-chan Event { return b.events }
-
 // Quiet returns a channel closed once the first poll is done and its
 // events have been received.
 func (b *WideBrowser) Quiet() <-chan struct{} { return b.quiet }
-
-// Instances returns the complete instances now known, sorted by name.
-func (b *WideBrowser) Instances() []Instance {
-	var out []Instance
-	b.do(func() { out = b.e.instances() })
-	return out
-}
-
-// Types returns the service types found by enumeration (ServicesType),
-// sorted.
-func (b *WideBrowser) Types() []string {
-	var out []string
-	b.do(func() { out = b.e.enumerated() })
-	return out
-}
 
 // Stats returns the counters: Queries counts unicast queries sent, Packets
 // answers received, Truncated UDP answers asked again over TCP.
@@ -627,18 +581,6 @@ func (b *WideBrowser) Stats() Stats {
 	b.do(func() { s = b.e.snapshot() })
 	s.Truncated = b.q.truncated.Load()
 	return s
-}
-
-// Err returns the error that stopped the browser (a *ServerError when no
-// server answered the first poll), nil while it runs or after it was
-// stopped by its context or Close.
-func (b *WideBrowser) Err() error {
-	select {
-	case <-b.done:
-		return b.err
-	default:
-		return nil
-	}
 }
 
 // Close stops the browser and waits for its goroutines. It is idempotent.
