@@ -31,10 +31,18 @@ func PacketLimit(mtu int, f Family) int {
 // part keeps m's header (ID and flag bits) and question section. Answer and
 // authority records keep their order and are always sent; a record too big
 // to fit even alone gets a part of its own (which then exceeds limit).
-// Additional records are optional (RFC 6762 section 12): each goes into the
-// first part that has room, trying parts whose records refer to its name
-// first, and is left out when none has room. OPT records go into every part. When m fits, Split returns []*dns.Msg{m}. Parts share record
-// values with m.
+//
+// Additional records are optional (RFC 6762 section 12), but a part is
+// most useful when it is complete on its own: each answer travels with the
+// additional records it leads to (a PTR with its instance's SRV, TXT and
+// NSEC, an SRV with its target's addresses, RFC 6763 section 12), so that
+// a querier that receives one packet of several need not ask again. An
+// answer whose group does not fit in the current part starts the next one;
+// an additional record that several answers lead to (a host's addresses)
+// is repeated in each part that needs it. Additional records no answer
+// leads to go into the first part with room, and are left out when none
+// has room. OPT records go into every part. When m fits, Split returns
+// []*dns.Msg{m}. Parts share record values with m.
 func Split(m *dns.Msg, limit int) []*dns.Msg {
 	if m == nil {
 		return nil
@@ -45,25 +53,65 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 	// OPT records (EDNS, RFC 6891) describe the message, not the data: every
 	// part starts with them.
 	var opts []dns.RR
-	for _, rr := range m.Extra {
+	byName := map[string][]int{} // additional records by lower-case owner name
+	for i, rr := range m.Extra {
 		if rr.Header().Rrtype == dns.TypeOPT {
 			opts = append(opts, rr)
+			continue
 		}
+		n := strings.ToLower(rr.Header().Name)
+		byName[n] = append(byName[n], i)
 	}
 	newPart := func() *dns.Msg {
 		return &dns.Msg{MsgHdr: m.MsgHdr, Compress: true, Question: m.Question, Extra: slices.Clone(opts)}
 	}
-	parts := []*dns.Msg{newPart()}
-	place := func(rr dns.RR, authority bool) {
-		cur := parts[len(parts)-1]
+	placed := make([]bool, len(m.Extra))
+	cur := newPart()
+	inCur := map[int]bool{} // additional records already in cur
+	parts := []*dns.Msg{cur}
+	// fill adds rr and its group to cur; it reports false (and leaves cur
+	// as it was) when they do not fit and cur already holds records.
+	fill := func(rr dns.RR, authority bool, group []int) bool {
+		nAns, nNs, nEx := len(cur.Answer), len(cur.Ns), len(cur.Extra)
 		add(cur, rr, authority)
-		if packedLen(cur) <= limit || len(cur.Answer)+len(cur.Ns) == 1 {
+		var added []int
+		for _, i := range group {
+			if !inCur[i] {
+				cur.Extra = append(cur.Extra, m.Extra[i])
+				added = append(added, i)
+			}
+		}
+		if packedLen(cur) <= limit {
+			for _, i := range added {
+				inCur[i], placed[i] = true, true
+			}
+			return true
+		}
+		if nAns+nNs > 0 {
+			cur.Answer, cur.Ns, cur.Extra = cur.Answer[:nAns], cur.Ns[:nNs], cur.Extra[:nEx]
+			return false
+		}
+		// Alone in its part: keep the record and as much of its group as fits.
+		cur.Extra = cur.Extra[:nEx]
+		for _, i := range added {
+			cur.Extra = append(cur.Extra, m.Extra[i])
+			if packedLen(cur) > limit {
+				cur.Extra = cur.Extra[:len(cur.Extra)-1]
+				continue
+			}
+			inCur[i], placed[i] = true, true
+		}
+		return true
+	}
+	place := func(rr dns.RR, authority bool) {
+		group := related(rr, m.Extra, byName)
+		if fill(rr, authority, group) {
 			return
 		}
-		drop(cur, authority)
-		next := newPart()
-		add(next, rr, authority)
-		parts = append(parts, next)
+		cur = newPart()
+		inCur = map[int]bool{}
+		parts = append(parts, cur)
+		fill(rr, authority, group)
 	}
 	for _, rr := range m.Answer {
 		place(rr, false)
@@ -71,8 +119,8 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 	for _, rr := range m.Ns {
 		place(rr, true)
 	}
-	for _, rr := range m.Extra {
-		if rr.Header().Rrtype == dns.TypeOPT {
+	for i, rr := range m.Extra {
+		if placed[i] || rr.Header().Rrtype == dns.TypeOPT {
 			continue
 		}
 		name := strings.ToLower(rr.Header().Name)
@@ -87,19 +135,62 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 	return parts
 }
 
+// related returns the indexes in extra of the additional records rr leads
+// to (RFC 6763 section 12): those owned by the name rr points at (PTR,
+// SRV, CNAME and NS targets), by rr's own name (a host's other addresses,
+// an instance's other records), and, following SRV and PTR records among
+// them, by their targets; each at most once, in the order of extra.
+func related(rr dns.RR, extra []dns.RR, byName map[string][]int) []int {
+	var out []int
+	seenName := map[string]bool{}
+	seen := map[int]bool{}
+	queue := []string{strings.ToLower(rr.Header().Name)}
+	if t := target(rr); t != "" {
+		queue = append(queue, strings.ToLower(t))
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if seenName[n] {
+			continue
+		}
+		seenName[n] = true
+		for _, i := range byName[n] {
+			if seen[i] || extra[i] == rr {
+				continue
+			}
+			seen[i] = true
+			out = append(out, i)
+			if t := target(extra[i]); t != "" {
+				queue = append(queue, strings.ToLower(t))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// target returns the name rr points at: the target of a PTR, SRV, CNAME or
+// NS record, else "".
+func target(rr dns.RR) string {
+	switch r := rr.(type) {
+	case *dns.PTR:
+		return r.Ptr
+	case *dns.SRV:
+		return r.Target
+	case *dns.CNAME:
+		return r.Target
+	case *dns.NS:
+		return r.Ns
+	}
+	return ""
+}
+
 func add(p *dns.Msg, rr dns.RR, authority bool) {
 	if authority {
 		p.Ns = append(p.Ns, rr)
 	} else {
 		p.Answer = append(p.Answer, rr)
-	}
-}
-
-func drop(p *dns.Msg, authority bool) {
-	if authority {
-		p.Ns = p.Ns[:len(p.Ns)-1]
-	} else {
-		p.Answer = p.Answer[:len(p.Answer)-1]
 	}
 }
 
@@ -121,21 +212,7 @@ func orderParts(parts []*dns.Msg, name string) []*dns.Msg {
 func refersTo(p *dns.Msg, name string) bool {
 	for _, sec := range [][]dns.RR{p.Answer, p.Ns} {
 		for _, rr := range sec {
-			if strings.EqualFold(rr.Header().Name, name) {
-				return true
-			}
-			var target string
-			switch r := rr.(type) {
-			case *dns.PTR:
-				target = r.Ptr
-			case *dns.SRV:
-				target = r.Target
-			case *dns.CNAME:
-				target = r.Target
-			case *dns.NS:
-				target = r.Ns
-			}
-			if target != "" && strings.EqualFold(target, name) {
+			if strings.EqualFold(rr.Header().Name, name) || strings.EqualFold(target(rr), name) {
 				return true
 			}
 		}

@@ -85,35 +85,71 @@ func TestSplitFitsAndKeepsEveryAnswer(t *testing.T) {
 		answers = append(answers, p.Answer...)
 		extras += len(p.Extra)
 	}
-	// An additional record goes with the answer that refers to it, unless
-	// that part has no room for it.
-	partOf := map[string]int{}
-	for i, p := range parts {
-		for _, a := range p.Answer {
-			partOf[a.(*dns.PTR).Ptr] = i
-		}
-	}
-	for i, p := range parts {
-		for _, rr := range p.Extra {
-			srv, ok := rr.(*dns.SRV)
-			if !ok || partOf[srv.Hdr.Name] == i {
-				continue
-			}
-			home := *parts[partOf[srv.Hdr.Name]]
-			home.Extra = append(append([]dns.RR(nil), home.Extra...), srv)
-			assert.Greater(t, packedLen(t, &home), limit, "SRV %s was not put with its PTR though it fits there", srv.Hdr.Name)
-		}
-	}
 	assert.Equal(t, m.Answer, answers, "every answer once, in order")
-	assert.LessOrEqual(t, extras, len(m.Extra))
-	assert.Positive(t, extras)
-	// Parts are as full as the limit allows: merging two neighbours would not fit.
+	// Each part is complete on its own: every PTR travels with its
+	// instance's SRV and TXT and the SRV target's address (RFC 6763
+	// section 12.1), so a querier needs no second question.
+	for i, p := range parts {
+		have := map[string]bool{}
+		for _, rr := range p.Extra {
+			have[rr.Header().Name+"/"+dns.TypeToString[rr.Header().Rrtype]] = true
+		}
+		for _, a := range p.Answer {
+			inst := a.(*dns.PTR).Ptr
+			assert.True(t, have[inst+"/SRV"], "part %d: SRV of %s", i, inst)
+			assert.True(t, have[inst+"/TXT"], "part %d: TXT of %s", i, inst)
+		}
+		for _, rr := range p.Extra {
+			if srv, ok := rr.(*dns.SRV); ok {
+				assert.True(t, have[srv.Target+"/A"], "part %d: address of %s", i, srv.Target)
+			}
+		}
+	}
+	assert.Equal(t, len(m.Extra), extras, "every additional record sent once (none shared here)")
+	// Parts are as full as the limit allows: the next part's first answer
+	// and its group would not have fitted in the part before.
 	for i := 0; i+1 < len(parts); i++ {
 		merged := *parts[i]
-		merged.Answer = append(append([]dns.RR(nil), parts[i].Answer...), parts[i+1].Answer[0])
-		merged.Extra = nil
+		next := parts[i+1]
+		merged.Answer = append(append([]dns.RR(nil), parts[i].Answer...), next.Answer[0])
+		merged.Extra = append(append([]dns.RR(nil), parts[i].Extra...), next.Extra[:3]...)
 		assert.Greater(t, packedLen(t, &merged), limit, "part %d could have taken another answer", i)
 	}
+}
+
+// A record several answers lead to (the host's address) is repeated in
+// every part that needs it; additional records no answer leads to fill
+// the parts that have room.
+func TestSplitSharedAdditionals(t *testing.T) {
+	m := new(dns.Msg)
+	m.Response = true
+	host := "shared-host.local."
+	for i := range 40 {
+		inst := fmt.Sprintf("Instance number %03d with a longish name._http._tcp.local.", i)
+		m.Answer = append(m.Answer, &dns.SRV{Hdr: hdr(inst, dns.TypeSRV), Port: 80, Target: host})
+	}
+	m.Extra = append(m.Extra,
+		&dns.A{Hdr: hdr(host, dns.TypeA), A: []byte{198, 51, 100, 7}},
+		&dns.AAAA{Hdr: hdr(host, dns.TypeAAAA), AAAA: make([]byte, 16)},
+		&dns.TXT{Hdr: hdr("unrelated.local.", dns.TypeTXT), Txt: []string{"x=1"}},
+	)
+	limit := 1200
+	parts := mdns.Split(m, limit)
+	require.Greater(t, len(parts), 1)
+	unrelated := 0
+	for i, p := range parts {
+		assert.LessOrEqual(t, packedLen(t, p), limit, "part %d", i)
+		types := map[uint16]int{}
+		for _, rr := range p.Extra {
+			if rr.Header().Name == host {
+				types[rr.Header().Rrtype]++
+			} else {
+				unrelated++
+			}
+		}
+		assert.Equal(t, map[uint16]int{dns.TypeA: 1, dns.TypeAAAA: 1}, types, "part %d has the host's addresses once", i)
+	}
+	assert.Equal(t, 1, unrelated, "the unrelated record is sent once")
 }
 
 func TestSplitSmallMessageUnchanged(t *testing.T) {
