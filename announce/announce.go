@@ -19,6 +19,7 @@ var announceIntervals = []time.Duration{time.Second, 2 * time.Second}
 // waits for the name to be final.
 func (r *Responder) startAnnouncing(e *entity) {
 	e.state = stateAnnouncing
+	r.changed()
 	e.annGen++
 	gen := e.annGen
 	if e.kind == kindHost {
@@ -77,10 +78,11 @@ func (r *Responder) announcement(e *entity, t target, limit bool) *dns.Msg {
 	seen := map[string]bool{}
 	var answers []rec
 	for _, rc := range r.recordsOf(e, t.ifc) {
-		if limit && r.multicastWithin(t.key(), rc.rr, time.Second) {
+		rc = keyed(rc)
+		k := rc.key
+		if limit && r.multicastWithin(t.key(), k, time.Second) {
 			continue
 		}
-		k := rrKey(rc.rr)
 		if seen[k] {
 			continue
 		}
@@ -117,9 +119,9 @@ func (r *Responder) txtStep(e *entity, gen, step int) {
 		return
 	}
 	inst := r.nameOf(e)
-	rc := rec{rr: e.svc.txtRR(inst, r.ttl.other), unique: true}
+	rc := keyed(rec{rr: e.svc.txtRR(inst, r.ttl.other), unique: true})
 	for _, t := range r.targets() {
-		if step > 0 && r.multicastWithin(t.key(), rc.rr, time.Second) {
+		if step > 0 && r.multicastWithin(t.key(), rc.key, time.Second) {
 			continue
 		}
 		m := newResponse()

@@ -1,6 +1,8 @@
 package announce
 
 import (
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -30,35 +32,55 @@ const (
 	maxPendingAnswers = 1024
 )
 
-// recIndex is every answerable record on one interface, by name, built
-// once per packet so that the work per question is a map look-up.
+// recIndex is every answerable record on one interface, by name, with the
+// rrKey of each record computed once. It is built when first needed after
+// a change (Responder.changed) and reused for every packet until the next
+// one, so that the work per question is a map look-up.
 type recIndex struct {
 	byName map[string][]rec
 	owners map[string]*entity // unique names and their owners
 	keys   map[string]bool    // rrKey of every record
+	nsec   map[*entity]rec    // NSEC of each owner that has records here
+	addrs  []netip.Addr       // the interface's addresses it was built for
 }
 
-// index builds the record index for ifc: only names whose probing has
+// index returns the record index for ifc: only names whose probing has
 // completed are answered (RFC 6762 section 8.1).
 func (r *Responder) index(ifc mdns.Interface) *recIndex {
-	ix := &recIndex{byName: map[string][]rec{}, owners: map[string]*entity{}, keys: map[string]bool{}}
+	if ix := r.ixCache[ifc.Index]; ix != nil && slices.Equal(ix.addrs, ifc.Addrs) {
+		return ix
+	}
+	ix := &recIndex{byName: map[string][]rec{}, owners: map[string]*entity{}, keys: map[string]bool{},
+		nsec: map[*entity]rec{}, addrs: slices.Clone(ifc.Addrs)}
 	for _, e := range append([]*entity{r.host}, r.services...) {
 		if !e.answerable() {
 			continue
 		}
 		ix.owners[nameKey(r.nameOf(e))] = e
+		if n := r.nsecFor(e, ifc); n != nil {
+			ix.nsec[e] = keyed(rec{rr: n, unique: true})
+		}
 		for _, rc := range r.recordsOf(e, ifc) {
-			k := rrKey(rc.rr)
-			if ix.keys[k] {
+			rc = keyed(rc)
+			if ix.keys[rc.key] {
 				continue // the enumeration PTR is shared by services of one type
 			}
-			ix.keys[k] = true
+			ix.keys[rc.key] = true
 			n := nameKey(rc.rr.Header().Name)
 			ix.byName[n] = append(ix.byName[n], rc)
 		}
 	}
+	if r.ixCache == nil {
+		r.ixCache = map[int]*recIndex{}
+	}
+	r.ixCache[ifc.Index] = ix
 	return ix
 }
+
+// changed drops the cached record indexes. It is called wherever what we
+// answer with changes: a name's state or label, a service added, removed
+// or given a new TXT record, the interfaces.
+func (r *Responder) changed() { r.ixCache, r.ownCache = nil, nil }
 
 // answersFor returns our answers to question q on ifc: records whose name
 // matches and whose type matches (or q is ANY), class IN or ANY (RFC 6762
@@ -77,8 +99,8 @@ func (r *Responder) answersFor(q dns.Question, ix *recIndex, ifc mdns.Interface)
 		}
 	}
 	if e := ix.owners[n]; e != nil && q.Qtype != dns.TypeANY && len(out) == 0 {
-		if nsec := r.nsecFor(e, ifc); nsec != nil {
-			out = append(out, rec{rr: nsec, unique: true})
+		if nsec, ok := ix.nsec[e]; ok {
+			out = append(out, nsec)
 		}
 	}
 	return out
@@ -94,7 +116,7 @@ func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[stri
 	ix := r.index(ifc)
 	var out []rec
 	add := func(rc rec) {
-		k := rrKey(rc.rr)
+		k := rc.keyOf()
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, rc)
@@ -109,8 +131,8 @@ func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[stri
 		for _, rc := range ix.byName[n] {
 			add(rc)
 		}
-		if nsec := r.hostNSEC(ifc); nsec != nil {
-			add(rec{rr: nsec, unique: true})
+		if nsec, ok := ix.nsec[e]; ok && !(hasFamily(ifc, mdns.IPv4) && hasFamily(ifc, mdns.IPv6)) {
+			add(nsec) // the host lacks A or AAAA here (RFC 6762 section 6.1)
 		}
 	}
 	for _, a := range answers {
@@ -123,8 +145,8 @@ func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[stri
 			for _, rc := range ix.byName[nameKey(v.Ptr)] {
 				add(rc)
 			}
-			if nsec := r.nsecFor(e, ifc); nsec != nil {
-				add(rec{rr: nsec, unique: true})
+			if nsec, ok := ix.nsec[e]; ok {
+				add(nsec)
 			}
 			addHost(r.targetOf(e))
 		case *dns.SRV:
@@ -188,7 +210,8 @@ func (r *Responder) answer(p *mdns.Packet, questions []dns.Question, known []dns
 		}
 		qu := q.Qclass&quBit != 0
 		for _, rc := range r.answersFor(q, ix, ifc) {
-			if ka.suppresses(rc.rr) {
+			k := rc.keyOf()
+			if ka.suppresses(k, rc.rr) {
 				continue // RFC 6762 section 7.1
 			}
 			quarter := ttlOf(rc.rr) / 4
@@ -202,16 +225,15 @@ func (r *Responder) answer(p *mdns.Packet, questions []dns.Question, known []dns
 				// unicast response; a multicast one too when the record
 				// was not multicast within a quarter of its TTL.
 				toUC = true
-				toMC = !r.multicastWithin(t.key(), rc.rr, quarter)
+				toMC = !r.multicastWithin(t.key(), k, quarter)
 			case qu:
 				// Section 5.4: QU is answered by unicast, unless the
 				// record was not multicast within a quarter of its TTL,
 				// in which case it is multicast to refresh all caches.
-				if r.multicastWithin(t.key(), rc.rr, quarter) {
+				if r.multicastWithin(t.key(), k, quarter) {
 					toUC, toMC = true, false
 				}
 			}
-			k := rrKey(rc.rr)
 			if toUC && !ucSeen[k] {
 				ucSeen[k] = true
 				uc = append(uc, rc)
@@ -224,7 +246,7 @@ func (r *Responder) answer(p *mdns.Packet, questions []dns.Question, known []dns
 				// Section 6.2: a record is multicast at most once per
 				// second per interface (every 250 ms to defend against
 				// a probe).
-				if r.multicastWithin(t.key(), rc.rr, limit) {
+				if r.multicastWithin(t.key(), k, limit) {
 					continue
 				}
 				mcSeen[k] = true
@@ -267,7 +289,7 @@ func (r *Responder) sendAnswers(t target, answers []rec) {
 	m := newResponse()
 	seen := map[string]bool{}
 	for _, rc := range answers {
-		seen[rrKey(rc.rr)] = true
+		seen[rc.keyOf()] = true
 		m.Answer = append(m.Answer, prepare(rc, rc.rr.Header().Ttl, true))
 	}
 	for _, rc := range r.additionals(answers, t.ifc, seen) {
@@ -303,7 +325,8 @@ func (r *Responder) enqueue(t target, answers []rec, delay time.Duration) {
 		pr.task = r.after(sharedDelayMin, func() { r.flushPending(k) })
 	}
 	for _, rc := range answers {
-		rk := rrKey(rc.rr)
+		rc = keyed(rc)
+		rk := rc.key
 		if pr.keys[rk] || len(pr.answers) >= maxPendingAnswers {
 			continue
 		}
@@ -328,11 +351,12 @@ func (r *Responder) flushPending(k targetKey) {
 	ix := r.index(ifc)
 	var answers []rec
 	for _, rc := range pr.answers {
-		if ix.keys[rrKey(rc.rr)] && !r.multicastWithin(k, rc.rr, rateLimit) {
+		if ix.keys[rc.key] && !r.multicastWithin(k, rc.key, rateLimit) {
 			answers = append(answers, rc)
-		} else if rc.rr.Header().Rrtype == dns.TypeNSEC && !r.multicastWithin(k, rc.rr, rateLimit) {
-			if e := ix.owners[nameKey(rc.rr.Header().Name)]; e != nil {
-				answers = append(answers, rec{rr: r.nsecFor(e, ifc), unique: true})
+		} else if rc.rr.Header().Rrtype == dns.TypeNSEC {
+			// The types we have under a name may have changed meanwhile.
+			if nsec, ok := ix.nsec[ix.owners[nameKey(rc.rr.Header().Name)]]; ok && !r.multicastWithin(k, nsec.key, rateLimit) {
+				answers = append(answers, nsec)
 			}
 		}
 	}
@@ -356,7 +380,7 @@ func (r *Responder) suppressDuplicates(t targetKey, rrs []dns.RR) {
 			continue
 		}
 		for i, rc := range pr.answers {
-			if rrKey(rc.rr) == k && rr.Header().Ttl >= rc.rr.Header().Ttl {
+			if rc.key == k && rr.Header().Ttl >= rc.rr.Header().Ttl {
 				pr.answers = append(pr.answers[:i], pr.answers[i+1:]...)
 				delete(pr.keys, k)
 				r.markMulticast(t, rc.rr, now)

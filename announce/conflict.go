@@ -145,6 +145,7 @@ func (r *Responder) rename(e *entity) {
 		}
 	}
 	e.label = label
+	r.changed()
 	if e.kind == kindHost {
 		// Services that point at the host are re-announced once the new
 		// name is established (RFC 6762 section 8.4).

@@ -72,6 +72,7 @@ func (r *Responder) removeEntity(e *entity) {
 	name := r.nameOf(e)
 	r.goodbye([]*entity{e})
 	e.state = stateRemoved
+	r.changed()
 	e.annGen++
 	e.txtGen++
 	r.services = slices.DeleteFunc(r.services, func(x *entity) bool { return x == e })
@@ -95,4 +96,5 @@ func (r *Responder) goodbyeAll() {
 		e.deferred.cancel()
 		e.state = stateRemoved
 	}
+	r.changed()
 }

@@ -42,12 +42,15 @@ func newKnownAnswers(rrs []dns.RR) knownAnswers {
 	return ka
 }
 
-// suppresses reports whether our record rr must not be given because the
-// querier listed it with at least half our TTL (RFC 6762 section 7.1: a
-// responder MUST NOT answer with a record already in the Answer section
-// with a TTL of at least half the correct value).
-func (ka knownAnswers) suppresses(rr dns.RR) bool {
-	ttl, ok := ka[rrKey(rr)]
+// suppresses reports whether our record rr, whose rrKey is k, must not be
+// given because the querier listed it with at least half our TTL (RFC 6762
+// section 7.1: a responder MUST NOT answer with a record already in the
+// Answer section with a TTL of at least half the correct value).
+func (ka knownAnswers) suppresses(k string, rr dns.RR) bool {
+	if len(ka) == 0 {
+		return false
+	}
+	ttl, ok := ka[k]
 	return ok && uint64(ttl)*2 >= uint64(rr.Header().Ttl)
 }
 

@@ -45,8 +45,8 @@ func (r *Responder) handleLegacy(p *mdns.Packet) {
 		}
 		m.Question = append(m.Question, qq)
 		for _, rc := range r.answersFor(qq, ix, ifc) {
-			k := rrKey(rc.rr)
-			if seen[k] || ka.suppresses(rc.rr) {
+			k := rc.keyOf()
+			if seen[k] || ka.suppresses(k, rc.rr) {
 				continue
 			}
 			seen[k] = true

@@ -40,6 +40,7 @@ func (r *Responder) startProbing(e *entity, extra time.Duration) {
 	e.deferred.cancel()
 	e.deferred = nil
 	e.state = stateProbing
+	r.changed()
 	e.annGen++ // stop announcements in progress
 	e.txtGen++
 	if r.conflictStorm() && extra < conflictBackoff {

@@ -155,6 +155,62 @@ func TestServiceProbeAndAnnouncement(t *testing.T) {
 	})
 }
 
+// Options.Services are probed in the host name's probe packets (RFC 6762
+// section 8.1: several names in one packet), so New returns with them
+// announced after one probing sequence, not two.
+func TestInitialServicesShareTheHostProbes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLink()
+		h := l.newHost("h1", 1)
+		t0 := time.Now()
+		r := startOn(t, h, Options{HostName: "h1", Services: []Service{
+			tzService(t, "Office TZ"), tzService(t, "Home TZ"), tzService(t, "Office TZ"),
+		}})
+		took := time.Since(t0)
+		const office, home, office2 = "Office TZ._timezone._tcp.local.", "Home TZ._timezone._tcp.local.", "Office TZ (2)._timezone._tcp.local."
+
+		hs := r.Handles()
+		require.Len(t, hs, 3)
+		assertName(t, office, hs[0].Name())
+		assertName(t, home, hs[1].Name())
+		assertName(t, office2, hs[2].Name())
+		renamed, why := hs[2].Renamed()
+		assert.True(t, renamed, "a duplicate within Options.Services is renamed at once")
+		assert.Contains(t, why, "already published by this responder")
+
+		probes := l.packets(from("h1"), isProbe, family(mdns.IPv4))
+		require.Len(t, probes, 3, "one probing sequence for all names")
+		for _, p := range probes {
+			var names []string
+			for _, q := range p.Msg.Question {
+				names = append(names, q.Name)
+			}
+			assert.Len(t, names, 4, "host name and three instances in one probe")
+			assertName(t, "h1.local.", names[0])
+			require.NotNil(t, findRR(p.Msg.Ns, "h1.local.", dns.TypeA))
+			require.NotNil(t, findRR(p.Msg.Ns, office2, dns.TypeSRV))
+		}
+		// 0-250 ms wait, three probes 250 ms apart, 250 ms after the last.
+		assert.LessOrEqual(t, took, time.Second, "New returns after one probing sequence")
+		assert.GreaterOrEqual(t, took, 750*time.Millisecond)
+		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4), hasAnswer(home, dns.TypeSRV))
+		require.NotEmpty(t, anns, "the services are announced when New returns")
+		assert.NotNil(t, findRR(anns[0].Msg.Extra, "h1.local.", dns.TypeA), "with the host's address")
+	})
+}
+
+func TestNewRefusesBadServicesBeforeOpening(t *testing.T) {
+	bad := tzService(t, "Office TZ")
+	bad.Port = 0
+	bad.Type = "_not a type"
+	err := checkOptions(Options{Services: []Service{tzService(t, "Fine"), bad}})
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Contains(t, err.Error(), "Type")
+	require.NoError(t, checkOptions(Options{Services: []Service{tzService(t, "Fine")}}))
+	require.Error(t, checkOptions(Options{HostName: "a.b.c"}))
+}
+
 func TestTieBreakComparison(t *testing.T) {
 	a := func(ip string) dns.RR {
 		return &dns.A{Hdr: dns.RR_Header{Name: "x.local.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 120}, A: net.ParseIP(ip).To4()}

@@ -36,6 +36,23 @@ const (
 type rec struct {
 	rr     dns.RR
 	unique bool
+	key    string // rrKey(rr), when computed (keyed)
+}
+
+// keyed returns rc with its key computed.
+func keyed(rc rec) rec {
+	if rc.key == "" {
+		rc.key = rrKey(rc.rr)
+	}
+	return rc
+}
+
+// keyOf returns rrKey(rc.rr), computing it only if rc is not keyed.
+func (rc rec) keyOf() string {
+	if rc.key != "" {
+		return rc.key
+	}
+	return rrKey(rc.rr)
 }
 
 // escapeLabel turns arbitrary label bytes (an instance name may hold dots,
@@ -337,14 +354,19 @@ func (e *entity) answerable() bool {
 }
 
 // owners maps the unique names of this responder (host name, instance
-// names), as nameKey, to their entities. Built once per received packet.
+// names), as nameKey, to their entities. Built when first needed after a
+// change (Responder.changed); callers must not modify it.
 func (r *Responder) owners() map[string]*entity {
+	if r.ownCache != nil {
+		return r.ownCache
+	}
 	m := make(map[string]*entity, len(r.services)+1)
 	for _, e := range append([]*entity{r.host}, r.services...) {
 		if e.state != stateRemoved {
 			m[nameKey(r.nameOf(e))] = e
 		}
 	}
+	r.ownCache = m
 	return m
 }
 

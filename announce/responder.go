@@ -103,6 +103,14 @@ type Options struct {
 	NoValidate bool
 	// TTL overrides the record TTLs (zero fields: RFC 6762 defaults).
 	TTL TTLs
+	// Services are published from the start, together with the host name:
+	// their names go into the host name's probe packets (RFC 6762 section
+	// 8.1: a host probing several names SHOULD put them in one packet), so
+	// they are announced about one probing sequence (~1 s) after start,
+	// where Add after New takes two. They are validated like Add's before
+	// New opens anything; New returns once all of them are final, and
+	// Handles returns their handles.
+	Services []Service
 }
 
 // Responder is a Multicast DNS responder (RFC 6762) that claims a host name
@@ -144,6 +152,9 @@ type Responder struct {
 	pending   map[targetKey]*pendingResp // delayed multicast responses (section 6)
 	tcWait    map[tcKey]*tcEntry         // truncated queries awaiting known answers (section 7.2)
 	conflicts []time.Time                // recent conflicts (section 8.1 rate limit)
+	ixCache   map[int]*recIndex          // record index per interface index, until changed
+	ownCache  map[string]*entity         // owners(), until changed
+	initial   []*Handle                  // handles of Options.Services (set before the loop runs)
 }
 
 // ifChange is an interface change reported by the transport.
@@ -192,7 +203,7 @@ type entity struct {
 // final. ctx bounds only this start-up; the responder runs until Close.
 func New(ctx context.Context, opts Options) (*Responder, error) {
 	// Bad options are refused before any socket is opened.
-	if err := CheckHostName(opts.HostName); err != nil {
+	if err := checkOptions(opts); err != nil {
 		return nil, err
 	}
 	chg := make(chan ifChange, 16)
@@ -212,6 +223,25 @@ func New(ctx context.Context, opts Options) (*Responder, error) {
 		return nil, fmt.Errorf("announce: %w", err)
 	}
 	return start(ctx, opts, conn, chg)
+}
+
+// checkOptions refuses bad options before anything is opened: the host
+// name, and every service of Options.Services (as Add would).
+func checkOptions(opts Options) error {
+	if err := CheckHostName(opts.HostName); err != nil {
+		return err
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = registry.Builtin()
+	}
+	var errs []error
+	for _, s := range opts.Services {
+		if _, err := admit(s, reg, opts.NoValidate, slog.New(slog.DiscardHandler)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // start runs a responder over tr; chg delivers interface changes (may be nil).
@@ -253,28 +283,49 @@ func start(ctx context.Context, opts Options, tr transport, chg chan ifChange) (
 	r.timer.Stop()
 	r.host = &entity{kind: kindHost, label: label}
 	r.setHostName()
+	var waits []chan error
 	wait := make(chan error, 1)
 	r.host.waiters = append(r.host.waiters, wait)
-	// Nothing else runs yet, so the host's probing can be started here.
+	waits = append(waits, wait)
+	// Nothing else runs yet, so the host's probing can be started here,
+	// and the initial services join its first probe run.
 	r.startProbing(r.host, 0)
+	for _, s := range opts.Services {
+		res, err := admit(s, r.reg, opts.NoValidate, r.log)
+		if err != nil {
+			_ = tr.Close()
+			return nil, err
+		}
+		h := r.newHandle(res)
+		wait := make(chan error, 1)
+		r.addEntity(h, wait)
+		r.initial = append(r.initial, h)
+		waits = append(waits, wait)
+	}
 
 	r.wg.Add(2)
 	go r.readLoop()
 	go r.run()
 
-	select {
-	case err := <-wait:
-		if err != nil {
+	for _, wait := range waits {
+		select {
+		case err := <-wait:
+			if err != nil {
+				_ = r.Close()
+				return nil, err
+			}
+		case <-ctx.Done():
 			_ = r.Close()
-			return nil, err
+			return nil, fmt.Errorf("announce: claiming names: %w", ctx.Err())
 		}
-	case <-ctx.Done():
-		_ = r.Close()
-		return nil, fmt.Errorf("announce: claiming host name: %w", ctx.Err())
 	}
 	r.log.Info("mdns: host name claimed", "host", r.HostName())
 	return r, nil
 }
+
+// Handles returns the handles of Options.Services, in their order (a
+// service may have been renamed; see Handle.Name and Handle.Renamed).
+func (r *Responder) Handles() []*Handle { return slices.Clone(r.initial) }
 
 // CheckHostName reports whether name is usable as Options.HostName: empty
 // (the machine's name), a single label, or a label followed by ".local."
@@ -510,12 +561,14 @@ func sanitize(m *dns.Msg) {
 // section 8 requires probing and announcing again when connectivity may
 // have changed, so every name is probed again (on all interfaces).
 func (r *Responder) interfacesChanged(added, removed []mdns.Interface) {
+	r.changed()
 	if len(removed) > 0 {
 		r.log.Debug("mdns: interfaces removed", "count", len(removed))
 	}
 	if len(added) == 0 {
 		return
 	}
+	r.changed()
 	r.log.Info("mdns: interfaces added; probing again", "count", len(added))
 	for _, e := range append([]*entity{r.host}, r.services...) {
 		if e.state != stateRemoved && e.run == nil && e.deferred == nil {
@@ -638,9 +691,10 @@ func (r *Responder) markMulticast(t targetKey, rr dns.RR, now time.Time) {
 	r.lastMC[mcKey{rrKey(rr), t}] = now
 }
 
-// multicastWithin reports whether rr was multicast on t less than d ago.
-func (r *Responder) multicastWithin(t targetKey, rr dns.RR, d time.Duration) bool {
-	at, ok := r.lastMC[mcKey{rrKey(rr), t}]
+// multicastWithin reports whether the record with rrKey k was multicast on
+// t less than d ago.
+func (r *Responder) multicastWithin(t targetKey, k string, d time.Duration) bool {
+	at, ok := r.lastMC[mcKey{k, t}]
 	return ok && time.Since(at) < d
 }
 

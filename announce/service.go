@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -555,40 +556,13 @@ func (h *Handle) deliver(ev Event) {
 // returns once the name is final and the first announcement sent. If ctx
 // ends first, the service is withdrawn and ctx's error returned.
 func (r *Responder) Add(ctx context.Context, s Service) (*Handle, error) {
-	res := s.resolve(r.reg)
-	if err := res.err(s.Instance, false); err != nil {
-		return nil, err // cannot be encoded, whatever the options
-	}
-	if err := res.err(s.Instance, true); err != nil {
-		if !r.opts.NoValidate {
-			return nil, err
-		}
-		r.log.Warn("mdns: publishing a service that does not validate", "service", s.Instance, "err", err)
-	}
-	for _, w := range res.report.Warnings() {
-		r.log.Warn("mdns: TXT record warning", "service", s.Instance, "finding", w.Error())
-	}
-	if err := checkLocal(s, res); err != nil {
+	res, err := admit(s, r.reg, r.opts.NoValidate, r.log)
+	if err != nil {
 		return nil, err
 	}
-	h := &Handle{r: r, regSvc: res.data.regSvc, events: make(chan Event, eventBuffer)}
+	h := r.newHandle(res)
 	wait := make(chan error, 1)
-	data := res.data
-	err := r.call(ctx, func() {
-		e := &entity{kind: kindService, label: res.instance, svc: &data, handle: h}
-		h.e = e
-		h.name = r.nameOf(e)
-		if r.nameInUse(e, e.label) {
-			old := r.nameOf(e)
-			r.rename(e)
-			reason := fmt.Sprintf("name %q is already published by this responder", old)
-			h.setRenamed(r.nameOf(e), reason)
-			r.emit(e, Event{Kind: EventRenamed, Old: old, New: r.nameOf(e), Reason: reason})
-		}
-		r.services = append(r.services, e)
-		e.waiters = append(e.waiters, wait)
-		r.startProbing(e, 0)
-	})
+	err = r.call(ctx, func() { r.addEntity(h, wait) })
 	if err != nil {
 		return nil, fmt.Errorf("announce: adding %q: %w", s.Instance, err)
 	}
@@ -602,6 +576,56 @@ func (r *Responder) Add(ctx context.Context, s Service) (*Handle, error) {
 		_ = r.call(context.Background(), func() { r.removeEntity(h.e) })
 		return nil, fmt.Errorf("announce: adding %q: %w", s.Instance, ctx.Err())
 	}
+}
+
+// admit validates s for publication: a service that cannot be encoded is
+// refused; one that does not validate is refused unless noValidate, which
+// logs a warning instead; TXT warnings are logged.
+func admit(s Service, reg *registry.Registry, noValidate bool, log *slog.Logger) (resolved, error) {
+	res := s.resolve(reg)
+	if err := res.err(s.Instance, false); err != nil {
+		return res, err // cannot be encoded, whatever the options
+	}
+	if err := res.err(s.Instance, true); err != nil {
+		if !noValidate {
+			return res, err
+		}
+		log.Warn("mdns: publishing a service that does not validate", "service", s.Instance, "err", err)
+	}
+	for _, w := range res.report.Warnings() {
+		log.Warn("mdns: TXT record warning", "service", s.Instance, "finding", w.Error())
+	}
+	if err := checkLocal(s, res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// newHandle makes the handle and entity of an admitted service.
+func (r *Responder) newHandle(res resolved) *Handle {
+	h := &Handle{r: r, regSvc: res.data.regSvc, events: make(chan Event, eventBuffer)}
+	data := res.data
+	h.e = &entity{kind: kindService, label: res.instance, svc: &data, handle: h}
+	return h
+}
+
+// addEntity starts publishing h's service: renamed at once if this
+// responder already uses its name, then probed (joining a probe run that
+// has not sent its first probe yet, RFC 6762 section 8.1). wait gets the
+// outcome of probing. Event loop only.
+func (r *Responder) addEntity(h *Handle, wait chan error) {
+	e := h.e
+	h.name = r.nameOf(e)
+	if r.nameInUse(e, e.label) {
+		old := r.nameOf(e)
+		r.rename(e)
+		reason := fmt.Sprintf("name %q is already published by this responder", old)
+		h.setRenamed(r.nameOf(e), reason)
+		r.emit(e, Event{Kind: EventRenamed, Old: old, New: r.nameOf(e), Reason: reason})
+	}
+	r.services = append(r.services, e)
+	e.waiters = append(e.waiters, wait)
+	r.startProbing(e, 0)
 }
 
 // UpdateTXT replaces the TXT record, after validating it like Add, and
@@ -635,6 +659,7 @@ func (h *Handle) UpdateTXT(ctx context.Context, rec txt.Record) error {
 		}
 		e.svc.txt = rec
 		e.svc.txtStrs = rr.Txt
+		r.changed()
 		if e.answerable() {
 			r.reannounceTXT(e)
 		}

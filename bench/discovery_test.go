@@ -94,7 +94,6 @@ func BenchmarkAppearanceRemoval(b *testing.B) {
 			lp, pp := p.ratioPairs()
 			app := Result{Row: "2", Metric: "appearance", Pair: p.String(), Unit: "ms", LansdPair: lp, PeerPair: pp}
 			rem := Result{Row: "3", Metric: "removal after SIGTERM", Pair: p.String(), Unit: "ms", LansdPair: lp, PeerPair: pp}
-			host := Result{Row: "2b", Metric: "lansd announcer: announce.New (host name claimed) after REG", Pair: p.String(), Unit: "ms"}
 			noRemoval := false
 			i := 0
 			for b.Loop() {
@@ -113,12 +112,6 @@ func BenchmarkAppearanceRemoval(b *testing.B) {
 				}
 				app.Values = append(app.Values, ms(tAdd-tReg))
 				ready(b, ann, 30*time.Second)
-				if p.announcer == libLansd {
-					// Where lansd's appearance time goes: claiming the
-					// host name (announce.New) before the service's probing.
-					host.Tries++
-					host.Values = append(host.Values, ms(lineStamp(b, ann, `^HOSTCLAIMED (\d+)`, time.Second)-tReg))
-				}
 				if noRemoval {
 					stop(ann, 3*time.Second)
 					continue
@@ -151,9 +144,6 @@ func BenchmarkAppearanceRemoval(b *testing.B) {
 			}
 			record(b, app)
 			record(b, rem)
-			if host.Tries > 0 {
-				record(b, host)
-			}
 		})
 	}
 }

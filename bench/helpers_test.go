@@ -233,31 +233,21 @@ func helperAnnounce() int {
 	switch lib := os.Getenv("LIB"); lib {
 	case "lansd":
 		outf("REG %d", mono())
-		r, err := announce.New(ctx, announce.Options{Interfaces: []string{lantest.Iface}, Logger: quiet()})
-		if err != nil {
-			outf("FATAL %v", err)
-			return 1
-		}
-		// announce.New returns once the host name is probed and claimed.
-		outf("HOSTCLAIMED %d", mono())
 		rec, err := txt.ParseArgs([]string{"path=/bench"})
 		if err != nil {
 			outf("FATAL %v", err)
 			return 1
 		}
-		errs := make([]error, count)
-		var wg sync.WaitGroup
+		services := make([]announce.Service, count)
 		for i, n := range names {
-			wg.Go(func() {
-				_, errs[i] = r.Add(ctx, announce.Service{Instance: n, Type: benchType, Port: uint16(9000 + i), TXT: rec})
-			})
+			services[i] = announce.Service{Instance: n, Type: benchType, Port: uint16(9000 + i), TXT: rec}
 		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				outf("FATAL %v", err)
-				return 1
-			}
+		// As lansd announce does: the services are probed together with
+		// the host name, and New returns once all are announced.
+		r, err := announce.New(ctx, announce.Options{Interfaces: []string{lantest.Iface}, Logger: quiet(), Services: services})
+		if err != nil {
+			outf("FATAL %v", err)
+			return 1
 		}
 		shutdown = func() { _ = r.Close() }
 	case "grandcat":

@@ -77,7 +77,10 @@ func annParseAnnounced(t *testing.T, line string) (name, ifaces, renamed string)
 
 // TestAnnounceProbes: exactly three probes for the instance name (QTYPE
 // ANY, proposed records in Authority), at least 250 ms apart, the first
-// within 0-250 ms after probing started (RFC 6762 section 8.1).
+// within 0-250 ms after probing started (RFC 6762 section 8.1). lansd
+// announce probes the host name and the instance together, in the same
+// packets (section 8.1: a host probing several names SHOULD put them all
+// in one packet).
 func TestAnnounceProbes(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
@@ -100,15 +103,23 @@ func TestAnnounceProbes(t *testing.T) {
 			probes := annFilter(pkts, onFam, func(c lantest.Captured) bool { return annIsProbe(c, annInstance) })
 			require.Len(t, probes, 3, "exactly three probes for the instance name")
 			for i, p := range probes {
-				require.Len(t, p.Msg.Question, 1, "probe %d", i)
-				q := p.Msg.Question[0]
-				assert.Equal(t, dns.TypeANY, q.Qtype)
-				assert.Equal(t, uint16(dns.ClassINET), q.Qclass&^annFlushBit)
-				assert.Equal(t, i == 0, q.Qclass&annFlushBit != 0, "probe %d: unicast-response bit only on the first probe", i)
+				require.Len(t, p.Msg.Question, 2, "probe %d: the host name and the instance", i)
+				for _, q := range p.Msg.Question {
+					assert.Equal(t, dns.TypeANY, q.Qtype)
+					assert.Equal(t, uint16(dns.ClassINET), q.Qclass&^annFlushBit)
+					assert.Equal(t, i == 0, q.Qclass&annFlushBit != 0, "probe %d: unicast-response bit only on the first probe", i)
+				}
+				assert.True(t, annSameName(p.Msg.Question[0].Name, "h1.local."), "probe %d: host name first", i)
+				assert.True(t, annSameName(p.Msg.Question[1].Name, annInstance), "probe %d: then the instance", i)
 				assert.Empty(t, p.Msg.Answer, "a probe has no answers")
-				// The proposed records: SRV and TXT of the instance.
+				// The proposed records: the host's address and the
+				// instance's SRV and TXT.
 				var types []uint16
 				for _, rr := range p.Msg.Ns {
+					if annSameName(rr.Header().Name, "h1.local.") {
+						assert.Contains(t, []uint16{dns.TypeA, dns.TypeAAAA}, rr.Header().Rrtype, "host record %v", rr)
+						continue
+					}
 					assert.True(t, annSameName(rr.Header().Name, annInstance), "authority record %v", rr)
 					types = append(types, rr.Header().Rrtype)
 					switch v := rr.(type) {
@@ -126,24 +137,23 @@ func TestAnnounceProbes(t *testing.T) {
 				}
 			}
 
-			// The host name was probed the same way first.
+			// The host name was in the same three probes, and nothing else
+			// probed it.
 			hostProbes := annFilter(pkts, onFam, func(c lantest.Captured) bool { return annIsProbe(c, "h1.local.") })
 			require.Len(t, hostProbes, 3, "exactly three probes for the host name")
-			for i := 1; i < 3; i++ {
-				assert.GreaterOrEqual(t, hostProbes[i].Time.Sub(hostProbes[i-1].Time), 250*time.Millisecond-annCaptureSlack)
+			for i := range hostProbes {
+				assert.Equal(t, probes[i].Time, hostProbes[i].Time, "probe %d holds both names", i)
 			}
-			// The service is added (and its probing starts) as soon as the
-			// host name is announced: its first probe follows within
-			// 0-250 ms (plus scheduling slack).
-			hostAnn := annFilter(pkts, onFam, func(c lantest.Captured) bool {
-				return annHasAnswer(c, "h1.local.", dns.TypeA) || annHasAnswer(c, "h1.local.", dns.TypeAAAA)
-			})
-			require.NotEmpty(t, hostAnn)
-			assert.True(t, hostAnn[0].Time.After(hostProbes[2].Time), "host announced after its probes")
-			delay := probes[0].Time.Sub(hostAnn[0].Time)
-			t.Logf("first service probe %v after the host's announcement", delay)
-			assert.GreaterOrEqual(t, delay, time.Duration(0))
-			assert.LessOrEqual(t, delay, 250*time.Millisecond+annSlack)
+			// Both are announced 250 ms after the third probe.
+			for _, name := range []string{"h1.local.", annInstance} {
+				ann := annFilter(pkts, onFam, func(c lantest.Captured) bool {
+					return annHasAnswer(c, name, dns.TypeSRV) || annHasAnswer(c, name, dns.TypeA) || annHasAnswer(c, name, dns.TypeAAAA)
+				})
+				require.NotEmpty(t, ann, name)
+				gap := ann[0].Time.Sub(probes[2].Time)
+				assert.GreaterOrEqual(t, gap, 250*time.Millisecond-annCaptureSlack, "%s announced 250 ms after the last probe", name)
+				assert.LessOrEqual(t, gap, 250*time.Millisecond+annSlack, "%s announced 250 ms after the last probe", name)
+			}
 		})
 	}
 }

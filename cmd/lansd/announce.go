@@ -163,6 +163,8 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		Logger:     logger,
 		Families:   families,
 		NoValidate: f.noValidate,
+		// Probed with the host name, in the same packets (RFC 6762 section 8.1).
+		Services: services,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -174,7 +176,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return fail(env, "announce", err)
 	}
-	return serve(ctx, env, r, services)
+	return serve(ctx, env, r)
 }
 
 // announceFamilies works out the address families from --ipv4-only,
@@ -435,62 +437,28 @@ func (w *syncWriter) printf(format string, a ...any) {
 	fmt.Fprintf(w.w, format+"\n", a...)
 }
 
-// serve publishes the services on r, prints what happens to them, and on
-// interruption says goodbye.
-func serve(ctx context.Context, env *cliEnv, r *announce.Responder, services []announce.Service) int {
+// serve prints the services r published (Options.Services), then what
+// happens to them, and on interruption says goodbye.
+func serve(ctx context.Context, env *cliEnv, r *announce.Responder) int {
 	out := &syncWriter{w: env.stdout}
-	type added struct {
-		h     *announce.Handle
-		err   error
-		since time.Time
-	}
-	// Added together, the names share probe packets (RFC 6762 section 8.1).
-	results := make([]added, len(services))
-	var wg sync.WaitGroup
-	for i, s := range services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h, err := r.Add(ctx, s)
-			results[i] = added{h: h, err: err, since: time.Now()}
-		}()
-	}
-	wg.Wait()
-
-	var errs []error
-	var handles []*announce.Handle
-	for _, res := range results {
-		if res.err != nil {
-			errs = append(errs, res.err)
-			continue
-		}
-		handles = append(handles, res.h)
-		line := fmt.Sprintf("announced %q on %s", res.h.Name(), ifaceList(r))
-		if renamed, why := res.h.Renamed(); renamed {
+	since := time.Now()
+	handles := r.Handles()
+	for _, h := range handles {
+		line := fmt.Sprintf("announced %q on %s", h.Name(), ifaceList(r))
+		if renamed, why := h.Renamed(); renamed {
 			line += fmt.Sprintf(" (renamed: %s)", why)
 		}
 		out.printf("%s", line)
 	}
-	if len(errs) > 0 {
-		cerr := r.Close()
-		if ctx.Err() != nil {
-			fmt.Fprintln(env.stderr, "lansd announce: interrupted; goodbye sent for what was announced")
-			if cerr != nil {
-				return fail(env, "announce", cerr)
-			}
-			return exitOK
-		}
-		return fail(env, "announce", errors.Join(append(errs, cerr)...))
-	}
 
 	// Later events: renames after a conflict, and the new announcements.
 	var evWG sync.WaitGroup
-	for i, res := range results {
+	for _, h := range handles {
 		evWG.Add(1)
 		go func() {
 			defer evWG.Done()
-			for ev := range res.h.Events() {
-				if ev.Time.Before(results[i].since) {
+			for ev := range h.Events() {
+				if ev.Time.Before(since) {
 					continue // already told by the announced line
 				}
 				printEvent(out, r, ev)
