@@ -460,6 +460,9 @@ type engine struct {
 	// discard drops events instead of queueing them for Events.
 	onEvent func(Event)
 	discard bool
+	// askNow is set from begin to the end of the first settle: the
+	// questions of the application's own call are asked at once.
+	askNow bool
 
 	stats Stats
 	// Quiet detection.
@@ -507,10 +510,22 @@ func newEngine(opts Options) (*engine, error) {
 	return e, nil
 }
 
-// begin starts the continuous questions (RFC 6762 section 5.2: the first
-// after a random 20-120 ms).
+// begin starts the continuous questions, and the resolution of instances
+// tracked from the start (Resolve), with a first query at once.
+//
+// RFC 6762 section 5.2: "To avoid accidental synchronization when, for some
+// reason, multiple clients begin querying at exactly the same moment (e.g.,
+// because of some common external trigger event), a Multicast DNS querier
+// SHOULD also delay the first query of the series by a randomly chosen
+// amount in the range 20-120 ms." The application's own call to browse or
+// resolve is no trigger shared with other hosts, so its first query goes
+// out at once: discovery is then as fast as the responders allow. The
+// delay is applied where the trigger is common: an interface coming up
+// (scheduler.restart), a service type learnt from a multicast response
+// (enumeration), and questions caused by a received packet (askMissing).
 func (e *engine) begin(now time.Time) {
-	at := now.Add(firstDelay(e.rnd))
+	at := now
+	e.askNow = true
 	for _, bt := range e.wantTypes {
 		e.addType(bt, at)
 	}
@@ -784,6 +799,7 @@ func (e *engine) quietAt() (time.Time, bool) {
 // events, and updates the quiet state.
 func (e *engine) settle(now time.Time) {
 	e.flushDirty(now)
+	e.askNow = false
 	if !e.quietNow {
 		if t, ok := e.quietAt(); ok && !now.Before(t) {
 			e.quietNow = true

@@ -151,7 +151,10 @@ func (f *fakeTransport) injectFrom(ifc mdns.Interface, fam mdns.Family, src neti
 	require.NoError(f.t, err)
 	cp := new(dns.Msg)
 	require.NoError(f.t, cp.Unpack(b))
-	f.in <- &mdns.Packet{Msg: cp, Src: src, Dst: dst, IfIndex: ifc.Index, Family: fam, Size: len(b), Received: time.Now()}
+	select {
+	case f.in <- &mdns.Packet{Msg: cp, Src: src, Dst: dst, IfIndex: ifc.Index, Family: fam, Size: len(b), Received: time.Now()}:
+	case <-f.closed: // the browser has gone: the packet is lost, as on a wire
+	}
 }
 
 // startFake runs a browser over a fake transport.

@@ -123,9 +123,9 @@ func (s *scheduler) get(name string, qtype uint16) *question {
 	return q
 }
 
-// addContinuous starts continuous querying for name/qtype at start: first
-// query after start (which the caller picks 20-120 ms ahead), then every
-// 1 s, 2 s, 4 s, ... up to 60 minutes (RFC 6762 section 5.2).
+// addContinuous starts continuous querying for name/qtype: first query at
+// start (see engine.begin for when that is), then every 1 s, 2 s, 4 s, ...
+// up to 60 minutes (RFC 6762 section 5.2).
 func (s *scheduler) addContinuous(name string, qtype uint16, start time.Time) *question {
 	q := s.get(name, qtype)
 	if !q.continuous {
@@ -138,8 +138,9 @@ func (s *scheduler) addContinuous(name string, qtype uint16, start time.Time) *q
 	return q
 }
 
-// restart makes every continuous question ask again soon at 1 s intervals
-// (a new interface appeared).
+// restart makes every continuous question ask again at 1 s intervals (a
+// new interface appeared), first after a random 20-120 ms: an interface
+// coming up is a trigger other hosts may see too (RFC 6762 section 5.2).
 func (s *scheduler) restart(now time.Time) {
 	at := now.Add(firstDelay(s.rnd))
 	for _, q := range s.qs {
@@ -149,16 +150,14 @@ func (s *scheduler) restart(now time.Time) {
 	}
 }
 
-// addResolve asks name/qtype until told it is no longer needed: first after
-// a random 20-120 ms (answers in later packets of the same response get
-// that long to arrive), then at doubling intervals from 1 s.
-func (s *scheduler) addResolve(name string, qtype uint16, now time.Time) {
+// addResolve asks name/qtype until told it is no longer needed: first at
+// at, then at doubling intervals from 1 s.
+func (s *scheduler) addResolve(name string, qtype uint16, at time.Time) {
 	q := s.get(name, qtype)
 	if q.resolve || q.continuous {
 		return
 	}
 	q.resolve = true
-	at := now.Add(firstDelay(s.rnd))
 	if q.next.IsZero() || at.Before(q.next) {
 		q.next = at
 	}

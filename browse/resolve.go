@@ -199,20 +199,29 @@ func (e *engine) addresses(h string) ([]netip.Addr, time.Duration) {
 // records by instance name, and A and AAAA records of its SRV target when
 // no address is known (answers normally come as additional records, RFC
 // 6763 section 12, but may be missing or arrive in other packets).
+//
+// The first question waits a random 20-120 ms, so that the other packets of
+// a response that brought the PTR record can arrive first, and queriers
+// that saw the same packet do not ask at the same moment (RFC 6762 section
+// 5.2); at the start of a Resolve it is asked at once (see begin).
 func (e *engine) askMissing(t *tracked, now time.Time) {
 	name := t.name
+	at := now.Add(firstDelay(e.rnd))
+	if e.askNow {
+		at = now
+	}
 	if !e.cache.has(setKey{name: t.key, rrtype: dns.TypeSRV}) {
-		e.sched.addResolve(name, dns.TypeSRV, now)
+		e.sched.addResolve(name, dns.TypeSRV, at)
 	}
 	if !e.cache.has(setKey{name: t.key, rrtype: dns.TypeTXT}) {
-		e.sched.addResolve(name, dns.TypeTXT, now)
+		e.sched.addResolve(name, dns.TypeTXT, at)
 	}
 	if srv := e.bestSRV(t.key); srv != nil {
 		target := srv.rr.(*dns.SRV).Target
 		hk := mustKey(target)
 		if !e.cache.has(setKey{name: hk, rrtype: dns.TypeA}) && !e.cache.has(setKey{name: hk, rrtype: dns.TypeAAAA}) {
-			e.sched.addResolve(target, dns.TypeA, now)
-			e.sched.addResolve(target, dns.TypeAAAA, now)
+			e.sched.addResolve(target, dns.TypeA, at)
+			e.sched.addResolve(target, dns.TypeAAAA, at)
 		}
 	}
 }
