@@ -67,6 +67,10 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 	}
 	placed := make([]bool, len(m.Extra))
 	cur := newPart()
+	// curLen bounds cur's packed size from above: records are added with
+	// their uncompressed size, and cur is packed (exactly, with
+	// compression) only when the bound passes the limit.
+	curLen := packedLen(cur)
 	inCur := map[int]bool{} // additional records already in cur
 	parts := []*dns.Msg{cur}
 	// fill adds rr and its group to cur; it reports false (and leaves cur
@@ -74,14 +78,22 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 	fill := func(rr dns.RR, authority bool, group []int) bool {
 		nAns, nNs, nEx := len(cur.Answer), len(cur.Ns), len(cur.Extra)
 		add(cur, rr, authority)
+		grow := dns.Len(rr)
 		var added []int
 		for _, i := range group {
 			if !inCur[i] {
 				cur.Extra = append(cur.Extra, m.Extra[i])
 				added = append(added, i)
+				grow += dns.Len(m.Extra[i])
 			}
 		}
-		if packedLen(cur) <= limit {
+		fits := curLen+grow <= limit
+		if fits {
+			curLen += grow
+		} else if n := packedLen(cur); n <= limit {
+			fits, curLen = true, n
+		}
+		if fits {
 			for _, i := range added {
 				inCur[i], placed[i] = true, true
 			}
@@ -101,6 +113,7 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 			}
 			inCur[i], placed[i] = true, true
 		}
+		curLen = packedLen(cur)
 		return true
 	}
 	place := func(rr dns.RR, authority bool) {
@@ -109,6 +122,7 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 			return
 		}
 		cur = newPart()
+		curLen = packedLen(cur)
 		inCur = map[int]bool{}
 		parts = append(parts, cur)
 		fill(rr, authority, group)
