@@ -1,6 +1,7 @@
 package announce
 
 import (
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -14,81 +15,121 @@ import (
 // 3 s, which tolerates the loss of any single packet.
 var announceIntervals = []time.Duration{time.Second, 2 * time.Second}
 
-// startAnnouncing is called when e's name has been won: it sends the
-// first announcement at once, schedules the others, and releases whoever
-// waits for the name to be final.
-func (r *Responder) startAnnouncing(e *entity) {
-	e.state = stateAnnouncing
+// annMember is one name in an announcement sequence: the sequence goes on
+// for it while its annGen is still gen.
+type annMember struct {
+	e   *entity
+	gen int
+}
+
+// startAnnouncing is called when e's name has been won: see
+// startAnnouncingAll.
+func (r *Responder) startAnnouncing(e *entity) { r.startAnnouncingAll([]*entity{e}) }
+
+// startAnnouncingAll is called when the names of es have been won (by one
+// probe run): it sends their first announcement at once, together, in as
+// few packets as their records fit (RFC 6762 section 8.3), schedules the
+// others, and releases whoever waits for the names to be final.
+func (r *Responder) startAnnouncingAll(es []*entity) {
+	seq := make([]annMember, 0, len(es))
+	for _, e := range es {
+		e.state = stateAnnouncing
+		e.annGen++
+		seq = append(seq, annMember{e: e, gen: e.annGen})
+		if e.kind == kindHost {
+			r.setHostName()
+		}
+	}
 	r.changed()
-	e.annGen++
-	gen := e.annGen
-	if e.kind == kindHost {
-		r.setHostName()
-	}
-	r.announceStep(e, gen, 0)
-	name := r.nameOf(e)
-	if e.handle != nil {
-		e.handle.setName(name)
-	}
-	r.log.Info("mdns: name established", "name", name)
-	r.emit(e, Event{Kind: EventAnnounced, Old: name, New: name, Reason: "probing succeeded; announced (RFC 6762 section 8.3)"})
-	for _, w := range e.waiters {
-		w <- nil
-	}
-	e.waiters = nil
-	if e.kind == kindHost && e.retarget {
-		// The host was renamed: SRV records pointing at it changed, so the
-		// services must announce their new data (RFC 6762 section 8.4).
-		e.retarget = false
-		for _, s := range r.services {
-			if s.svc.host == "" && s.answerable() {
-				r.startAnnouncing(s)
+	r.announceStep(seq, 0)
+	var retarget []*entity
+	for _, e := range es {
+		name := r.nameOf(e)
+		if e.handle != nil {
+			e.handle.setName(name)
+		}
+		r.log.Info("mdns: name established", "name", name)
+		r.emit(e, Event{Kind: EventAnnounced, Old: name, New: name, Reason: "probing succeeded; announced (RFC 6762 section 8.3)"})
+		for _, w := range e.waiters {
+			w <- nil
+		}
+		e.waiters = nil
+		if e.kind == kindHost && e.retarget {
+			// The host was renamed: SRV records pointing at it changed, so
+			// the services must announce their new data (RFC 6762 section
+			// 8.4), unless they have just been announced with it.
+			e.retarget = false
+			for _, s := range r.services {
+				if s.svc.host == "" && s.answerable() && !slices.Contains(es, s) {
+					retarget = append(retarget, s)
+				}
 			}
 		}
 	}
+	if len(retarget) > 0 {
+		r.startAnnouncingAll(retarget)
+	}
 }
 
-// announceStep sends announcement number step of e's sequence gen.
-func (r *Responder) announceStep(e *entity, gen, step int) {
-	if e.annGen != gen || !e.answerable() {
+// announceStep sends announcement number step of a sequence, for the
+// members still in it.
+func (r *Responder) announceStep(seq []annMember, step int) {
+	var live []annMember
+	var es []*entity
+	for _, m := range seq {
+		if m.e.annGen == m.gen && m.e.answerable() {
+			live = append(live, m)
+			es = append(es, m.e)
+		}
+	}
+	if len(live) == 0 {
 		return
 	}
 	for _, t := range r.targets() {
-		m := r.announcement(e, t, step > 0)
+		m := r.announcement(es, t, step > 0)
 		if len(m.Answer) > 0 {
 			r.multicast(t, m, true)
 		}
 	}
-	e.announced = true
+	for _, e := range es {
+		e.announced = true
+	}
 	if step < len(announceIntervals) {
-		r.after(announceIntervals[step], func() { r.announceStep(e, gen, step+1) })
+		r.after(announceIntervals[step], func() { r.announceStep(live, step+1) })
 		return
 	}
-	e.state = stateEstablished
+	for _, e := range es {
+		e.state = stateEstablished
+	}
 }
 
-// announcement builds an unsolicited response with all of e's records on
+// announcement builds an unsolicited response with all records of es on
 // t (RFC 6762 section 8.3): unique records with the cache-flush bit, shared
 // ones without (section 10.2); for a service, the target host's addresses
 // and the NSEC records as additional records (RFC 6763 section 12.1).
 // With limit, records multicast on t less than a second ago are left out
-// (RFC 6762 section 6.2).
-func (r *Responder) announcement(e *entity, t target, limit bool) *dns.Msg {
+// (RFC 6762 section 6.2). multicast splits it over as many packets as
+// needed, each answer with its additional records (RFC 6762 section 17).
+func (r *Responder) announcement(es []*entity, t target, limit bool) *dns.Msg {
 	m := newResponse()
 	seen := map[string]bool{}
 	var answers []rec
-	for _, rc := range r.recordsOf(e, t.ifc) {
-		rc = keyed(rc)
-		k := rc.key
-		if limit && r.multicastWithin(t.key(), k, time.Second) {
-			continue
+	host := false
+	for _, e := range es {
+		host = host || e.kind == kindHost
+		for _, rc := range r.recordsOf(e, t.ifc) {
+			rc = keyed(rc)
+			k := rc.key
+			if limit && r.multicastWithin(t.key(), k, time.Second) {
+				continue
+			}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			answers = append(answers, rc)
+			m.Answer = append(m.Answer, prepare(rc, rc.rr.Header().Ttl, true))
 		}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		answers = append(answers, rc)
-		m.Answer = append(m.Answer, prepare(rc, rc.rr.Header().Ttl, true))
 	}
 	if len(answers) == 0 {
 		return m
@@ -96,7 +137,7 @@ func (r *Responder) announcement(e *entity, t target, limit bool) *dns.Msg {
 	for _, rc := range r.additionals(answers, t.ifc, seen) {
 		m.Extra = append(m.Extra, prepare(rc, rc.rr.Header().Ttl, true))
 	}
-	if e.kind == kindHost {
+	if host {
 		if n := r.hostNSEC(t.ifc); n != nil && !seen[rrKey(n)] {
 			m.Extra = append(m.Extra, prepare(rec{rr: n, unique: true}, n.Header().Ttl, true))
 		}

@@ -98,7 +98,9 @@ func (r *Responder) probeStep(run *probeRun) {
 		return
 	}
 	for _, t := range r.targets() {
-		r.multicast(t, r.probeMessage(run.members, t.ifc, run.sent == 0), false)
+		for _, m := range r.probeMessages(run.members, t, run.sent == 0) {
+			r.multicast(t, m, false)
+		}
 	}
 	run.sent++
 	if run.sent < probeCount {
@@ -116,8 +118,8 @@ func (r *Responder) probeDone(run *probeRun) {
 	run.members = nil
 	for _, e := range members {
 		e.run = nil
-		r.startAnnouncing(e)
 	}
+	r.startAnnouncingAll(members)
 }
 
 // probeMessage builds the probe for a set of names on one interface
@@ -129,21 +131,43 @@ func (r *Responder) probeDone(run *probeRun) {
 // following ones do not, so that their answers are multicast and reach
 // every socket on this host, even when several responders share port
 // 5353 and a unicast answer would reach only one of them.
-func (r *Responder) probeMessage(members []*entity, ifc mdns.Interface, first bool) *dns.Msg {
-	m := new(dns.Msg)
-	m.Opcode = dns.OpcodeQuery
-	m.Compress = true
+//
+// A run with many names is spread over as many probe packets as needed to
+// fit t's MTU (RFC 6762 section 17), each name's question in the same
+// packet as all of its proposed records, so that each packet can be
+// tie-broken on its own (section 8.2).
+func (r *Responder) probeMessages(members []*entity, t target, first bool) []*dns.Msg {
+	limit := packetLimit(t.ifc.MTU, t.fam)
 	qclass := uint16(dns.ClassINET)
 	if first {
 		qclass |= quBit
 	}
+	newMsg := func() *dns.Msg {
+		m := new(dns.Msg)
+		m.Opcode = dns.OpcodeQuery
+		m.Compress = true
+		return m
+	}
+	m := newMsg()
+	out := []*dns.Msg{m}
 	for _, e := range members {
-		m.Question = append(m.Question, dns.Question{Name: r.nameOf(e), Qtype: dns.TypeANY, Qclass: qclass})
-		for _, rr := range r.uniqueRecords(e, ifc) {
-			m.Ns = append(m.Ns, prepare(rec{rr: rr, unique: true}, rr.Header().Ttl, false))
+		q := dns.Question{Name: r.nameOf(e), Qtype: dns.TypeANY, Qclass: qclass}
+		var ns []dns.RR
+		for _, rr := range r.uniqueRecords(e, t.ifc) {
+			ns = append(ns, prepare(rec{rr: rr, unique: true}, rr.Header().Ttl, false))
+		}
+		nq, nns := len(m.Question), len(m.Ns)
+		m.Question = append(m.Question, q)
+		m.Ns = append(m.Ns, ns...)
+		if nq > 0 && m.Len() > limit {
+			m.Question, m.Ns = m.Question[:nq], m.Ns[:nns]
+			m = newMsg()
+			m.Question = append(m.Question, q)
+			m.Ns = append(m.Ns, ns...)
+			out = append(out, m)
 		}
 	}
-	return m
+	return out
 }
 
 // handleProbe looks at the Authority section of a query: a probe from

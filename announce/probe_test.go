@@ -193,9 +193,75 @@ func TestInitialServicesShareTheHostProbes(t *testing.T) {
 		// 0-250 ms wait, three probes 250 ms apart, 250 ms after the last.
 		assert.LessOrEqual(t, took, time.Second, "New returns after one probing sequence")
 		assert.GreaterOrEqual(t, took, 750*time.Millisecond)
-		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4), hasAnswer(home, dns.TypeSRV))
-		require.NotEmpty(t, anns, "the services are announced when New returns")
-		assert.NotNil(t, findRR(anns[0].Msg.Extra, "h1.local.", dns.TypeA), "with the host's address")
+		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4))
+		require.Len(t, anns, 1, "the names won together are announced together, in one packet here")
+		m := anns[0].Msg
+		for _, inst := range []string{office, home, office2} {
+			assert.NotNil(t, findRR(m.Answer, inst, dns.TypeSRV), "SRV of %s", inst)
+			assert.NotNil(t, findRR(m.Answer, inst, dns.TypeTXT), "TXT of %s", inst)
+		}
+		assert.NotNil(t, findRR(m.Answer, "h1.local.", dns.TypeA), "with the host's address")
+		assert.Len(t, l.packets(from("h1"), isResponse, family(mdns.IPv4), hasAnswer(home, dns.TypeSRV)), 1)
+	})
+}
+
+// A probe run with more names than fit in one packet is spread over
+// several (RFC 6762 section 17), each name's question with all of its
+// proposed records, so that every packet can be tie-broken on its own
+// (section 8.2); the announcements of the names won together share packets.
+func TestManyNamesProbedInPacketsThatFit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLink()
+		h := l.newHost("h1", 1)
+		var svcs []Service
+		for i := range 100 {
+			svcs = append(svcs, tzService(t, fmt.Sprintf("A service with a rather long instance name %03d", i)))
+		}
+		startOn(t, h, Options{HostName: "h1", Services: svcs})
+		limit := mdns.PacketLimit(1500, mdns.IPv4)
+		probes := l.packets(from("h1"), isProbe, family(mdns.IPv4))
+		require.Greater(t, len(probes), 3, "more than one packet per probe")
+		asked := map[string]int{}
+		for i, p := range probes {
+			assert.LessOrEqual(t, p.Size, limit, "probe packet %d", i)
+			names := map[string]bool{}
+			for _, q := range p.Msg.Question {
+				names[canonName(q.Name)] = true
+				asked[canonName(q.Name)]++
+			}
+			for _, rr := range p.Msg.Ns {
+				assert.True(t, names[canonName(rr.Header().Name)], "packet %d: %s proposed without its question", i, rr.Header().Name)
+			}
+			for n := range names {
+				want := 2 // SRV and TXT
+				if n == canonName("h1.local.") {
+					want = 1 // A on IPv4; AAAA in the IPv6 packets
+				}
+				got := 0
+				for _, rr := range p.Msg.Ns {
+					if canonName(rr.Header().Name) == n && rr.Header().Rrtype != dns.TypeAAAA {
+						got++
+					}
+				}
+				assert.GreaterOrEqual(t, got, want, "packet %d: all proposed records of %s", i, n)
+			}
+		}
+		require.Len(t, asked, 101)
+		for n, c := range asked {
+			assert.Equal(t, 3, c, "%s probed three times", n)
+		}
+		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4))
+		assert.Less(t, len(anns), 100, "announced together, not one packet per name")
+		srv := 0
+		for i, p := range anns {
+			assert.LessOrEqual(t, p.Size, limit, "announcement packet %d", i)
+			for _, rr := range p.Msg.Answer {
+				if rr.Header().Rrtype == dns.TypeSRV {
+					srv++
+				}
+			}
+		}
+		assert.Equal(t, 100, srv, "every SRV in the first announcement")
 	})
 }
 
