@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
+	"github.com/lansd/lansd/internal/udns"
 	"github.com/miekg/dns"
 )
 
@@ -117,24 +117,13 @@ func (x *exchanger) once(ctx context.Context, m *dns.Msg, useTCP bool, wait time
 	if useTCP {
 		network = "tcp"
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, x.server)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	// miekg/dns obeys deadlines, not cancellation: close the connection
-	// when ctx ends so that a read returns at once.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-
 	req := m.Copy()
-	c := &dns.Client{Net: network, Timeout: wait, UDPSize: ednsSize}
+	var tsig map[string]string
 	if x.key != nil {
-		c.TsigSecret = map[string]string{x.key.Name: x.key.Secret}
+		tsig = map[string]string{x.key.Name: x.key.Secret}
 		req.SetTsig(x.key.Name, x.key.Algorithm, tsigFudge, time.Now().Unix())
 	}
-	r, _, err := c.ExchangeWithConnContext(ctx, req, &dns.Conn{Conn: conn, UDPSize: ednsSize})
+	r, err := udns.Exchange(ctx, network, x.server, req, ednsSize, tsig)
 	if r != nil && x.key != nil {
 		// RFC 8945 section 5.4: check the answer's TSIG.
 		t := r.IsTsig()

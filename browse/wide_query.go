@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lansd/lansd/internal/udns"
 	"github.com/miekg/dns"
 )
 
@@ -183,15 +184,13 @@ func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 func (q *querier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Duration) (*dns.Msg, error) {
 	tctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	c := &dns.Client{Net: "udp", UDPSize: wideUDPSize, Timeout: wait}
-	r, _, err := c.ExchangeContext(tctx, m, srv)
+	r, err := udns.Exchange(tctx, "udp", srv, m, wideUDPSize, nil)
 	if err != nil {
 		return nil, err
 	}
 	if r.Truncated {
 		q.truncated.Add(1)
-		c := &dns.Client{Net: "tcp"}
-		r, _, err = c.ExchangeContext(ctx, m, srv)
+		r, err = udns.Exchange(ctx, "tcp", srv, m, 0, nil)
 		if err != nil {
 			return nil, fmt.Errorf("over TCP after a truncated UDP answer: %w", err)
 		}

@@ -1,0 +1,65 @@
+// Package udns exchanges one unicast DNS message with a server over UDP or
+// TCP (the wide-area side of lansd: RFC 2136 updates, RFC 6763 browsing of
+// a zone), on miekg/dns's wire format.
+//
+// It dials with net.Dialer and talks through a dns.Conn rather than a
+// dns.Client, whose DNS-over-TLS dialer would link crypto/tls and x509
+// into every lansd binary: about a megabyte of resident memory for a
+// daemon that never uses them.
+package udns
+
+import (
+	"context"
+	"net"
+
+	"github.com/miekg/dns"
+)
+
+// Exchange sends m to server ("host:port") over network ("udp" or "tcp")
+// and returns the answer with m's ID; on UDP, datagrams with another ID are
+// skipped (RFC 5452 section 9.1). ctx bounds the whole exchange: its
+// deadline is the connection's, and its end closes the connection. udpSize
+// is the largest UDP answer read (0: 512 bytes, or m's EDNS0 size). With
+// tsig (key name to base64 secret), a TSIG record on m is signed on the way
+// out and the answer's verified (RFC 8945): a failed verification returns
+// the answer with miekg/dns's error (dns.ErrSig, dns.ErrTime, ...).
+func Exchange(ctx context.Context, network, server string, m *dns.Msg, udpSize uint16, tsig map[string]string) (*dns.Msg, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// miekg/dns obeys deadlines, not cancellation: close the connection
+	// when ctx ends so that a read returns at once.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(dl); err != nil {
+			return nil, err
+		}
+	}
+	co := &dns.Conn{Conn: conn, UDPSize: udpSize, TsigSecret: tsig}
+	if opt := m.IsEdns0(); opt != nil && opt.UDPSize() > co.UDPSize {
+		co.UDPSize = opt.UDPSize()
+	}
+	if err := co.WriteMsg(m); err != nil {
+		return nil, err
+	}
+	for {
+		r, err := co.ReadMsg()
+		if r == nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			return nil, err
+		}
+		if r.Id != m.Id {
+			if network == "tcp" {
+				return nil, dns.ErrId
+			}
+			continue
+		}
+		return r, err
+	}
+}
