@@ -64,7 +64,10 @@ func lansdBinary(tb testing.TB) string {
 			return
 		}
 		lansdBin = filepath.Join(lansdDir, "lansd")
-		out, err := exec.Command("go", "build", "-o", lansdBin, "../cmd/lansd").CombinedOutput()
+		// Built as `make build` builds it: static, without cgo.
+		cmd := exec.Command("go", "build", "-o", lansdBin, "../cmd/lansd")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			lansdErr = fmt.Errorf("building lansd: %w: %s", err, out)
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -437,6 +438,10 @@ func (w *syncWriter) printf(format string, a ...any) {
 	fmt.Fprintf(w.w, format+"\n", a...)
 }
 
+// startupTrim is when, after the services are announced, lansd announce
+// returns the memory start-up used to the system.
+const startupTrim = 5 * time.Second
+
 // serve prints the services r published (Options.Services), then what
 // happens to them, and on interruption says goodbye.
 func serve(ctx context.Context, env *cliEnv, r *announce.Responder) int {
@@ -450,6 +455,12 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder) int {
 		}
 		out.printf("%s", line)
 	}
+
+	// Start-up (probing, three announcements over 3 s, RFC 6762 section
+	// 8.3) leaves garbage behind that an idle daemon need not keep: once
+	// it is over, give the free memory back to the system.
+	trim := time.AfterFunc(startupTrim, debug.FreeOSMemory)
+	defer trim.Stop()
 
 	// Later events: renames after a conflict, and the new announcements.
 	var evWG sync.WaitGroup
