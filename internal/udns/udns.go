@@ -17,8 +17,8 @@ import (
 
 // Exchange sends m to server ("host:port") over network ("udp" or "tcp")
 // and returns the answer with m's ID; on UDP, datagrams with another ID are
-// skipped (RFC 5452 section 9.1). ctx bounds the whole exchange: its
-// deadline is the connection's, and its end closes the connection. udpSize
+// skipped (RFC 5452 section 9.1). ctx bounds the whole exchange: when it
+// ends, the connection is closed and its error returned. udpSize
 // is the largest UDP answer read (0: 512 bytes, or m's EDNS0 size). With
 // tsig (key name to base64 secret), a TSIG record on m is signed on the way
 // out and the answer's verified (RFC 8945): a failed verification returns
@@ -30,15 +30,11 @@ func Exchange(ctx context.Context, network, server string, m *dns.Msg, udpSize u
 		return nil, err
 	}
 	defer conn.Close()
-	// miekg/dns obeys deadlines, not cancellation: close the connection
-	// when ctx ends so that a read returns at once.
+	// ctx ends the exchange by closing the connection, so that a blocked
+	// read returns at once and the error is ctx's (it is set before the
+	// close).
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		if err := conn.SetDeadline(dl); err != nil {
-			return nil, err
-		}
-	}
 	co := &dns.Conn{Conn: conn, UDPSize: udpSize, TsigSecret: tsig}
 	if opt := m.IsEdns0(); opt != nil && opt.UDPSize() > co.UDPSize {
 		co.UDPSize = opt.UDPSize()
