@@ -45,3 +45,28 @@ func Example() {
 		}
 	}
 }
+
+// Services known at start-up are probed together with the host name, in
+// the same packets, and announced about one probing sequence (~1 s) after
+// New is called. (No output: it needs a network.)
+func ExampleOptions_services() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	rec, err := txt.ParseArgs([]string{"path=/tz"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := announce.New(ctx, announce.Options{Services: []announce.Service{
+		{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: rec},
+		{Instance: "Lab TZ", Type: "timezone", Port: 8081, TXT: rec},
+	}})
+	if err != nil {
+		log.Fatal(err) // a service that does not validate is refused before anything is sent
+	}
+	defer r.Close()
+	for _, h := range r.Handles() {
+		log.Printf("published %s", h.Name())
+	}
+	<-ctx.Done()
+}

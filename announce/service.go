@@ -458,8 +458,10 @@ type Event struct {
 }
 
 // eventBuffer is the capacity of a handle's event channel; when it is
-// full the oldest event is dropped.
-const eventBuffer = 32
+// full the oldest event is dropped. Events are rare (a rename is three:
+// conflict, renamed, announced), and every published service holds one
+// buffer, so it is small.
+const eventBuffer = 8
 
 // Handle is a published service.
 type Handle struct {

@@ -157,6 +157,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	trim := startupMemory()
 	r, err := newResponder(ctx, announce.Options{
 		Interfaces: f.ifaces,
 		HostName:   f.hostname,
@@ -168,6 +169,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		Services: services,
 	})
 	if err != nil {
+		trim()
 		if ctx.Err() != nil {
 			fmt.Fprintln(env.stderr, "lansd announce: interrupted before anything was announced")
 			return exitOK
@@ -177,7 +179,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return fail(env, "announce", err)
 	}
-	return serve(ctx, env, r)
+	return serve(ctx, env, r, trim)
 }
 
 // announceFamilies works out the address families from --ipv4-only,
@@ -442,9 +444,29 @@ func (w *syncWriter) printf(format string, a ...any) {
 // returns the memory start-up used to the system.
 const startupTrim = 5 * time.Second
 
+// startupGCPercent is the GC target while lansd announce starts: start-up
+// (validation, probing, three announcements over 3 s, RFC 6762 section 8.3)
+// makes garbage that an idle daemon need not keep, and a smaller heap
+// target leaves fewer pages with a live object in them to keep resident.
+const startupGCPercent = 50
+
+// startupMemory lowers the GC target for start-up; the function it returns
+// restores it and gives the free memory back to the system.
+func startupMemory() (trim func()) {
+	old := debug.SetGCPercent(startupGCPercent)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			debug.SetGCPercent(old)
+			debug.FreeOSMemory()
+		})
+	}
+}
+
 // serve prints the services r published (Options.Services), then what
-// happens to them, and on interruption says goodbye.
-func serve(ctx context.Context, env *cliEnv, r *announce.Responder) int {
+// happens to them, and on interruption says goodbye. trimStartup is called
+// startupTrim after it starts.
+func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup func()) int {
 	out := &syncWriter{w: env.stdout}
 	since := time.Now()
 	handles := r.Handles()
@@ -456,10 +478,9 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder) int {
 		out.printf("%s", line)
 	}
 
-	// Start-up (probing, three announcements over 3 s, RFC 6762 section
-	// 8.3) leaves garbage behind that an idle daemon need not keep: once
-	// it is over, give the free memory back to the system.
-	trim := time.AfterFunc(startupTrim, debug.FreeOSMemory)
+	// Once the announcements are over, back to the usual GC target, and
+	// the start-up garbage goes back to the system.
+	trim := time.AfterFunc(startupTrim, trimStartup)
 	defer trim.Stop()
 
 	// Later events: renames after a conflict, and the new announcements.
