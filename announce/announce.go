@@ -137,10 +137,8 @@ func (r *Responder) announcement(es []*entity, t target, limit bool) *dns.Msg {
 	for _, rc := range r.additionals(answers, t.ifc, seen) {
 		m.Extra = append(m.Extra, prepare(rc, rc.rr.Header().Ttl, true))
 	}
-	if host {
-		if n := r.hostNSEC(t.ifc); n != nil && !seen[rrKey(n)] {
-			m.Extra = append(m.Extra, prepare(rec{rr: n, unique: true}, n.Header().Ttl, true))
-		}
+	if n := r.index(t.ifc).hostNSEC; host && n != nil && !seen[n.key] {
+		m.Extra = append(m.Extra, prepare(*n, n.rr.Header().Ttl, true))
 	}
 	return m
 }

@@ -41,7 +41,10 @@ type recIndex struct {
 	owners map[string]*entity // unique names and their owners
 	keys   map[string]bool    // rrKey of every record
 	nsec   map[*entity]rec    // NSEC of each owner that has records here
-	addrs  []netip.Addr       // the interface's addresses it was built for
+	// hostNSEC is the host's NSEC as an additional record, when it lacks
+	// A or AAAA here (Responder.hostNSEC); nil otherwise.
+	hostNSEC *rec
+	addrs    []netip.Addr // the interface's addresses it was built for
 }
 
 // index returns the record index for ifc: only names whose probing has
@@ -69,6 +72,10 @@ func (r *Responder) index(ifc mdns.Interface) *recIndex {
 			n := nameKey(rc.rr.Header().Name)
 			ix.byName[n] = append(ix.byName[n], rc)
 		}
+	}
+	if n := r.hostNSEC(ifc); n != nil {
+		rc := keyed(rec{rr: n, unique: true})
+		ix.hostNSEC = &rc
 	}
 	if r.ixCache == nil {
 		r.ixCache = map[int]*recIndex{}
@@ -131,8 +138,8 @@ func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[stri
 		for _, rc := range ix.byName[n] {
 			add(rc)
 		}
-		if nsec, ok := ix.nsec[e]; ok && !(hasFamily(ifc, mdns.IPv4) && hasFamily(ifc, mdns.IPv6)) {
-			add(nsec) // the host lacks A or AAAA here (RFC 6762 section 6.1)
+		if ix.hostNSEC != nil {
+			add(*ix.hostNSEC)
 		}
 	}
 	for _, a := range answers {
