@@ -474,6 +474,20 @@ func TestHostNameConflictBetweenResponders(t *testing.T) {
 		r2 := startOn(t, l.newHost("b", 2), Options{HostName: "h1"})
 		assert.Equal(t, "h1.local.", r1.HostName())
 		assert.Equal(t, "h1-2.local.", r2.HostName(), "the second responder renames (RFC 6762 section 9)")
+		// Its host events tell the rename, then the announcement.
+		var kinds []EventKind
+		for len(r2.HostEvents()) > 0 {
+			ev := <-r2.HostEvents()
+			kinds = append(kinds, ev.Kind)
+			if ev.Kind == EventRenamed {
+				assert.Equal(t, "h1.local.", ev.Old)
+				assert.Equal(t, "h1-2.local.", ev.New)
+				assert.Contains(t, ev.Reason, "name conflict")
+			}
+		}
+		assert.Equal(t, []EventKind{EventRenamed, EventAnnounced}, kinds)
+		require.Len(t, r1.HostEvents(), 1)
+		assert.Equal(t, EventAnnounced, (<-r1.HostEvents()).Kind, "the first one only announced")
 		// The defence was a unicast answer to the QU probe (section 5.4).
 		defence := l.packets(from("a"), isResponse, func(p sentPacket) bool { return !p.Multicast() })
 		require.NotEmpty(t, defence)

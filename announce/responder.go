@@ -282,6 +282,7 @@ func start(ctx context.Context, opts Options, tr transport, chg chan ifChange) (
 	r.timer = time.NewTimer(time.Hour)
 	r.timer.Stop()
 	r.host = &entity{kind: kindHost, label: label}
+	r.host.handle = &Handle{r: r, e: r.host, events: make(chan Event, eventBuffer)}
 	r.setHostName()
 	var waits []chan error
 	wait := make(chan error, 1)
@@ -322,6 +323,13 @@ func start(ctx context.Context, opts Options, tr transport, chg chan ifChange) (
 	r.log.Info("mdns: host name claimed", "host", r.HostName())
 	return r, nil
 }
+
+// HostEvents returns the events of the host name: its announcement, and
+// later conflicts and renames (RFC 6762 section 9: "h1.local." becomes
+// "h1-2.local."), after which the services that point at it are announced
+// again. The channel is closed when the responder is; when nobody reads,
+// old events are dropped.
+func (r *Responder) HostEvents() <-chan Event { return r.host.handle.events }
 
 // Handles returns the handles of Options.Services, in their order (a
 // service may have been renamed; see Handle.Name and Handle.Renamed).

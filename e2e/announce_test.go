@@ -309,6 +309,37 @@ func TestAnnounceRenameWhenNameTaken(t *testing.T) {
 	assert.False(t, pb.Exited())
 }
 
+// TestAnnounceHostNameRenamePrinted: a second lansd announce claiming a
+// host name another host holds is renamed ("shared-2.local.", RFC 6762
+// section 9); it says so before its announced line, and its SRV record
+// points at the new name.
+func TestAnnounceHostNameRenamePrinted(t *testing.T) {
+	t.Parallel()
+	lan := lantest.New(t, lantest.Hosts(2))
+	obs := lan.Observe(t)
+	ctx := annCtx(t, 60*time.Second)
+	h1, h2 := lan.Host(1), lan.Host(2)
+	pa, _ := annStart(t, ctx, h1, "announce", "--service", "timezone", "--name", "First", "--port", "8080", "--hostname", "shared")
+	pb, lb := annStart(t, ctx, h2, "announce", "--service", "timezone", "--name", "Second", "--port", "8081", "--hostname", "shared")
+	assert.Equal(t, `announced "Second._timezone._tcp.local." on lan0`, lb)
+	var out []string
+	for _, l := range pb.Lines() {
+		if !strings.HasPrefix(l, "time=") {
+			out = append(out, l)
+		}
+	}
+	require.Len(t, out, 2, "%q", out)
+	assert.Regexp(t, `^host name renamed "shared\.local\." -> "shared-2\.local\." \(name conflict: .* \(RFC 6762 section 8\.1\)\)$`, out[0])
+	assert.Equal(t, lb, out[1])
+	for _, l := range pa.Lines() {
+		assert.NotContains(t, l, "host name", "the holder keeps its name and says nothing of it")
+	}
+	annWaitPackets(t, ctx, obs, 1, func(c lantest.Captured) bool {
+		srv, ok := annAnswerRR(c, "Second._timezone._tcp.local.", dns.TypeSRV).(*dns.SRV)
+		return annFromHost(c, h2) && ok && annSameName(srv.Target, "shared-2.local.")
+	})
+}
+
 // TestAnnounceLaterConflictRenames: two hosts that announced the same name
 // while the LAN was split find out when it is joined again (a query makes
 // them answer with their different SRV records): RFC 6762 section 9 sends

@@ -470,6 +470,12 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 	out := &syncWriter{w: env.stdout}
 	since := time.Now()
 	handles := r.Handles()
+	// A host name renamed while starting is told first: the services'
+	// SRV records point at the new name.
+	hostEvents := r.HostEvents()
+	for pending := len(hostEvents); pending > 0; pending-- {
+		printHostEvent(out, r, <-hostEvents, since)
+	}
 	for _, h := range handles {
 		line := fmt.Sprintf("announced %q on %s", h.Name(), ifaceList(r))
 		if renamed, why := h.Renamed(); renamed {
@@ -485,6 +491,11 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 
 	// Later events: renames after a conflict, and the new announcements.
 	var evWG sync.WaitGroup
+	evWG.Go(func() {
+		for ev := range hostEvents {
+			printHostEvent(out, r, ev, since)
+		}
+	})
 	for _, h := range handles {
 		evWG.Add(1)
 		go func() {
@@ -493,7 +504,7 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 				if ev.Time.Before(since) {
 					continue // already told by the announced line
 				}
-				printEvent(out, r, ev)
+				printEvent(out, r, "", ev)
 			}
 		}()
 	}
@@ -510,18 +521,28 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 	return exitOK
 }
 
-// printEvent prints one later event of a published service.
-func printEvent(out *syncWriter, r *announce.Responder, ev announce.Event) {
+// printEvent prints one later event of a published service (subject "")
+// or of the host name (subject "host name ").
+func printEvent(out *syncWriter, r *announce.Responder, subject string, ev announce.Event) {
 	switch ev.Kind {
 	case announce.EventRenamed:
-		out.printf("renamed %q -> %q (%s)", ev.Old, ev.New, ev.Reason)
+		out.printf("%srenamed %q -> %q (%s)", subject, ev.Old, ev.New, ev.Reason)
 	case announce.EventConflict:
-		out.printf("conflict on %q (%s); probing again", ev.Old, ev.Reason)
+		out.printf("conflict on %s%q (%s); probing again", subject, ev.Old, ev.Reason)
 	case announce.EventDeferred:
-		out.printf("deferred %q (%s)", ev.Old, ev.Reason)
+		out.printf("%sdeferred %q (%s)", subject, ev.Old, ev.Reason)
 	case announce.EventAnnounced:
-		out.printf("announced %q on %s", ev.New, ifaceList(r))
+		out.printf("%sannounced %q on %s", subject, ev.New, ifaceList(r))
 	}
+}
+
+// printHostEvent prints an event of the host name, except its first
+// announcement (before since), which every start has.
+func printHostEvent(out *syncWriter, r *announce.Responder, ev announce.Event, since time.Time) {
+	if ev.Kind == announce.EventAnnounced && ev.Time.Before(since) {
+		return
+	}
+	printEvent(out, r, "host name ", ev)
 }
 
 // ifaceList names the interfaces r is joined on, "lan0, lan1".
