@@ -3,6 +3,8 @@ package browse
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -51,17 +53,69 @@ type DomainOptions struct {
 	Server string
 	// Timeout bounds one query; zero means DefaultWideTimeout.
 	Timeout time.Duration
+	// Networks are the networks whose reverse-mapping domains are asked
+	// too (RFC 6763 section 11): for 198.51.100.0/24, the names under
+	// 0.100.51.198.in-addr.arpa. (see ReverseDomain). LocalNetworks lists
+	// this host's.
+	Networks []netip.Prefix
+}
+
+// ReverseDomain returns the reverse-mapping domain of network p that RFC
+// 6763 section 11 browses: the reverse name of the network address (host
+// bits zero), "0.100.51.198.in-addr.arpa." for 198.51.100.7/24, or the
+// nibbles of the masked address under ip6.arpa. for IPv6.
+func ReverseDomain(p netip.Prefix) (string, error) {
+	if !p.IsValid() {
+		return "", fmt.Errorf("%w: network %q is not a valid prefix", ErrBadName, p)
+	}
+	return dns.ReverseAddr(p.Masked().Addr().Unmap().String())
+}
+
+// LocalNetworks returns the networks of this host's up, non-loopback
+// interfaces, for DomainOptions.Networks: IPv4 networks and IPv6 networks
+// other than link-local ones, whose reverse mapping no server holds.
+func LocalNetworks() ([]netip.Prefix, error) {
+	ifcs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Prefix
+	for _, ifc := range ifcs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			addr, ok := netip.AddrFromSlice(ipn.IP)
+			ones, _ := ipn.Mask.Size()
+			if !ok || addr.IsLinkLocalUnicast() || addr.IsLoopback() {
+				continue
+			}
+			p := netip.PrefixFrom(addr.Unmap(), ones).Masked()
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Domains enumerates browsing domains (RFC 6763 section 11): for each
-// domain of opts.Domains and, unless opts.NoSearch, each system search
-// domain, it asks the PTR records of b._dns-sd._udp.<domain>,
+// domain of opts.Domains, each network of opts.Networks and, unless
+// opts.NoSearch, each system search domain, it asks the PTR records of b._dns-sd._udp.<domain>,
 // db._dns-sd._udp.<domain> and lb._dns-sd._udp.<domain>, and returns
 // their targets, sorted by From, Kind and Name. A domain whose queries
 // fail (REFUSED, for one, from a server not authoritative for it) lists
 // nothing; the error of the first failure is returned only when no query
-// got an answer. The "reverse-mapping" form of section 11 (the names
-// under the host's in-addr.arpa network) is not asked.
+// got an answer. The reverse-mapping domains of opts.Networks are asked
+// the same way (section 11: "b._dns-sd._udp.0.1.168.192.in-addr.arpa.").
 func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 	q, err := newQuerier(opts.Server, opts.Timeout)
 	if err != nil {
@@ -82,8 +136,15 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 			}
 		}
 	}
+	for _, p := range opts.Networks {
+		f, err := ReverseDomain(p)
+		if err != nil {
+			return nil, err
+		}
+		froms = appendName(froms, f)
+	}
 	if len(froms) == 0 {
-		return nil, fmt.Errorf("%w: no domain to ask for browsing domains (none given, and no search domain in %s)", ErrBadName, resolvConf)
+		return nil, fmt.Errorf("%w: no domain to ask for browsing domains (none given, no network, and no search domain in %s)", ErrBadName, resolvConf)
 	}
 	var qs []qKeyName
 	for _, f := range froms {

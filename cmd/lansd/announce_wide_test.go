@@ -416,6 +416,35 @@ lb  lab.tz.example.net.  (from tz.example.net.)
 	}
 }
 
+// lansd browse --domains also asks the reverse-mapping domains of the
+// host's networks (RFC 6763 section 11), or of --network.
+func TestWideBrowseDomainsReverseMapping(t *testing.T) {
+	noMulticast(t)
+	old := localNetworks
+	localNetworks = func() ([]netip.Prefix, error) {
+		return []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")}, nil
+	}
+	t.Cleanup(func() { localNetworks = old })
+	s := dnstest.StartBIND(t, "100.51.198.in-addr.arpa.")
+	s.Nsupdate(t, `update add b._dns-sd._udp.0.100.51.198.in-addr.arpa. 60 PTR tz.example.net.
+update add lb._dns-sd._udp.128.100.51.198.in-addr.arpa. 60 PTR lab.tz.example.net.`)
+
+	code, out, errOut := lansd(t, "", "browse", "--domains", "--server", s.Addr)
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, "b   tz.example.net.  (from 0.100.51.198.in-addr.arpa.)\n", out, "the host's network")
+
+	code, out, errOut = lansd(t, "", "browse", "--domains", "--server", s.Addr, "--network", "198.51.100.128/25", "-p")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, "lb;lab.tz.example.net;128.100.51.198.in-addr.arpa\n", out, "--network instead of the host's")
+
+	code, _, errOut = lansd(t, "", "browse", "--domains", "--server", s.Addr, "--network", "198.51.100.0")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `--network "198.51.100.0": want a prefix`)
+	code, _, errOut = lansd(t, "", "browse", "timezone", "--network", "198.51.100.0/24")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "--network goes with --domains")
+}
+
 func TestWideBrowseMixedDomainsUsesBoth(t *testing.T) {
 	// --domain local. --domain X opens the mDNS querier (stubbed here) and
 	// browses X by unicast DNS: the stub's failure ends the browse.

@@ -116,6 +116,8 @@ var (
 	}
 	resolveWide = browse.ResolveWide
 	listDomains = browse.Domains
+	// localNetworks lists this host's networks for --domains.
+	localNetworks = browse.LocalNetworks
 )
 
 // netFlags are the network flags shared by browse and resolve.
@@ -212,7 +214,8 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	subtypes := fs.StringArray("subtype", nil, "browse only subtype `LABEL` of each TYPE, e.g. _printer (repeat for more)")
 	domainArgs := fs.StringArray("domain", nil, "browse `DOMAIN`: local. (Multicast DNS, the default) or a unicast DNS domain (repeat for more)")
 	interval := fs.Duration("interval", 0, "poll unicast DNS domains every `DURATION` (default: at the records' TTL, 1s to 5m)")
-	listDoms := fs.Bool("domains", false, "list the browsing domains (RFC 6763 section 11) of each --domain and search domain, then exit")
+	listDoms := fs.Bool("domains", false, "list the browsing domains (RFC 6763 section 11) of each --domain, search domain and network, then exit")
+	networks := fs.StringArray("network", nil, "with --domains: also ask the reverse-mapping domain of network `PREFIX`, e.g. 198.51.100.0/24 (repeat for more; default: this host's networks)")
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -222,8 +225,11 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	if *interval < 0 {
 		return fail(env, "browse", usageErrorf("--interval: %v is negative", *interval))
 	}
+	if len(*networks) > 0 && !*listDoms {
+		return fail(env, "browse", usageErrorf("--network goes with --domains"))
+	}
 	if *listDoms {
-		return runDomains(ctx, env, &f, fs.Args(), *domainArgs, *parsable)
+		return runDomains(ctx, env, &f, fs.Args(), *domainArgs, *networks, *parsable)
 	}
 	local, wide, err := splitDomains(*domainArgs)
 	if err != nil {
@@ -412,9 +418,22 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 }
 
 // runDomains lists browsing domains (lansd browse --domains).
-func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains []string, parsable bool) int {
+func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains, networks []string, parsable bool) int {
 	if len(args) > 0 {
 		return fail(env, "browse", usageErrorf("--domains takes no TYPE (got %q)", args[0]))
+	}
+	var nets []netip.Prefix
+	for _, n := range networks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return fail(env, "browse", usageErrorf("--network %q: want a prefix such as 198.51.100.0/24", n))
+		}
+		nets = append(nets, p)
+	}
+	if len(networks) == 0 {
+		// RFC 6763 section 11: the host's own networks' reverse-mapping
+		// domains are asked too.
+		nets, _ = localNetworks()
 	}
 	var asked []string
 	for _, d := range domains {
@@ -433,7 +452,7 @@ func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains []s
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ds, err := listDomains(ctx, browse.DomainOptions{Domains: asked, Server: f.server})
+	ds, err := listDomains(ctx, browse.DomainOptions{Domains: asked, Server: f.server, Networks: nets})
 	if err != nil {
 		if errors.Is(err, browse.ErrBadName) {
 			err = &usageError{err}
