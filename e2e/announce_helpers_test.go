@@ -351,6 +351,18 @@ func annStart(t *testing.T, ctx context.Context, h *lantest.Host, args ...string
 	return p, line
 }
 
+// annOutput returns what lansd announce printed on p's stdout, without
+// the log lines (slog's "time=...") that share the captured output.
+func annOutput(p *lantest.Proc) []string {
+	var out []string
+	for _, l := range p.Lines() {
+		if !strings.HasPrefix(l, "time=") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // annCapture writes p's output to $LANSD_E2E_CAPTURE/<test name>-<pid>.txt at
 // the end of the test, when that variable names a directory: real output
 // for the README.

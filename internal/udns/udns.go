@@ -39,16 +39,20 @@ func Exchange(ctx context.Context, network, server string, m *dns.Msg, udpSize u
 	if opt := m.IsEdns0(); opt != nil && opt.UDPSize() > co.UDPSize {
 		co.UDPSize = opt.UDPSize()
 	}
+	// fail prefers ctx's error: a failure after ctx ended is its closing.
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	}
 	if err := co.WriteMsg(m); err != nil {
-		return nil, err
+		return nil, fail(err)
 	}
 	for {
 		r, err := co.ReadMsg()
 		if r == nil {
-			if ctx.Err() != nil {
-				return nil, context.Cause(ctx)
-			}
-			return nil, err
+			return nil, fail(err)
 		}
 		if r.Id != m.Id {
 			if network == "tcp" {
