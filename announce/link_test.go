@@ -146,7 +146,7 @@ func (h *fakeHost) SendMulticast(ctx context.Context, m *dns.Msg, ifIndex int, f
 			continue
 		}
 		n++
-		p.link.transmit(p, netip.AddrPortFrom(src, h.srcPort), f.Group(), f, b)
+		p.link.transmit(p, netip.AddrPortFrom(src, h.srcPort), mdns.Group(f), f, b)
 	}
 	if n == 0 {
 		return fmt.Errorf("fake: no interface %d for IPv%d", ifIndex, f)

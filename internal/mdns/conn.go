@@ -302,7 +302,7 @@ func (c *Conn) SendMulticast(ctx context.Context, m *dns.Msg, ifIndex int, f Fam
 	}
 	var errs []error
 	for _, idx := range targets {
-		if err := fc.write(b, idx, f.Group()); err != nil {
+		if err := fc.write(b, idx, Group(f)); err != nil {
 			errs = append(errs, fmt.Errorf("mdns: multicast on %s: %w", st.ifaces[idx].Name, err))
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/sd"
 )
 
 // Port is the mDNS UDP port (RFC 6762 section 3).
@@ -25,16 +27,18 @@ var (
 	GroupV6 = netip.MustParseAddr("ff02::fb")
 )
 
-// Family selects IPv4 or IPv6.
-type Family int
+// Family selects IPv4 or IPv6; it is the public sd.Family, so that the
+// packages built on this transport expose no internal type.
+type Family = sd.Family
 
+// The address families.
 const (
-	IPv4 Family = 4
-	IPv6 Family = 6
+	IPv4 = sd.IPv4
+	IPv6 = sd.IPv6
 )
 
 // Group returns the mDNS multicast address and port for f.
-func (f Family) Group() netip.AddrPort {
+func Group(f Family) netip.AddrPort {
 	if f == IPv6 {
 		return netip.AddrPortFrom(GroupV6, Port)
 	}
@@ -104,6 +108,17 @@ func (ifc Interface) OnLink(src netip.Addr) bool {
 			bits = 24
 		}
 		if p, err := a.Prefix(bits); err == nil && p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasFamily reports whether ifc has an address of family f (an
+// IPv4-mapped IPv6 address counts as IPv4, sd.FamilyOf).
+func (ifc Interface) HasFamily(f Family) bool {
+	for _, a := range ifc.Addrs {
+		if sd.FamilyOf(a) == f {
 			return true
 		}
 	}

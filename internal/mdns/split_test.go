@@ -31,8 +31,8 @@ func TestPacketLimit(t *testing.T) {
 }
 
 func TestFamilyGroup(t *testing.T) {
-	assert.Equal(t, "224.0.0.251:5353", mdns.IPv4.Group().String())
-	assert.Equal(t, "[ff02::fb]:5353", mdns.IPv6.Group().String())
+	assert.Equal(t, "224.0.0.251:5353", mdns.Group(mdns.IPv4).String())
+	assert.Equal(t, "[ff02::fb]:5353", mdns.Group(mdns.IPv6).String())
 }
 
 func hdr(name string, t uint16) dns.RR_Header {
