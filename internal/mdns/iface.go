@@ -7,16 +7,18 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+
+	"github.com/lansd/lansd/sd"
 )
 
 // ErrUnknownInterface is returned (wrapped, naming the interface) by Listen
 // when Config.Interfaces names an interface that does not exist.
-var ErrUnknownInterface = errors.New("mdns: unknown interface")
+var ErrUnknownInterface = sd.ErrUnknownInterface
 
 // ErrNoInterface is returned when there is no usable interface: by Listen
 // when it can join none at all, and by the send methods when the requested
 // interface is not joined for the family.
-var ErrNoInterface = errors.New("mdns: no usable interface")
+var ErrNoInterface = sd.ErrNoInterface
 
 // candidate is an interface as enumerated, before joining.
 type candidate struct {
