@@ -56,9 +56,12 @@ type Client struct {
 	Servers []string
 	// Timeout bounds one Exchange; zero means DefaultTimeout.
 	Timeout time.Duration
-	// Key, when set, signs every request with TSIG, and an answer whose
-	// TSIG is missing or does not verify is a *TSIGError (RFC 8945
-	// section 5.4).
+	// Key, when set, signs every request with TSIG, and an answer without
+	// TSIG, or whose TSIG carries an error, is a *TSIGError (RFC 8945
+	// section 5.4). A signed answer whose MAC or time does not verify
+	// with Key may be forged: it is discarded like a lost datagram, and
+	// the exchange goes on (ending, when nothing better comes, in a
+	// *NoAnswerError wrapping dns.ErrSig or dns.ErrTime).
 	Key *Key
 	// Accept reports whether an answer settles the exchange; nil accepts
 	// every answer. A rejected answer sends the client to the next server;
@@ -95,16 +98,14 @@ func (e *NoAnswerError) Unwrap() error { return e.Err }
 
 // TSIGError is an answer whose TSIG did not check out (RFC 8945 section
 // 5.4): the server rejected our signature (TSIGError set: BADSIG, BADKEY,
-// BADTIME), or the answer came unsigned or with a signature we could not
-// verify (Unsigned).
+// BADTIME), or the answer came unsigned (Unsigned).
 type TSIGError struct {
 	// Server is the server that answered.
 	Server string
 	// Rcode is the answer's response code; TSIGError the TSIG record's
 	// error field (0 when the answer was unsigned).
 	Rcode, TSIGError int
-	// Unsigned: the answer carried no TSIG record, or one that does not
-	// verify with our key.
+	// Unsigned: the answer carried no TSIG record.
 	Unsigned bool
 }
 
@@ -234,7 +235,10 @@ func (c *Client) once(ctx context.Context, m *dns.Msg, srv string, useTCP bool, 
 		switch {
 		case t != nil && t.Error != 0:
 			return nil, &TSIGError{Server: srv, Rcode: r.Rcode, TSIGError: int(t.Error)}
-		case t == nil && r.Id == req.Id && (err == nil || errors.Is(err, dns.ErrSig)):
+		case t == nil && err == nil:
+			// (Exchange returns only answers with req's ID, and
+			// dns.ErrSig or dns.ErrTime only for a signed one: that
+			// one is discarded below, like a lost datagram.)
 			return nil, &TSIGError{Server: srv, Rcode: r.Rcode, Unsigned: true}
 		}
 	}
@@ -284,8 +288,8 @@ func SystemServers(path string) ([]string, error) {
 }
 
 // SearchDomains returns the search domains of the resolver configuration
-// file path ("search", or "domain" when there is no "search" line), nil
-// when there are none or the file cannot be read.
+// file path ("search", or "domain" when there is no "search" line): empty
+// when there are none, nil when the file cannot be read.
 func SearchDomains(path string) []string {
 	cfg, err := dns.ClientConfigFromFile(path)
 	if err != nil {
