@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
@@ -556,7 +557,7 @@ func ifaceList(r *announce.Responder) string {
 
 // isLocalDomain reports whether d is the Multicast DNS domain.
 func isLocalDomain(d string) bool {
-	return d == "" || strings.EqualFold(strings.TrimSuffix(d, "."), "local")
+	return d == "" || dnsname.Equal(d, dnsname.Local)
 }
 
 // runAnnounceZone registers the services in a unicast DNS zone
