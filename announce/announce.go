@@ -178,7 +178,7 @@ func (r *Responder) hostNSEC(ifc mdns.Interface) dns.RR {
 	if !r.host.answerable() {
 		return nil
 	}
-	if hasFamily(ifc, mdns.IPv4) && hasFamily(ifc, mdns.IPv6) {
+	if ifc.HasFamily(mdns.IPv4) && ifc.HasFamily(mdns.IPv6) {
 		return nil
 	}
 	return r.nsecFor(r.host, ifc)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -33,13 +34,13 @@ const (
 )
 
 // recIndex is every answerable record on one interface, by name, with the
-// rrKey of each record computed once. It is built when first needed after
-// a change (Responder.changed) and reused for every packet until the next
-// one, so that the work per question is a map look-up.
+// dnsname.RRKey of each record computed once. It is built when first
+// needed after a change (Responder.changed) and reused for every packet
+// until the next one, so that the work per question is a map look-up.
 type recIndex struct {
 	byName map[string][]rec
 	owners map[string]*entity // unique names and their owners
-	keys   map[string]bool    // rrKey of every record
+	keys   map[string]bool    // dnsname.RRKey of every record
 	nsec   map[*entity]rec    // NSEC of each owner that has records here
 	// hostNSEC is the host's NSEC as an additional record, when it lacks
 	// A or AAAA here (Responder.hostNSEC); nil otherwise.
@@ -59,7 +60,7 @@ func (r *Responder) index(ifc mdns.Interface) *recIndex {
 		if !e.answerable() {
 			continue
 		}
-		ix.owners[nameKey(r.nameOf(e))] = e
+		ix.owners[dnsname.MustKey(r.nameOf(e))] = e
 		if n := r.nsecFor(e, ifc); n != nil {
 			ix.nsec[e] = keyed(rec{rr: n, unique: true})
 		}
@@ -69,7 +70,7 @@ func (r *Responder) index(ifc mdns.Interface) *recIndex {
 				continue // the enumeration PTR is shared by services of one type
 			}
 			ix.keys[rc.key] = true
-			n := nameKey(rc.rr.Header().Name)
+			n := dnsname.MustKey(rc.rr.Header().Name)
 			ix.byName[n] = append(ix.byName[n], rc)
 		}
 	}
@@ -94,11 +95,11 @@ func (r *Responder) changed() { r.ixCache, r.ownCache = nil, nil }
 // section 6); and for a name we own that has no record of the type asked
 // for, an NSEC record asserting so (section 6.1).
 func (r *Responder) answersFor(q dns.Question, ix *recIndex, ifc mdns.Interface) []rec {
-	cls := q.Qclass &^ quBit
+	cls := q.Qclass &^ dnsname.QU
 	if cls != dns.ClassINET && cls != dns.ClassANY {
 		return nil
 	}
-	n := nameKey(q.Name)
+	n := dnsname.MustKey(q.Name)
 	var out []rec
 	for _, rc := range ix.byName[n] {
 		if q.Qtype == dns.TypeANY || q.Qtype == rc.rr.Header().Rrtype {
@@ -130,7 +131,7 @@ func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[stri
 		}
 	}
 	addHost := func(name string) {
-		n := nameKey(name)
+		n := dnsname.MustKey(name)
 		e := ix.owners[n]
 		if e == nil || e.kind != kindHost {
 			return
@@ -145,11 +146,11 @@ func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[stri
 	for _, a := range answers {
 		switch v := a.rr.(type) {
 		case *dns.PTR:
-			e := ix.owners[nameKey(v.Ptr)]
+			e := ix.owners[dnsname.MustKey(v.Ptr)]
 			if e == nil || e.kind != kindService {
 				continue
 			}
-			for _, rc := range ix.byName[nameKey(v.Ptr)] {
+			for _, rc := range ix.byName[dnsname.MustKey(v.Ptr)] {
 				add(rc)
 			}
 			if nsec, ok := ix.nsec[e]; ok {
@@ -215,7 +216,7 @@ func (r *Responder) answer(p *mdns.Packet, questions []dns.Question, known []dns
 		if i >= maxQuestionsPerPacket {
 			break
 		}
-		qu := q.Qclass&quBit != 0
+		qu := q.Qclass&dnsname.QU != 0
 		for _, rc := range r.answersFor(q, ix, ifc) {
 			k := rc.keyOf()
 			if ka.suppresses(k, rc.rr) {
@@ -362,7 +363,7 @@ func (r *Responder) flushPending(k targetKey) {
 			answers = append(answers, rc)
 		} else if rc.rr.Header().Rrtype == dns.TypeNSEC {
 			// The types we have under a name may have changed meanwhile.
-			if nsec, ok := ix.nsec[ix.owners[nameKey(rc.rr.Header().Name)]]; ok && !r.multicastWithin(k, nsec.key, rateLimit) {
+			if nsec, ok := ix.nsec[ix.owners[dnsname.MustKey(rc.rr.Header().Name)]]; ok && !r.multicastWithin(k, nsec.key, rateLimit) {
 				answers = append(answers, nsec)
 			}
 		}
@@ -382,7 +383,7 @@ func (r *Responder) suppressDuplicates(t targetKey, rrs []dns.RR) {
 	}
 	now := time.Now()
 	for _, rr := range rrs {
-		k := rrKey(rr)
+		k := dnsname.RRKey(rr)
 		if !pr.keys[k] {
 			continue
 		}

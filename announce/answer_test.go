@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -95,7 +97,7 @@ func TestAnswerSharedPTRDelayedWithAdditionals(t *testing.T) {
 		assert.NotNil(t, findRR(m.Extra, "h1.local.", dns.TypeAAAA))
 		assert.NotNil(t, findRR(m.Extra, tzInst, dns.TypeNSEC))
 		for _, rr := range m.Extra {
-			assert.Equal(t, uint16(dns.ClassINET|cacheFlush), rr.Header().Class, "additional %v is unique", rr)
+			assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), rr.Header().Class, "additional %v is unique", rr)
 		}
 		assert.Empty(t, findAll(m.Extra, httpInst, dns.TypeSRV), "nothing unrelated")
 	})
@@ -132,7 +134,7 @@ func TestAnswerUniqueImmediately(t *testing.T) {
 		require.Len(t, m.Answer, 1)
 		srv := m.Answer[0].(*dns.SRV)
 		assert.Equal(t, uint16(8080), srv.Port)
-		assert.Equal(t, uint16(dns.ClassINET|cacheFlush), srv.Hdr.Class)
+		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), srv.Hdr.Class)
 		// RFC 6763 section 12.2: the target's addresses.
 		assert.NotNil(t, findRR(m.Extra, "h1.local.", dns.TypeA))
 		assert.NotNil(t, findRR(m.Extra, "h1.local.", dns.TypeAAAA))
@@ -144,7 +146,7 @@ func TestAnswerUniqueImmediately(t *testing.T) {
 func TestAnswerNSECForMissingTypes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		v4only := func(h *fakeHost) { h.ports[0].ifc.Addrs = h.ports[0].ifc.Addrs[:1] }
-		f := newFixture(t, Options{Families: []mdns.Family{mdns.IPv4}}, v4only)
+		f := newFixture(t, Options{Families: []sd.Family{sd.IPv4}}, v4only)
 
 		f.peer.send(t, query(q("h1.local.", dns.TypeAAAA)))
 		synctest.Wait()
@@ -156,7 +158,7 @@ func TestAnswerNSECForMissingTypes(t *testing.T) {
 		assertName(t, "h1.local.", nsec.Hdr.Name)
 		assertName(t, "h1.local.", nsec.NextDomain)
 		assert.Equal(t, []uint16{dns.TypeA}, nsec.TypeBitMap)
-		assert.Equal(t, uint16(dns.ClassINET|cacheFlush), nsec.Hdr.Class)
+		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), nsec.Hdr.Class)
 		assert.Equal(t, uint32(120), nsec.Hdr.Ttl)
 
 		f.settle()
@@ -419,7 +421,7 @@ func TestMulticastRateLimitAndProbeDefence(t *testing.T) {
 func TestQUProbeGetsUnicastDefence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, Options{})
-		f.peer.send(t, probeFor(tzInst, dns.ClassINET|quBit,
+		f.peer.send(t, probeFor(tzInst, dns.ClassINET|dnsname.QU,
 			&dns.SRV{Hdr: dns.RR_Header{Name: tzInst, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 120}, Port: 1, Target: "peer.local."}))
 		synctest.Wait()
 		uc := f.responses(unicastOnly)
@@ -438,7 +440,7 @@ func TestAddressesPerInterface(t *testing.T) {
 		h.attach(b, mdns.Interface{Index: 3, Name: "lan1", MTU: 1500, Addrs: []netip.Addr{netip.MustParseAddr("169.254.7.1")}})
 		peerB := b.newHost("peer", 2)
 		peerB.ports[0].ifc.Addrs = []netip.Addr{netip.MustParseAddr("169.254.7.2")}
-		startOn(t, h, Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}})
+		startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 
 		for _, p := range b.packets(from("h1"), isProbe) {
 			require.Len(t, p.Msg.Ns, 1, "probes on lan1 propose lan1's address only")
@@ -482,7 +484,7 @@ func TestLargeResponsesAreSplit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLink()
 		h := l.newHost("h1", 1)
-		r := startOn(t, h, Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}})
+		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		const n = 30
 		errs := make(chan error, n)
 		for i := range n {
@@ -524,7 +526,7 @@ func TestLargeResponsesAreSplit(t *testing.T) {
 
 func TestDuplicateAnswerSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, Options{Families: []mdns.Family{mdns.IPv4}})
+		f := newFixture(t, Options{Families: []sd.Family{sd.IPv4}})
 		f.peer.send(t, query(q("_timezone._tcp.local.", dns.TypePTR)))
 		synctest.Wait()
 		// Before our delayed answer goes out, another responder (a proxy

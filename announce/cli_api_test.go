@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
 )
@@ -105,7 +106,7 @@ func TestConflictReasonNamesInstanceUnescaped(t *testing.T) {
 		defer cancel()
 		f.peer.send(t, response(srvRR(tzInst, 9999, "peer.local.")))
 		f.peer.drain()
-		go defender(ctx, f.peer, func(n string) bool { return sameName(n, tzInst) }, 0)
+		go defender(ctx, f.peer, func(n string) bool { return dnsname.Equal(n, tzInst) }, 0)
 		time.Sleep(5 * time.Second)
 		evs := events(f.tz)
 		require.NotEmpty(t, evs)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
 )
@@ -87,7 +88,7 @@ func LoadConfig(r io.Reader) ([]Service, error) {
 			errs = append(errs, configFieldError(i, e))
 		}
 		if len(res.hard) == 0 {
-			k := id{nameKey(escapeLabel(s.Instance) + "."), nameKey(res.data.typeName())}
+			k := id{dnsname.MustKey(dnsname.EscapeLabel(s.Instance) + "."), dnsname.MustKey(res.data.typeName())}
 			if j, dup := seen[k]; dup {
 				errs = append(errs, &FieldError{Field: fmt.Sprintf("services[%d].name", i), Value: s.Instance, Reason: fmt.Sprintf("same instance and type as services[%d]", j)})
 			} else {

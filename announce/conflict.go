@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -35,17 +36,17 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 		if own[e] == nil {
 			own[e] = r.ownKeys(e)
 		}
-		return own[e][rrKey(rr)]
+		return own[e][dnsname.RRKey(rr)]
 	}
 	for _, rr := range rrs {
 		h := rr.Header()
 		if h.Ttl == 0 || h.Rrtype == dns.TypeOPT {
 			continue // a goodbye claims nothing
 		}
-		if cls := h.Class &^ cacheFlush; cls != dns.ClassINET && cls != dns.ClassANY {
+		if cls := h.Class &^ dnsname.CacheFlush; cls != dns.ClassINET && cls != dns.ClassANY {
 			continue
 		}
-		e := owners[nameKey(h.Name)]
+		e := owners[dnsname.MustKey(h.Name)]
 		if e == nil || hit[e] || e.state == stateRemoved {
 			continue
 		}
@@ -159,13 +160,13 @@ func (r *Responder) rename(e *entity) {
 func (r *Responder) nameInUse(e *entity, label string) bool {
 	var name string
 	if e.kind == kindHost {
-		name = escapeLabel(label) + "." + localDomain
+		name = dnsname.EscapeLabel(label) + "." + dnsname.Local
 	} else {
 		name = e.svc.instanceName(label)
 	}
-	k := nameKey(name)
+	k := dnsname.MustKey(name)
 	for _, x := range append([]*entity{r.host}, r.services...) {
-		if x != e && x.state != stateRemoved && nameKey(r.nameOf(x)) == k {
+		if x != e && x.state != stateRemoved && dnsname.MustKey(r.nameOf(x)) == k {
 			return true
 		}
 	}

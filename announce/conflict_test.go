@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
 // srvRR is an SRV record for name.
 func srvRR(name string, port uint16, target string) *dns.SRV {
-	return &dns.SRV{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET | cacheFlush, Ttl: 120}, Port: port, Target: target}
+	return &dns.SRV{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSRV, Class: dns.ClassINET | dnsname.CacheFlush, Ttl: 120}, Port: port, Target: target}
 }
 
 // response builds a response carrying answers.
@@ -58,7 +59,7 @@ func TestOngoingConflictReprobesAndRenames(t *testing.T) {
 		// defends it when we probe.
 		f.peer.send(t, response(srvRR(tzInst, 9999, "peer.local.")))
 		f.peer.drain()
-		go defender(ctx, f.peer, func(n string) bool { return sameName(n, tzInst) }, 0)
+		go defender(ctx, f.peer, func(n string) bool { return dnsname.Equal(n, tzInst) }, 0)
 		time.Sleep(5 * time.Second)
 
 		assert.Equal(t, "Office TZ (2)._timezone._tcp.local.", f.tz.Name())
@@ -100,7 +101,7 @@ func TestHostConflictRetargetsServices(t *testing.T) {
 				case <-ctx.Done():
 					return
 				case p := <-f.peer.inbox:
-					if !p.Msg.Response && len(p.Msg.Question) > 0 && sameName(p.Msg.Question[0].Name, "h1.local.") {
+					if !p.Msg.Response && len(p.Msg.Question) > 0 && dnsname.Equal(p.Msg.Question[0].Name, "h1.local.") {
 						_ = f.peer.SendMulticast(ctx, response(aRR("h1.local.", "198.51.100.12", 120)), 0, mdns.IPv4)
 					}
 				}

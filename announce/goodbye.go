@@ -2,6 +2,8 @@ package announce
 
 import (
 	"slices"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // goodbye withdraws every record of ents that was announced: each is
@@ -27,7 +29,7 @@ func (r *Responder) goodbye(ents []*entity) {
 		for _, x := range append([]*entity{r.host}, r.services...) {
 			if !gone[x] && x.announced && x.state != stateRemoved {
 				for _, rc := range r.recordsOf(x, t.ifc) {
-					keep[rrKey(rc.rr)] = true
+					keep[dnsname.RRKey(rc.rr)] = true
 				}
 			}
 		}
@@ -35,7 +37,7 @@ func (r *Responder) goodbye(ents []*entity) {
 		seen := map[string]bool{}
 		for _, e := range owed {
 			for _, rc := range r.recordsOf(e, t.ifc) {
-				k := rrKey(rc.rr)
+				k := dnsname.RRKey(rc.rr)
 				if keep[k] || seen[k] {
 					continue
 				}

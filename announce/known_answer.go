@@ -6,6 +6,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -34,7 +35,7 @@ func newKnownAnswers(rrs []dns.RR) knownAnswers {
 		if i >= maxKnownAnswers {
 			break
 		}
-		k := rrKey(rr)
+		k := dnsname.RRKey(rr)
 		if ttl := rr.Header().Ttl; ttl >= ka[k] {
 			ka[k] = ttl
 		}
@@ -42,10 +43,10 @@ func newKnownAnswers(rrs []dns.RR) knownAnswers {
 	return ka
 }
 
-// suppresses reports whether our record rr, whose rrKey is k, must not be
-// given because the querier listed it with at least half our TTL (RFC 6762
-// section 7.1: a responder MUST NOT answer with a record already in the
-// Answer section with a TTL of at least half the correct value).
+// suppresses reports whether our record rr, whose dnsname.RRKey is k, must
+// not be given because the querier listed it with at least half our TTL
+// (RFC 6762 section 7.1: a responder MUST NOT answer with a record already
+// in the Answer section with a TTL of at least half the correct value).
 func (ka knownAnswers) suppresses(k string, rr dns.RR) bool {
 	if len(ka) == 0 {
 		return false

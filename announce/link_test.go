@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/sd"
 )
 
 // This file is an in-memory link: no socket is ever opened. A link is one
@@ -112,7 +114,7 @@ func (h *fakeHost) closed() bool {
 
 func (p *port) addr(f mdns.Family) (netip.Addr, bool) {
 	for _, a := range p.ifc.Addrs {
-		if familyOf(a) == f {
+		if sd.FamilyOf(a) == f {
 			return a, true
 		}
 	}
@@ -162,7 +164,7 @@ func (h *fakeHost) SendUnicast(ctx context.Context, m *dns.Msg, to netip.AddrPor
 	if err != nil {
 		return err
 	}
-	f := familyOf(to.Addr())
+	f := sd.FamilyOf(to.Addr())
 	h.mu.Lock()
 	ports := slices.Clone(h.ports)
 	h.mu.Unlock()
@@ -289,7 +291,7 @@ func hasAnswer(name string, t uint16) func(sentPacket) bool {
 // findRR returns the first record named name of type t.
 func findRR(rrs []dns.RR, name string, t uint16) dns.RR {
 	for _, rr := range rrs {
-		if sameName(rr.Header().Name, name) && rr.Header().Rrtype == t {
+		if dnsname.Equal(rr.Header().Name, name) && rr.Header().Rrtype == t {
 			return rr
 		}
 	}
@@ -300,7 +302,7 @@ func findRR(rrs []dns.RR, name string, t uint16) dns.RR {
 func findAll(rrs []dns.RR, name string, t uint16) []dns.RR {
 	var out []dns.RR
 	for _, rr := range rrs {
-		if sameName(rr.Header().Name, name) && rr.Header().Rrtype == t {
+		if dnsname.Equal(rr.Header().Name, name) && rr.Header().Rrtype == t {
 			out = append(out, rr)
 		}
 	}
@@ -352,7 +354,7 @@ func q(name string, t uint16) dns.Question {
 
 // qu builds a QU question.
 func qu(name string, t uint16) dns.Question {
-	return dns.Question{Name: name, Qtype: t, Qclass: dns.ClassINET | quBit}
+	return dns.Question{Name: name, Qtype: t, Qclass: dns.ClassINET | dnsname.QU}
 }
 
 // logRecorder is a slog handler that keeps every record, so that tests can
@@ -416,5 +418,5 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // and ASCII case do not matter).
 func assertName(t testing.TB, want, got string) {
 	t.Helper()
-	assert.True(t, sameName(want, got), "name: want %q, got %q", want, got)
+	assert.True(t, dnsname.Equal(want, got), "name: want %q, got %q", want, got)
 }

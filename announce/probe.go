@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -140,7 +141,7 @@ func (r *Responder) probeMessages(members []*entity, t target, first bool) []*dn
 	limit := packetLimit(t.ifc.MTU, t.fam)
 	qclass := uint16(dns.ClassINET)
 	if first {
-		qclass |= quBit
+		qclass |= dnsname.QU
 	}
 	newMsg := func() *dns.Msg {
 		m := new(dns.Msg)
@@ -181,7 +182,7 @@ func (r *Responder) handleProbe(p *mdns.Packet) {
 		if i >= maxRecordsPerPacket {
 			break
 		}
-		k := nameKey(rr.Header().Name)
+		k := dnsname.MustKey(rr.Header().Name)
 		if _, ok := byName[k]; !ok {
 			order = append(order, k)
 		}
@@ -236,7 +237,7 @@ func (r *Responder) isOwnAddr(a netip.Addr) bool {
 func (r *Responder) allOwn(e *entity, rrs []dns.RR) bool {
 	own := r.ownKeys(e)
 	for _, rr := range rrs {
-		if !own[rrKey(rr)] {
+		if !own[dnsname.RRKey(rr)] {
 			return false
 		}
 	}

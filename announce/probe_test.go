@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -58,7 +60,7 @@ func TestHostProbeMessagesAndAnnouncements(t *testing.T) {
 			require.Len(t, m.Question, 1)
 			wantClass := uint16(dns.ClassINET)
 			if i == 0 {
-				wantClass |= quBit // QU on the first probe (RFC 6762 section 8.1)
+				wantClass |= dnsname.QU // QU on the first probe (RFC 6762 section 8.1)
 			}
 			assert.Equal(t, dns.Question{Name: "h1.local.", Qtype: dns.TypeANY, Qclass: wantClass}, m.Question[0], "ANY question")
 			require.Len(t, m.Ns, 2, "proposed A and AAAA in the Authority section")
@@ -85,7 +87,7 @@ func TestHostProbeMessagesAndAnnouncements(t *testing.T) {
 			assert.True(t, p.Multicast())
 			a := findRR(m.Answer, "h1.local.", dns.TypeA)
 			require.NotNil(t, a)
-			assert.Equal(t, uint16(dns.ClassINET|cacheFlush), a.Header().Class, "cache-flush on unique records")
+			assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), a.Header().Class, "cache-flush on unique records")
 			assert.Equal(t, uint32(120), a.Header().Ttl)
 			require.NotNil(t, findRR(m.Answer, "h1.local.", dns.TypeAAAA))
 		}
@@ -113,7 +115,7 @@ func TestServiceProbeAndAnnouncement(t *testing.T) {
 			require.Len(t, p.Msg.Question, 1, "the host name is already ours: only the instance is probed")
 			assertName(t, inst, p.Msg.Question[0].Name)
 			assert.Equal(t, dns.TypeANY, p.Msg.Question[0].Qtype)
-			assert.Equal(t, i == 0, p.Msg.Question[0].Qclass&quBit != 0, "QU on the first probe only")
+			assert.Equal(t, i == 0, p.Msg.Question[0].Qclass&dnsname.QU != 0, "QU on the first probe only")
 			require.Len(t, p.Msg.Ns, 2)
 			srv := findRR(p.Msg.Ns, inst, dns.TypeSRV).(*dns.SRV)
 			assert.Equal(t, uint16(8080), srv.Port)
@@ -136,11 +138,11 @@ func TestServiceProbeAndAnnouncement(t *testing.T) {
 		assert.Equal(t, "_timezone._tcp.local.", enum.(*dns.PTR).Ptr)
 		srv := findRR(m.Answer, inst, dns.TypeSRV)
 		require.NotNil(t, srv)
-		assert.Equal(t, uint16(dns.ClassINET|cacheFlush), srv.Header().Class)
+		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), srv.Header().Class)
 		assert.Equal(t, uint32(120), srv.Header().Ttl)
 		tx := findRR(m.Answer, inst, dns.TypeTXT)
 		require.NotNil(t, tx)
-		assert.Equal(t, uint16(dns.ClassINET|cacheFlush), tx.Header().Class)
+		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), tx.Header().Class)
 		assert.Equal(t, uint32(4500), tx.Header().Ttl)
 		assert.NotNil(t, findRR(m.Extra, "h1.local.", dns.TypeA), "target address as additional record")
 		assert.NotNil(t, findRR(m.Extra, "h1.local.", dns.TypeAAAA))
@@ -226,20 +228,20 @@ func TestManyNamesProbedInPacketsThatFit(t *testing.T) {
 			assert.LessOrEqual(t, p.Size, limit, "probe packet %d", i)
 			names := map[string]bool{}
 			for _, q := range p.Msg.Question {
-				names[canonName(q.Name)] = true
-				asked[canonName(q.Name)]++
+				names[dnsname.Canonical(q.Name)] = true
+				asked[dnsname.Canonical(q.Name)]++
 			}
 			for _, rr := range p.Msg.Ns {
-				assert.True(t, names[canonName(rr.Header().Name)], "packet %d: %s proposed without its question", i, rr.Header().Name)
+				assert.True(t, names[dnsname.Canonical(rr.Header().Name)], "packet %d: %s proposed without its question", i, rr.Header().Name)
 			}
 			for n := range names {
 				want := 2 // SRV and TXT
-				if n == canonName("h1.local.") {
+				if n == dnsname.Canonical("h1.local.") {
 					want = 1 // A on IPv4; AAAA in the IPv6 packets
 				}
 				got := 0
 				for _, rr := range p.Msg.Ns {
-					if canonName(rr.Header().Name) == n && rr.Header().Rrtype != dns.TypeAAAA {
+					if dnsname.Canonical(rr.Header().Name) == n && rr.Header().Rrtype != dns.TypeAAAA {
 						got++
 					}
 				}
@@ -302,7 +304,7 @@ func TestTieBreakComparison(t *testing.T) {
 		{"RFC 6762 8.2 example: 169.254.99.200 loses to 169.254.200.50", set(a("169.254.99.200")), set(a("169.254.200.50")), -1},
 		{"and the other way round wins", set(a("169.254.200.50")), set(a("169.254.99.200")), 1},
 		{"class decides first", set(withClass(a("255.255.255.255"), dns.ClassINET)), set(withClass(a("0.0.0.0"), dns.ClassCHAOS)), -1},
-		{"cache-flush bit is ignored", set(withClass(a("10.0.0.1"), dns.ClassINET|cacheFlush)), set(a("10.0.0.1")), 0},
+		{"cache-flush bit is ignored", set(withClass(a("10.0.0.1"), dns.ClassINET|dnsname.CacheFlush)), set(a("10.0.0.1")), 0},
 		{"TTL is ignored", set(withTTL(a("10.0.0.1"), 1)), set(a("10.0.0.1")), 0},
 		{"type decides before rdata", set(a("255.255.255.255")), set(aaaa("::")), -1},
 		{"rdata as unsigned bytes", set(a("10.0.0.200")), set(a("10.0.0.7")), 1},
@@ -348,7 +350,7 @@ func TestSimultaneousProbe(t *testing.T) {
 				peer := l.newHost("peer", 2)
 				ready := make(chan *Responder)
 				go func() {
-					r, err := start(context.Background(), Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}, Logger: discard()}, h, nil)
+					r, err := start(context.Background(), Options{HostName: "h1", Families: []sd.Family{sd.IPv4}, Logger: discard()}, h, nil)
 					if err != nil {
 						panic(err)
 					}
@@ -359,7 +361,7 @@ func TestSimultaneousProbe(t *testing.T) {
 				require.GreaterOrEqual(t, before, 1)
 				require.Less(t, before, 3)
 				sentAt := time.Now()
-				peer.send(t, probeFor("h1.local.", dns.ClassINET|quBit, aRR("h1.local.", tc.theirIP, 120)))
+				peer.send(t, probeFor("h1.local.", dns.ClassINET|dnsname.QU, aRR("h1.local.", tc.theirIP, 120)))
 				r := <-ready
 				defer r.Close()
 				assert.Equal(t, "h1.local.", r.HostName(), "a tie-break is no conflict: the name is kept")
@@ -380,7 +382,7 @@ func TestServiceTieBreakEvent(t *testing.T) {
 		l := newLink()
 		h := l.newHost("h1", 1)
 		peer := l.newHost("peer", 2)
-		r := startOn(t, h, Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}})
+		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		const inst = "Office TZ._timezone._tcp.local."
 		type result struct {
 			h   *Handle
@@ -393,7 +395,7 @@ func TestServiceTieBreakEvent(t *testing.T) {
 		}()
 		time.Sleep(300 * time.Millisecond)
 		// The same name, with a later SRV (higher port): we lose.
-		peer.send(t, probeFor(inst, dns.ClassINET|quBit,
+		peer.send(t, probeFor(inst, dns.ClassINET|dnsname.QU,
 			&dns.SRV{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 120}, Port: 9999, Target: "peer.local."}))
 		res := <-done
 		require.NoError(t, res.err)
@@ -425,7 +427,7 @@ func defender(ctx context.Context, peer *fakeHost, claimed func(name string) boo
 					continue
 				}
 				resp := newResponse()
-				resp.Answer = append(resp.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeSRV, Class: dns.ClassINET | cacheFlush, Ttl: 120}, Port: 1, Target: "peer.local."})
+				resp.Answer = append(resp.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeSRV, Class: dns.ClassINET | dnsname.CacheFlush, Ttl: 120}, Port: 1, Target: "peer.local."})
 				_ = peer.SendMulticast(ctx, resp, 0, mdns.IPv4)
 				n++
 				if max > 0 && n >= max {
@@ -441,11 +443,11 @@ func TestRenameSequenceOnConflict(t *testing.T) {
 		l := newLink()
 		h := l.newHost("h1", 1)
 		peer := l.newHost("peer", 2)
-		r := startOn(t, h, Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}})
+		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		taken := map[string]bool{nameKey("office tz._timezone._tcp.local."): true, nameKey("office tz (2)._timezone._tcp.local."): true}
-		go defender(ctx, peer, func(n string) bool { return taken[nameKey(n)] }, 0)
+		taken := map[string]bool{dnsname.MustKey("office tz._timezone._tcp.local."): true, dnsname.MustKey("office tz (2)._timezone._tcp.local."): true}
+		go defender(ctx, peer, func(n string) bool { return taken[dnsname.MustKey(n)] }, 0)
 		hd, err := r.Add(context.Background(), tzService(t, "Office TZ"))
 		require.NoError(t, err)
 		assert.Equal(t, "Office TZ (3)._timezone._tcp.local.", hd.Name())
@@ -511,16 +513,16 @@ func TestConflictRateLimit(t *testing.T) {
 		l := newLink()
 		h := l.newHost("h1", 1)
 		peer := l.newHost("peer", 2)
-		r := startOn(t, h, Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}})
+		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		// The peer holds "Storm" and "Storm (2)" ... "Storm (17)".
-		taken := map[string]bool{nameKey("Storm._timezone._tcp.local."): true}
+		taken := map[string]bool{dnsname.MustKey("Storm._timezone._tcp.local."): true}
 		for i := 2; i <= 17; i++ {
-			taken[nameKey(fmt.Sprintf("Storm (%d)._timezone._tcp.local.", i))] = true
+			taken[dnsname.MustKey(fmt.Sprintf("Storm (%d)._timezone._tcp.local.", i))] = true
 		}
 		require.Len(t, taken, 17)
-		go defender(ctx, peer, func(n string) bool { return taken[nameKey(n)] }, 0)
+		go defender(ctx, peer, func(n string) bool { return taken[dnsname.MustKey(n)] }, 0)
 		l.reset()
 		hd, err := r.Add(context.Background(), tzService(t, "Storm"))
 		require.NoError(t, err)

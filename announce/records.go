@@ -4,30 +4,11 @@ import (
 	"bytes"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
-)
-
-// Top bits of the class fields (RFC 6762 sections 5.4 and 10.2).
-const (
-	// quBit is the unicast-response bit of a question's class (section 5.4).
-	quBit = 1 << 15
-	// cacheFlush is the cache-flush bit of a resource record's class (section 10.2).
-	cacheFlush = 1 << 15
-)
-
-// Fixed names of DNS-SD (RFC 6763).
-const (
-	// enumLabels is the service type enumeration name before the domain
-	// (RFC 6763 section 9).
-	enumLabels = "_services._dns-sd._udp."
-	// subLabel marks a subtype name (RFC 6763 section 7.1).
-	subLabel = "._sub."
-	// localDomain is the only domain this responder answers in (RFC 6762 section 3).
-	localDomain = "local."
 )
 
 // rec is one resource record we own: its data (class IN, our TTL, no
@@ -36,134 +17,23 @@ const (
 type rec struct {
 	rr     dns.RR
 	unique bool
-	key    string // rrKey(rr), when computed (keyed)
+	key    string // dnsname.RRKey(rr), when computed (keyed)
 }
 
 // keyed returns rc with its key computed.
 func keyed(rc rec) rec {
 	if rc.key == "" {
-		rc.key = rrKey(rc.rr)
+		rc.key = dnsname.RRKey(rc.rr)
 	}
 	return rc
 }
 
-// keyOf returns rrKey(rc.rr), computing it only if rc is not keyed.
+// keyOf returns dnsname.RRKey(rc.rr), computing it only if rc is not keyed.
 func (rc rec) keyOf() string {
 	if rc.key != "" {
 		return rc.key
 	}
-	return rrKey(rc.rr)
-}
-
-// escapeLabel turns arbitrary label bytes (an instance name may hold dots,
-// spaces and any UTF-8, RFC 6763 section 4.1.1) into the escaped
-// presentation form miekg/dns packs back into exactly those bytes.
-func escapeLabel(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '.' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c == 0x7f:
-			b.WriteByte('\\')
-			b.WriteByte('0' + c/100)
-			b.WriteByte('0' + c/10%10)
-			b.WriteByte('0' + c%10)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// nameWire returns the uncompressed wire form of the presentation-form
-// name s with ASCII letters folded to lower case: equal keys mean the same
-// name, compared case-insensitively for ASCII only and byte-for-byte for
-// everything else (RFC 6762 section 16). Label length bytes are at most 63
-// and so are never folded. An unpackable name gives its lower-cased text
-// behind a marker byte so that it can still be compared.
-func nameWire(s string) []byte {
-	buf := make([]byte, 256)
-	n, err := dns.PackDomainName(dns.Fqdn(s), buf, 0, nil, false)
-	if err != nil {
-		return append([]byte{0xff}, strings.ToLower(s)...)
-	}
-	buf = buf[:n]
-	for i, c := range buf {
-		if 'A' <= c && c <= 'Z' {
-			buf[i] = c + 'a' - 'A'
-		}
-	}
-	return buf
-}
-
-// nameKey is nameWire as a string, for maps and equality.
-func nameKey(s string) string { return string(nameWire(s)) }
-
-// sameName reports whether two presentation-form names are the same name.
-func sameName(a, b string) bool { return bytes.Equal(nameWire(a), nameWire(b)) }
-
-// canonName returns s in a canonical presentation form: lower-case ASCII
-// and miekg/dns escapes, so that names inside rdata compare equal when the
-// names are equal.
-func canonName(s string) string {
-	w := nameWire(s)
-	if len(w) > 0 && w[0] == 0xff {
-		return string(w)
-	}
-	name, _, err := dns.UnpackDomainName(w, 0)
-	if err != nil {
-		return string(w)
-	}
-	return name
-}
-
-// rdata returns the uncompressed rdata bytes of rr as it would be sent
-// (RFC 6762 section 8.2: the "raw" rdata used for the tie-break), or nil
-// if rr cannot be packed.
-func rdata(rr dns.RR) []byte {
-	cp := dns.Copy(rr)
-	ch := cp.Header()
-	ch.Name = "."
-	buf := make([]byte, dns.Len(cp)+16)
-	off, err := dns.PackRR(cp, buf, 0, nil, false)
-	if err != nil {
-		return nil
-	}
-	// Root name (1 byte) + type, class, TTL, rdlength (10 bytes).
-	if off < 11 {
-		return nil
-	}
-	return buf[11:off]
-}
-
-// rrKey identifies a record by name, type, class (without the cache-flush
-// bit) and rdata, ignoring the TTL and the case of names (also names in
-// PTR, SRV and NSEC rdata). Two records with the same key are "the same
-// record" for known-answer suppression (RFC 6762 section 7.1) and conflict
-// detection (section 9).
-func rrKey(rr dns.RR) string {
-	cp := dns.Copy(rr)
-	h := cp.Header()
-	h.Name = canonName(h.Name)
-	h.Class &^= cacheFlush
-	h.Ttl = 0
-	switch v := cp.(type) {
-	case *dns.PTR:
-		v.Ptr = canonName(v.Ptr)
-	case *dns.SRV:
-		v.Target = canonName(v.Target)
-	case *dns.NSEC:
-		v.NextDomain = canonName(v.NextDomain)
-	}
-	buf := make([]byte, dns.Len(cp)+16)
-	off, err := dns.PackRR(cp, buf, 0, nil, false)
-	if err != nil {
-		return "!" + cp.String()
-	}
-	return string(buf[:off])
+	return dnsname.RRKey(rc.rr)
 }
 
 // prepare returns a copy of rc's record ready to be sent: TTL ttl, and the
@@ -175,31 +45,13 @@ func prepare(rc rec, ttl uint32, flush bool) dns.RR {
 	h.Ttl = ttl
 	h.Class = dns.ClassINET
 	if flush && rc.unique {
-		h.Class |= cacheFlush
+		h.Class |= dnsname.CacheFlush
 	}
 	return cp
 }
 
-// hasFamily reports whether ifc has an address of family f.
-func hasFamily(ifc mdns.Interface, f mdns.Family) bool {
-	for _, a := range ifc.Addrs {
-		if familyOf(a) == f {
-			return true
-		}
-	}
-	return false
-}
-
-// familyOf returns the family of a.
-func familyOf(a netip.Addr) mdns.Family {
-	if a.Is4() || a.Is4In6() {
-		return mdns.IPv4
-	}
-	return mdns.IPv6
-}
-
 // hostName returns the responder's current host name, e.g. "h1.local.".
-func (r *Responder) hostFQDN() string { return escapeLabel(r.host.label) + "." + localDomain }
+func (r *Responder) hostFQDN() string { return dnsname.EscapeLabel(r.host.label) + "." + dnsname.Local }
 
 // nameOf returns the unique name an entity claims: the host name or the
 // service instance name.
@@ -254,10 +106,10 @@ func (r *Responder) serviceRecords(e *entity) []rec {
 		{rr: &dns.PTR{Hdr: dns.RR_Header{Name: typ, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: r.ttl.other}, Ptr: inst}},
 	}
 	for _, sub := range s.subtypes {
-		out = append(out, rec{rr: &dns.PTR{Hdr: dns.RR_Header{Name: escapeLabel(sub) + subLabel + typ, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: r.ttl.other}, Ptr: inst}})
+		out = append(out, rec{rr: &dns.PTR{Hdr: dns.RR_Header{Name: dnsname.EscapeLabel(sub) + "." + dnsname.SubLabel + "." + typ, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: r.ttl.other}, Ptr: inst}})
 	}
 	out = append(out,
-		rec{rr: &dns.PTR{Hdr: dns.RR_Header{Name: enumLabels + s.domain, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: r.ttl.other}, Ptr: typ}},
+		rec{rr: &dns.PTR{Hdr: dns.RR_Header{Name: dnsname.ServicesType + "." + s.domain, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: r.ttl.other}, Ptr: typ}},
 		rec{rr: &dns.SRV{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: r.ttl.host}, Port: s.port, Target: r.targetOf(e)}, unique: true},
 		rec{rr: s.txtRR(inst, r.ttl.other), unique: true},
 	)
@@ -300,10 +152,10 @@ func (r *Responder) ownKeys(e *entity) map[string]bool {
 	}
 	for _, ifc := range ifcs {
 		for _, rr := range r.uniqueRecords(e, ifc) {
-			keys[rrKey(rr)] = true
+			keys[dnsname.RRKey(rr)] = true
 		}
 		if n := r.nsecFor(e, ifc); n != nil {
-			keys[rrKey(n)] = true
+			keys[dnsname.RRKey(n)] = true
 		}
 	}
 	return keys
@@ -315,10 +167,10 @@ func (r *Responder) typesOf(e *entity, ifc mdns.Interface) []uint16 {
 		return []uint16{dns.TypeTXT, dns.TypeSRV}
 	}
 	var ts []uint16
-	if hasFamily(ifc, mdns.IPv4) {
+	if ifc.HasFamily(mdns.IPv4) {
 		ts = append(ts, dns.TypeA)
 	}
-	if hasFamily(ifc, mdns.IPv6) {
+	if ifc.HasFamily(mdns.IPv6) {
 		ts = append(ts, dns.TypeAAAA)
 	}
 	return ts
@@ -354,8 +206,8 @@ func (e *entity) answerable() bool {
 }
 
 // owners maps the unique names of this responder (host name, instance
-// names), as nameKey, to their entities. Built when first needed after a
-// change (Responder.changed); callers must not modify it.
+// names), as dnsname.MustKey, to their entities. Built when first needed
+// after a change (Responder.changed); callers must not modify it.
 func (r *Responder) owners() map[string]*entity {
 	if r.ownCache != nil {
 		return r.ownCache
@@ -363,7 +215,7 @@ func (r *Responder) owners() map[string]*entity {
 	m := make(map[string]*entity, len(r.services)+1)
 	for _, e := range append([]*entity{r.host}, r.services...) {
 		if e.state != stateRemoved {
-			m[nameKey(r.nameOf(e))] = e
+			m[dnsname.MustKey(r.nameOf(e))] = e
 		}
 	}
 	r.ownCache = m
@@ -375,7 +227,7 @@ func (r *Responder) owners() map[string]*entity {
 // then type, then the raw uncompressed rdata compared as unsigned bytes,
 // where a prefix sorts first.
 func compareRR(a, b dns.RR) int {
-	ca, cb := a.Header().Class&^cacheFlush, b.Header().Class&^cacheFlush
+	ca, cb := a.Header().Class&^dnsname.CacheFlush, b.Header().Class&^dnsname.CacheFlush
 	if ca != cb {
 		if ca < cb {
 			return -1
@@ -389,7 +241,7 @@ func compareRR(a, b dns.RR) int {
 		}
 		return 1
 	}
-	return bytes.Compare(rdata(a), rdata(b))
+	return bytes.Compare(dnsname.Rdata(a), dnsname.Rdata(b))
 }
 
 // compareSets compares two record sets for the tie-break (RFC 6762

@@ -19,8 +19,10 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 )
 
 // Errors returned by the responder.
@@ -84,7 +86,9 @@ func (t TTLs) seconds() ttlConfig {
 // Options configure a Responder.
 type Options struct {
 	// Interfaces restricts the responder to these interface names; empty
-	// means every up, multicast-capable, non-loopback interface.
+	// means every up, multicast-capable, non-loopback interface. New fails
+	// with an error wrapping sd.ErrUnknownInterface when a name does not
+	// exist, and sd.ErrNoInterface when no interface is usable.
 	Interfaces []string
 	// HostName is the host name to claim, as a single label ("h1") or with
 	// the mDNS domain ("h1.local."); empty means the first label of
@@ -95,8 +99,8 @@ type Options struct {
 	Registry *registry.Registry
 	// Logger receives the responder's logs; nil means slog.Default().
 	Logger *slog.Logger
-	// Families to use; empty means IPv4 and IPv6.
-	Families []mdns.Family
+	// Families to use (sd.IPv4, sd.IPv6); empty means both.
+	Families []sd.Family
 	// NoValidate publishes services that fail validation (with a logged
 	// warning) instead of refusing them. Errors that make a service
 	// impossible to encode are refused regardless.
@@ -359,7 +363,7 @@ func hostLabel(name string) (string, error) {
 		name = strings.SplitN(h, ".", 2)[0]
 	} else {
 		n := strings.TrimSuffix(name, ".")
-		if l := len(n) - len(".local"); l > 0 && strings.EqualFold(n[l:], ".local") {
+		if l := len(n) - len(".local"); l > 0 && dnsname.ASCIILower(n[l:]) == ".local" {
 			n = n[:l]
 		}
 		if strings.Contains(n, ".") {
@@ -605,7 +609,7 @@ func (r *Responder) targets() []target {
 	var out []target
 	for _, ifc := range r.tr.Interfaces() {
 		for _, f := range r.families {
-			if hasFamily(ifc, f) {
+			if ifc.HasFamily(f) {
 				out = append(out, target{ifc: ifc, fam: f})
 			}
 		}
@@ -696,11 +700,11 @@ func (r *Responder) markMulticast(t targetKey, rr dns.RR, now time.Time) {
 			clear(r.lastMC)
 		}
 	}
-	r.lastMC[mcKey{rrKey(rr), t}] = now
+	r.lastMC[mcKey{dnsname.RRKey(rr), t}] = now
 }
 
-// multicastWithin reports whether the record with rrKey k was multicast on
-// t less than d ago.
+// multicastWithin reports whether the record with dnsname.RRKey k was
+// multicast on t less than d ago.
 func (r *Responder) multicastWithin(t targetKey, k string, d time.Duration) bool {
 	at, ok := r.lastMC[mcKey{k, t}]
 	return ok && time.Since(at) < d

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
 )
@@ -134,7 +135,7 @@ func (s *svcData) typeName() string { return s.typ + "." + s.domain }
 
 // instanceName returns the full instance name for label.
 func (s *svcData) instanceName(label string) string {
-	return escapeLabel(label) + "." + s.typeName()
+	return dnsname.EscapeLabel(label) + "." + s.typeName()
 }
 
 // txtRR returns the TXT record under name.
@@ -200,7 +201,7 @@ func (s Service) CheckPublishable(reg *registry.Registry) error {
 
 // checkLocal refuses a service outside the mDNS domain (RFC 6762 section 3).
 func checkLocal(s Service, res resolved) error {
-	if !sameName(res.data.domain, localDomain) {
+	if !dnsname.Equal(res.data.domain, dnsname.Local) {
 		return &ValidationError{Service: s.Instance, Report: res.report,
 			Err: &FieldError{Field: "Domain", Value: s.Domain, Reason: "Multicast DNS publishes only in local. (RFC 6762 section 3)"}}
 	}
@@ -309,7 +310,7 @@ func (s Service) resolve(reg *registry.Registry) resolved {
 		if j := controlChar(sub); j >= 0 {
 			soft(field, sub, "control character 0x%02x at byte %d", sub[j], j)
 		}
-		if k := strings.ToLower(sub); !seen[k] {
+		if k := dnsname.ASCIILower(sub); !seen[k] { // RFC 6762 section 16
 			seen[k] = true
 			d.subtypes = append(d.subtypes, sub)
 		}
@@ -319,11 +320,11 @@ func (s Service) resolve(reg *registry.Registry) resolved {
 	dom := s.Domain
 	if dom == "" {
 		dom = typeDomain
-	} else if typeDomain != "" && !sameName(dom, typeDomain) {
+	} else if typeDomain != "" && !dnsname.Equal(dom, typeDomain) {
 		hard("Domain", s.Domain, "differs from the domain %q in the type", typeDomain)
 	}
 	if dom == "" {
-		dom = localDomain
+		dom = dnsname.Local
 	}
 	d.domain = dns.Fqdn(dom)
 	if _, ok := dns.IsDomainName(d.domain); !ok {
@@ -334,7 +335,7 @@ func (s Service) resolve(reg *registry.Registry) resolved {
 	if s.Host != "" {
 		h := strings.TrimSuffix(s.Host, ".")
 		if !strings.Contains(h, ".") {
-			h += "." + localDomain
+			h += "." + dnsname.Local
 		}
 		d.host = dns.Fqdn(h)
 		if _, ok := dns.IsDomainName(d.host); !ok || strings.Contains(d.host, "..") {
@@ -377,14 +378,14 @@ func lenientType(s string) (registry.Type, error) {
 	labels := strings.Split(body, ".")
 	var t registry.Type
 	i := 0
-	if len(labels) >= 2 && strings.EqualFold(labels[1], "_sub") {
+	if len(labels) >= 2 && dnsname.ASCIILower(labels[1]) == dnsname.SubLabel {
 		t.Subtype = labels[0]
 		i = 2
 	}
 	if i+1 >= len(labels) {
 		return t, fmt.Errorf("missing labels")
 	}
-	svc, proto := labels[i], strings.ToLower(labels[i+1])
+	svc, proto := labels[i], dnsname.ASCIILower(labels[i+1])
 	if len(svc) < 2 || len(svc) > 63 || svc[0] != '_' || controlChar(svc) >= 0 {
 		return t, fmt.Errorf("bad service label %q", svc)
 	}

@@ -13,8 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -99,6 +101,17 @@ func TestValidateFields(t *testing.T) {
 	}
 }
 
+// TestSubtypesFoldASCIIOnly: subtypes that are the same name (ASCII case,
+// RFC 6762 section 16) are published once; subtypes that differ in the case
+// of a non-ASCII letter are different names and are both published.
+func TestSubtypesFoldASCIIOnly(t *testing.T) {
+	s := Service{Instance: "x", Type: "_http._tcp", Port: 80,
+		Subtypes: []string{"_Printer", "_printer", "_PRINTER", "_École", "_école", "_\u212Aiosk", "_kiosk"}}
+	res := s.resolve(registry.Builtin())
+	require.Empty(t, res.hard)
+	assert.Equal(t, []string{"_Printer", "_École", "_école", "_\u212Aiosk", "_kiosk"}, res.data.subtypes)
+}
+
 func TestPortZeroIsAWarning(t *testing.T) {
 	s := tzService(t, "Office TZ")
 	s.Port = 0
@@ -145,7 +158,7 @@ func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 func TestAddResolvesBareNameAndTypeSubtype(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLink()
-		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1", Families: []mdns.Family{mdns.IPv4}})
+		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		hd, err := r.Add(context.Background(), Service{Instance: "Clock", Type: "timezone", Port: 8080})
 		require.NoError(t, err)
 		assert.Equal(t, "Clock._timezone._tcp.local.", hd.Name())
@@ -176,7 +189,7 @@ func TestUpdateTXTReannounces(t *testing.T) {
 		tx := findRR(first[0].Msg.Answer, tzInst, dns.TypeTXT)
 		require.NotNil(t, tx)
 		assert.Equal(t, []string{"path=/tz2"}, tx.(*dns.TXT).Txt)
-		assert.Equal(t, uint16(dns.ClassINET|cacheFlush), tx.Header().Class, "cache-flush replaces the old data")
+		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), tx.Header().Class, "cache-flush replaces the old data")
 		time.Sleep(5 * time.Second)
 		assert.Len(t, f.responses(family(mdns.IPv4), hasAnswer(tzInst, dns.TypeTXT)), 3, "announced again like a new record (RFC 6762 section 8.4)")
 		assert.Empty(t, f.l.packets(from("h1"), isProbe), "no probing for a data change")
@@ -207,7 +220,7 @@ func TestTXTEncodingRoundTrip(t *testing.T) {
 	res := Service{Instance: "x", Type: "_http._tcp", Port: 1, TXT: rec}.resolve(nil)
 	require.Empty(t, res.hard)
 	rr := res.data.txtRR("x._http._tcp.local.", 10)
-	assert.Equal(t, wire, rdata(rr))
+	assert.Equal(t, wire, dnsname.Rdata(rr))
 }
 
 func TestNoGoroutinesLeft(t *testing.T) {
@@ -285,7 +298,7 @@ func TestInterfaceAddedReprobes(t *testing.T) {
 
 func TestInstanceNameEscaping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, Options{Families: []mdns.Family{mdns.IPv4}})
+		f := newFixture(t, Options{Families: []sd.Family{sd.IPv4}})
 		const raw = "Büro.Uhr \\ 1"
 		hd, err := f.r.Add(context.Background(), Service{Instance: raw, Type: "_http._tcp", Port: 80})
 		require.NoError(t, err)

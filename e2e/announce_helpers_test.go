@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 	"github.com/lansd/lansd/txt"
 )
@@ -380,20 +381,6 @@ func annCapture(t *testing.T, p *lantest.Proc) {
 	})
 }
 
-// annWireName returns the wire form of a name, lower-cased, for comparisons
-// that do not depend on how a name is escaped in presentation form.
-func annWireName(s string) string {
-	buf := make([]byte, 256)
-	n, err := dns.PackDomainName(dns.Fqdn(s), buf, 0, nil, false)
-	if err != nil {
-		return "!" + strings.ToLower(s)
-	}
-	return strings.ToLower(string(buf[:n]))
-}
-
-// annSameName reports whether two presentation-form names are the same name.
-func annSameName(a, b string) bool { return annWireName(a) == annWireName(b) }
-
 // annFromHost reports whether c was sent by h (either of its addresses).
 func annFromHost(c lantest.Captured, h *lantest.Host) bool {
 	a := c.Src.Addr()
@@ -410,7 +397,7 @@ func annIsProbe(c lantest.Captured, name string) bool {
 		return false
 	}
 	for _, q := range c.Msg.Question {
-		if q.Qtype == dns.TypeANY && annSameName(q.Name, name) {
+		if q.Qtype == dns.TypeANY && dnsname.Equal(q.Name, name) {
 			return true
 		}
 	}
@@ -432,7 +419,7 @@ func annHasAnswer(c lantest.Captured, name string, t uint16) bool {
 		return false
 	}
 	for _, rr := range c.Msg.Answer {
-		if annSameName(rr.Header().Name, name) && (t == 0 || rr.Header().Rrtype == t) {
+		if dnsname.Equal(rr.Header().Name, name) && (t == 0 || rr.Header().Rrtype == t) {
 			return true
 		}
 	}
@@ -445,7 +432,7 @@ func annAnswerRR(c lantest.Captured, name string, t uint16) dns.RR {
 		return nil
 	}
 	for _, rr := range c.Msg.Answer {
-		if annSameName(rr.Header().Name, name) && rr.Header().Rrtype == t {
+		if dnsname.Equal(rr.Header().Name, name) && rr.Header().Rrtype == t {
 			return rr
 		}
 	}
@@ -456,7 +443,7 @@ func annAnswerRR(c lantest.Captured, name string, t uint16) dns.RR {
 // owner pointing to target.
 func annHasPTR(c lantest.Captured, owner, target string) bool {
 	for _, rr := range annRecords(c) {
-		if p, ok := rr.(*dns.PTR); ok && annSameName(p.Hdr.Name, owner) && annSameName(p.Ptr, target) {
+		if p, ok := rr.(*dns.PTR); ok && dnsname.Equal(p.Hdr.Name, owner) && dnsname.Equal(p.Ptr, target) {
 			return true
 		}
 	}

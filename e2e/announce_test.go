@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -109,23 +110,23 @@ func TestAnnounceProbes(t *testing.T) {
 					assert.Equal(t, uint16(dns.ClassINET), q.Qclass&^annFlushBit)
 					assert.Equal(t, i == 0, q.Qclass&annFlushBit != 0, "probe %d: unicast-response bit only on the first probe", i)
 				}
-				assert.True(t, annSameName(p.Msg.Question[0].Name, "h1.local."), "probe %d: host name first", i)
-				assert.True(t, annSameName(p.Msg.Question[1].Name, annInstance), "probe %d: then the instance", i)
+				assert.True(t, dnsname.Equal(p.Msg.Question[0].Name, "h1.local."), "probe %d: host name first", i)
+				assert.True(t, dnsname.Equal(p.Msg.Question[1].Name, annInstance), "probe %d: then the instance", i)
 				assert.Empty(t, p.Msg.Answer, "a probe has no answers")
 				// The proposed records: the host's address and the
 				// instance's SRV and TXT.
 				var types []uint16
 				for _, rr := range p.Msg.Ns {
-					if annSameName(rr.Header().Name, "h1.local.") {
+					if dnsname.Equal(rr.Header().Name, "h1.local.") {
 						assert.Contains(t, []uint16{dns.TypeA, dns.TypeAAAA}, rr.Header().Rrtype, "host record %v", rr)
 						continue
 					}
-					assert.True(t, annSameName(rr.Header().Name, annInstance), "authority record %v", rr)
+					assert.True(t, dnsname.Equal(rr.Header().Name, annInstance), "authority record %v", rr)
 					types = append(types, rr.Header().Rrtype)
 					switch v := rr.(type) {
 					case *dns.SRV:
 						assert.Equal(t, uint16(8080), v.Port)
-						assert.True(t, annSameName(v.Target, "h1.local."), "SRV target %q", v.Target)
+						assert.True(t, dnsname.Equal(v.Target, "h1.local."), "SRV target %q", v.Target)
 					case *dns.TXT:
 						assert.Equal(t, []string{"path=/tz"}, v.Txt)
 					}
@@ -325,7 +326,7 @@ func TestAnnounceHostNameRenamePrinted(t *testing.T) {
 	}
 	annWaitPackets(t, ctx, obs, 1, func(c lantest.Captured) bool {
 		srv, ok := annAnswerRR(c, "Second._timezone._tcp.local.", dns.TypeSRV).(*dns.SRV)
-		return annFromHost(c, h2) && ok && annSameName(srv.Target, "shared-2.local.")
+		return annFromHost(c, h2) && ok && dnsname.Equal(srv.Target, "shared-2.local.")
 	})
 }
 
@@ -449,7 +450,7 @@ func TestAnnounceLegacyUnicast(t *testing.T) {
 			assert.True(t, m.Response)
 			assert.Equal(t, q.Id, m.Id, "same ID")
 			require.Len(t, m.Question, 1, "question echoed")
-			assert.True(t, annSameName(q.Question[0].Name, m.Question[0].Name), "question echoed: %v", m.Question[0])
+			assert.True(t, dnsname.Equal(q.Question[0].Name, m.Question[0].Name), "question echoed: %v", m.Question[0])
 			assert.Equal(t, q.Question[0].Qtype, m.Question[0].Qtype)
 			assert.Equal(t, q.Question[0].Qclass, m.Question[0].Qclass)
 			srv := annAnswerRR(lantest.Captured{Msg: m}, annInstance, dns.TypeSRV)
@@ -591,7 +592,7 @@ func TestAnnounceNSEC(t *testing.T) {
 			})
 			rr := annAnswerRR(got[0], tc.name, dns.TypeNSEC)
 			nsec := rr.(*dns.NSEC)
-			assert.True(t, annSameName(nsec.NextDomain, tc.name), "next domain is the name itself: %v", nsec)
+			assert.True(t, dnsname.Equal(nsec.NextDomain, tc.name), "next domain is the name itself: %v", nsec)
 			assert.Equal(t, tc.want, nsec.TypeBitMap)
 			assert.NotZero(t, nsec.Hdr.Class&annFlushBit, "NSEC is unique: cache-flush")
 			assert.Nil(t, annAnswerRR(got[0], tc.name, tc.qtype), "no record of the type asked for")
@@ -620,7 +621,7 @@ func TestAnnounceIPv6Only(t *testing.T) {
 		case *dns.AAAA:
 			aaaa = append(aaaa, v.AAAA.String())
 		case *dns.NSEC:
-			if annSameName(v.Hdr.Name, "h1.local.") {
+			if dnsname.Equal(v.Hdr.Name, "h1.local.") {
 				assert.Equal(t, []uint16{dns.TypeAAAA}, v.TypeBitMap, "the host asserts it has no A record")
 			}
 		}
@@ -782,7 +783,7 @@ func TestAnnounceUpdateTXTAndRemove(t *testing.T) {
 	for _, c := range annFilter(obs.Packets(), func(c lantest.Captured) bool { return annFromHost(c, h1) && c.Time.After(mark) }) {
 		for _, rr := range annRecords(c) {
 			if rr.Header().Ttl == 0 {
-				assert.True(t, annSameName(rr.Header().Name, alpha) || annHasPTR(lantest.Captured{Msg: &dns.Msg{Answer: []dns.RR{rr}}}, annType, alpha),
+				assert.True(t, dnsname.Equal(rr.Header().Name, alpha) || annHasPTR(lantest.Captured{Msg: &dns.Msg{Answer: []dns.RR{rr}}}, annType, alpha),
 					"only Alpha is withdrawn: %v", rr)
 			}
 		}
@@ -856,12 +857,12 @@ func TestAnnounceFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, annHasPTR(ann, "_primary._sub."+annType, annInstance), "subtype PTR (RFC 6763 section 7.1)")
 	for _, rr := range ann.Msg.Answer {
-		if p, ok := rr.(*dns.PTR); ok && annSameName(p.Hdr.Name, "_primary._sub."+annType) {
+		if p, ok := rr.(*dns.PTR); ok && dnsname.Equal(p.Hdr.Name, "_primary._sub."+annType) {
 			assert.Zero(t, p.Hdr.Class&annFlushBit, "shared")
 		}
 	}
 	srv := annAnswerRR(ann, annInstance, dns.TypeSRV).(*dns.SRV)
-	assert.True(t, annSameName(srv.Target, "tzserver.local."), "SRV target %q", srv.Target)
+	assert.True(t, dnsname.Equal(srv.Target, "tzserver.local."), "SRV target %q", srv.Target)
 	time.Sleep(500 * time.Millisecond)
 	pkts := annFilter(obs.Packets(), func(c lantest.Captured) bool { return annFromHost(c, h1) })
 	require.NotEmpty(t, pkts)

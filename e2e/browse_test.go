@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -153,7 +154,7 @@ func TestBrowseRecordsInFourPackets(t *testing.T) {
 				continue
 			}
 			for _, q := range c.Msg.Question {
-				if q.Qtype == qtype && strings.EqualFold(q.Name, qname) {
+				if q.Qtype == qtype && dnsname.Equal(q.Name, qname) {
 					return true
 				}
 			}

@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -236,16 +237,15 @@ func parseAvahiLine(l string) (avahiLine, bool) {
 	if len(f) < 6 || (f[0] != "+" && f[0] != "-" && f[0] != "=") {
 		return avahiLine{}, false
 	}
-	name, err := unescapeAvahi(f[3])
-	if err != nil {
-		return avahiLine{}, false
-	}
-	al := avahiLine{Kind: f[0], Iface: f[1], Proto: f[2], Name: name, Type: f[4], Domain: f[5]}
+	// avahi_escape_label writes \. \\ and \DDD (decimal), as DNS
+	// presentation form does.
+	al := avahiLine{Kind: f[0], Iface: f[1], Proto: f[2], Name: dnsname.UnescapeLabel(f[3]), Type: f[4], Domain: f[5]}
 	if f[0] == "=" {
 		if len(f) != 10 {
 			return avahiLine{}, false
 		}
 		al.Host, al.Addr = f[6], f[7]
+		var err error
 		if al.Port, err = strconv.Atoi(f[8]); err != nil {
 			return avahiLine{}, false
 		}
@@ -254,42 +254,6 @@ func parseAvahiLine(l string) (avahiLine, bool) {
 		}
 	}
 	return al, true
-}
-
-// unescapeAvahi undoes avahi_escape_label: \. \\ and \DDD (decimal).
-func unescapeAvahi(s string) (string, error) {
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			b = append(b, c)
-			continue
-		}
-		if i+3 < len(s) && isDigits(s[i+1:i+4]) {
-			n, _ := strconv.Atoi(s[i+1 : i+4])
-			if n > 255 {
-				return "", fmt.Errorf("bad escape %q", s[i:i+4])
-			}
-			b = append(b, byte(n))
-			i += 3
-			continue
-		}
-		if i+1 >= len(s) {
-			return "", fmt.Errorf("trailing backslash in %q", s)
-		}
-		b = append(b, s[i+1])
-		i++
-	}
-	return string(b), nil
-}
-
-func isDigits(s string) bool {
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return len(s) > 0
 }
 
 // parseAvahiTXT splits avahi-browse's `"a=b" "c"` TXT field.

@@ -70,6 +70,7 @@ func TestBuiltinLookup(t *testing.T) {
 		{"TimeZone", "timezone"},
 		{"TIMEZONES", "timezones"},
 		{"JNX-KCSYNC", "jnx-kcsync"},
+		{"jnx-\u212Acsync", ""}, // KELVIN SIGN is not k: ASCII case folding only
 		{"_timezone._tcp", "timezone"},
 		{"_timezone._tcp.local.", "timezone"},
 		{"_timezone._tcp.local", "timezone"},

@@ -81,6 +81,10 @@ func TestParseTypeErrors(t *testing.T) {
 		{"tz_1", "tz_1", 2, "'_'"},
 		{"_._tcp", "_", 1, "empty name"},
 		{"_printer._sub", "_sub", 13, "missing service label"},
+		// Labels compare with ASCII case folding only (RFC 6762 section
+		// 16): "_ſub" (LATIN SMALL LETTER LONG S) is not "_sub", though
+		// strings.EqualFold says it is.
+		{"_printer._ſub._http._tcp", "_ſub", 9, "_tcp or _udp"},
 		{"_x._tcp." + strings.Repeat("a", 64), strings.Repeat("a", 64), 8, "longer than 63"},
 		{"_x._tcp." + strings.Repeat("a.", 130), "", 255, "longer than 255"},
 	} {

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // Registry is a loaded service-name registry. It is immutable and safe for
@@ -27,7 +29,7 @@ func newRegistry(recs []Record) *Registry {
 		if rec.Name == "" {
 			continue
 		}
-		key := strings.ToLower(rec.Name)
+		key := dnsname.ASCIILower(rec.Name)
 		s := r.byName[key]
 		if s == nil {
 			s = &Service{Name: rec.Name, SyntaxErr: CheckName(rec.Name)}
@@ -93,8 +95,8 @@ func (r *Registry) Rows() []Record { return slices.Clone(r.records) }
 // the services are shared and must not be modified.
 func (r *Registry) Services() []*Service { return slices.Clone(r.services) }
 
-// Lookup finds a service by its registered name, compared case-insensitively
-// ("TimeZone"), or by a DNS-SD service type as accepted by [ParseType]
+// Lookup finds a service by its registered name, compared with ASCII case
+// folding only ("TimeZone"; RFC 6762 section 16 for the label of a type), or by a DNS-SD service type as accepted by [ParseType]
 // ("_timezone._tcp", "_timezone._udp", "_timezone._tcp.local.",
 // "_printer._sub._http._tcp"); the domain, if any, may be any name.
 //
@@ -104,14 +106,14 @@ func (r *Registry) Services() []*Service { return slices.Clone(r.services) }
 // with no transport protocol at all matches either. Names that do not satisfy
 // RFC 6335 section 5.1 are found by name but never by type.
 func (r *Registry) Lookup(name string) (*Service, bool) {
-	if s, ok := r.byName[strings.ToLower(name)]; ok {
+	if s, ok := r.byName[dnsname.ASCIILower(name)]; ok {
 		return s, true
 	}
 	t, err := ParseType(name)
 	if err != nil || t.Proto == "" {
 		return nil, false
 	}
-	s, ok := r.byName[strings.ToLower(t.Service)]
+	s, ok := r.byName[dnsname.ASCIILower(t.Service)]
 	if !ok || !s.Usable() || !s.matchesProto(t.Proto) {
 		return nil, false
 	}

@@ -3,6 +3,8 @@ package registry
 import (
 	"errors"
 	"strings"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // Type is a parsed DNS-SD service type (RFC 6763 section 7), such as
@@ -101,7 +103,7 @@ func ParseType(s string) (Type, error) {
 
 	var t Type
 	i := 0
-	if len(labels) >= 2 && strings.EqualFold(labels[1], "_sub") {
+	if len(labels) >= 2 && dnsname.ASCIILower(labels[1]) == dnsname.SubLabel { // RFC 6762 section 16: ASCII case only
 		t.Subtype = labels[0]
 		i = 2
 	}
@@ -122,9 +124,9 @@ func ParseType(s string) (Type, error) {
 	// RFC 6763 section 7: the second label is "_tcp" for services over TCP
 	// and "_udp" for all others.
 	switch proto := labels[i+1]; {
-	case strings.EqualFold(proto, "_tcp"):
+	case dnsname.ASCIILower(proto) == "_tcp":
 		t.Proto = "tcp"
-	case strings.EqualFold(proto, "_udp"):
+	case dnsname.ASCIILower(proto) == "_udp":
 		t.Proto = "udp"
 	default:
 		return Type{}, &TypeError{Input: s, Label: proto, Offset: offs[i+1], Reason: "protocol label must be _tcp or _udp (RFC 6763 section 7)"}

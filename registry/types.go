@@ -3,6 +3,8 @@ package registry
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // Record is one row of the IANA "Service Name and Transport Protocol Port
@@ -55,10 +57,10 @@ func (s *Service) Usable() bool { return s.SyntaxErr == nil }
 func (s *Service) Type() string {
 	for _, p := range s.Protocols {
 		if p == "tcp" {
-			return "_" + strings.ToLower(s.Name) + "._tcp"
+			return "_" + dnsname.ASCIILower(s.Name) + "._tcp"
 		}
 	}
-	return "_" + strings.ToLower(s.Name) + "._udp"
+	return "_" + dnsname.ASCIILower(s.Name) + "._udp"
 }
 
 // RuleKind says what a registry record's Assignment Notes tell about TXT keys.

@@ -18,8 +18,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lansd/lansd/announce"
-	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -174,7 +175,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintln(env.stderr, "lansd announce: interrupted before anything was announced")
 			return exitOK
 		}
-		if errors.Is(err, mdns.ErrUnknownInterface) {
+		if errors.Is(err, sd.ErrUnknownInterface) {
 			err = &usageError{err}
 		}
 		return fail(env, "announce", err)
@@ -184,7 +185,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 
 // announceFamilies works out the address families from --ipv4-only,
 // --ipv6-only and --family; nil means both.
-func announceFamilies(fs *pflag.FlagSet, f *announceFlags) ([]mdns.Family, error) {
+func announceFamilies(fs *pflag.FlagSet, f *announceFlags) ([]sd.Family, error) {
 	n := 0
 	for _, set := range []bool{f.ipv4Only, f.ipv6Only, fs.Changed("family")} {
 		if set {
@@ -196,17 +197,17 @@ func announceFamilies(fs *pflag.FlagSet, f *announceFlags) ([]mdns.Family, error
 	}
 	switch {
 	case f.ipv4Only:
-		return []mdns.Family{mdns.IPv4}, nil
+		return []sd.Family{sd.IPv4}, nil
 	case f.ipv6Only:
-		return []mdns.Family{mdns.IPv6}, nil
+		return []sd.Family{sd.IPv6}, nil
 	}
 	switch strings.ToLower(f.family) {
 	case "", "both", "all", "any":
 		return nil, nil
 	case "ipv4", "4", "inet", "v4":
-		return []mdns.Family{mdns.IPv4}, nil
+		return []sd.Family{sd.IPv4}, nil
 	case "ipv6", "6", "inet6", "v6":
-		return []mdns.Family{mdns.IPv6}, nil
+		return []sd.Family{sd.IPv6}, nil
 	}
 	return nil, usageErrorf("--family %q: want ipv4, ipv6 or both", f.family)
 }
@@ -556,7 +557,7 @@ func ifaceList(r *announce.Responder) string {
 
 // isLocalDomain reports whether d is the Multicast DNS domain.
 func isLocalDomain(d string) bool {
-	return d == "" || strings.EqualFold(strings.TrimSuffix(d, "."), "local")
+	return d == "" || dnsname.Equal(d, dnsname.Local)
 }
 
 // runAnnounceZone registers the services in a unicast DNS zone

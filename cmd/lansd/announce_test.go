@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lansd/lansd/announce"
-	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/sd"
 )
 
 // errNoNetwork is what the stub responder returns.
@@ -109,19 +109,19 @@ func TestAnnounceValidInputOpensWithOptions(t *testing.T) {
 	o := opened[0]
 	assert.Equal(t, []string{"lan0", "lan1"}, o.Interfaces)
 	assert.Equal(t, "tzhost", o.HostName)
-	assert.Equal(t, []mdns.Family{mdns.IPv6}, o.Families)
+	assert.Equal(t, []sd.Family{sd.IPv6}, o.Families)
 	assert.False(t, o.NoValidate)
 	assert.NotNil(t, o.Logger)
 	assert.NotNil(t, o.Registry)
 
 	for _, tc := range []struct {
 		args []string
-		want []mdns.Family
+		want []sd.Family
 	}{
 		{nil, nil},
-		{[]string{"--ipv4-only"}, []mdns.Family{mdns.IPv4}},
-		{[]string{"-4"}, []mdns.Family{mdns.IPv4}},
-		{[]string{"--family", "ipv6"}, []mdns.Family{mdns.IPv6}},
+		{[]string{"--ipv4-only"}, []sd.Family{sd.IPv4}},
+		{[]string{"-4"}, []sd.Family{sd.IPv4}},
+		{[]string{"--family", "ipv6"}, []sd.Family{sd.IPv6}},
 		{[]string{"--family", "both"}, nil},
 	} {
 		args := append([]string{"-s", "timezone", "-n", "x", "-p", "1"}, tc.args...)

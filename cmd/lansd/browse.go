@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lansd/lansd/browse"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
@@ -155,7 +156,7 @@ func splitDomains(domains []string) (local bool, wide []string, err error) {
 		return true, nil, nil
 	}
 	for _, d := range domains {
-		if strings.EqualFold(strings.TrimSuffix(d, "."), "local") {
+		if dnsname.Equal(d, dnsname.Local) {
 			local = true
 			continue
 		}
@@ -375,7 +376,7 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 		return fail(env, "resolve", usageErrorf("want exactly one instance name, got %d arguments", fs.NArg()))
 	}
 	name, _, _, domain, err := browse.SplitInstanceName(fs.Arg(0))
-	isLocal := err != nil || strings.EqualFold(domain, "local.")
+	isLocal := err != nil || dnsname.Equal(domain, dnsname.Local)
 	if isLocal {
 		// Multicast DNS, or a bad name: said as for local. names.
 		if name, _, _, err = browse.ParseInstanceName(fs.Arg(0)); err != nil {
@@ -437,7 +438,7 @@ func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains, ne
 	}
 	var asked []string
 	for _, d := range domains {
-		if strings.EqualFold(strings.TrimSuffix(d, "."), "local") {
+		if dnsname.Equal(d, dnsname.Local) {
 			continue // Multicast DNS has no browsing-domain records
 		}
 		w, err := browse.CheckDomain(d)

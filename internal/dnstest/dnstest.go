@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // Timeouts of the harness. They bound waits; they are not speed targets.
@@ -492,7 +494,8 @@ func (s *Server) Snapshot(t testing.TB) []string {
 	return Canonical(s.AXFR(t), dns.TypeSOA)
 }
 
-// Canonical returns rrs as sorted zone-file lines with names in lower case,
+// Canonical returns rrs as sorted zone-file lines with the ASCII letters of
+// names in lower case (dnsname.ASCIILower: DNS names fold ASCII only),
 // leaving out the records of the types in skip.
 func Canonical(rrs []dns.RR, skip ...uint16) []string {
 	var out []string
@@ -501,12 +504,12 @@ func Canonical(rrs []dns.RR, skip ...uint16) []string {
 			continue
 		}
 		cp := dns.Copy(rr)
-		cp.Header().Name = strings.ToLower(cp.Header().Name)
+		cp.Header().Name = dnsname.ASCIILower(cp.Header().Name)
 		switch v := cp.(type) {
 		case *dns.PTR:
-			v.Ptr = strings.ToLower(v.Ptr)
+			v.Ptr = dnsname.ASCIILower(v.Ptr)
 		case *dns.SRV:
-			v.Target = strings.ToLower(v.Target)
+			v.Target = dnsname.ASCIILower(v.Target)
 		}
 		out = append(out, cp.String())
 	}

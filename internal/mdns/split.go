@@ -3,9 +3,10 @@ package mdns
 import (
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // PacketLimit returns the largest mDNS message that fits in one unfragmented
@@ -53,13 +54,13 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 	// OPT records (EDNS, RFC 6891) describe the message, not the data: every
 	// part starts with them.
 	var opts []dns.RR
-	byName := map[string][]int{} // additional records by lower-case owner name
+	byName := map[string][]int{} // additional records by owner name (dnsname.MustKey)
 	for i, rr := range m.Extra {
 		if rr.Header().Rrtype == dns.TypeOPT {
 			opts = append(opts, rr)
 			continue
 		}
-		n := strings.ToLower(rr.Header().Name)
+		n := dnsname.MustKey(rr.Header().Name)
 		byName[n] = append(byName[n], i)
 	}
 	newPart := func() *dns.Msg {
@@ -137,8 +138,8 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 		if placed[i] || rr.Header().Rrtype == dns.TypeOPT {
 			continue
 		}
-		name := strings.ToLower(rr.Header().Name)
-		for _, p := range orderParts(parts, name) {
+		key := dnsname.MustKey(rr.Header().Name)
+		for _, p := range orderParts(parts, key) {
 			p.Extra = append(p.Extra, rr)
 			if packedLen(p) <= limit {
 				break
@@ -153,14 +154,17 @@ func Split(m *dns.Msg, limit int) []*dns.Msg {
 // to (RFC 6763 section 12): those owned by the name rr points at (PTR,
 // SRV, CNAME and NS targets), by rr's own name (a host's other addresses,
 // an instance's other records), and, following SRV and PTR records among
-// them, by their targets; each at most once, in the order of extra.
+// them, by their targets; each at most once, in the order of extra. byName
+// holds the indexes by dnsname.MustKey of the owner name, so that names
+// compare as RFC 6762 section 16 says: ASCII letters case-insensitively,
+// every other byte as is.
 func related(rr dns.RR, extra []dns.RR, byName map[string][]int) []int {
 	var out []int
 	seenName := map[string]bool{}
 	seen := map[int]bool{}
-	queue := []string{strings.ToLower(rr.Header().Name)}
+	queue := []string{dnsname.MustKey(rr.Header().Name)}
 	if t := target(rr); t != "" {
-		queue = append(queue, strings.ToLower(t))
+		queue = append(queue, dnsname.MustKey(t))
 	}
 	for len(queue) > 0 {
 		n := queue[0]
@@ -176,7 +180,7 @@ func related(rr dns.RR, extra []dns.RR, byName map[string][]int) []int {
 			seen[i] = true
 			out = append(out, i)
 			if t := target(extra[i]); t != "" {
-				queue = append(queue, strings.ToLower(t))
+				queue = append(queue, dnsname.MustKey(t))
 			}
 		}
 	}
@@ -208,11 +212,12 @@ func add(p *dns.Msg, rr dns.RR, authority bool) {
 	}
 }
 
-// orderParts returns the parts referring to name first, then the others.
-func orderParts(parts []*dns.Msg, name string) []*dns.Msg {
+// orderParts returns the parts referring to the name whose
+// dnsname.MustKey is key first, then the others.
+func orderParts(parts []*dns.Msg, key string) []*dns.Msg {
 	var related, other []*dns.Msg
 	for _, p := range parts {
-		if refersTo(p, name) {
+		if refersTo(p, key) {
 			related = append(related, p)
 		} else {
 			other = append(other, p)
@@ -222,11 +227,16 @@ func orderParts(parts []*dns.Msg, name string) []*dns.Msg {
 }
 
 // refersTo reports whether an answer or authority record of p is owned by
-// name or points at it (PTR, SRV, CNAME, NS targets).
-func refersTo(p *dns.Msg, name string) bool {
+// the name whose dnsname.MustKey is key or points at it (PTR, SRV, CNAME,
+// NS targets); names compare as RFC 6762 section 16 says, ASCII letters
+// case-insensitively and every other byte as is.
+func refersTo(p *dns.Msg, key string) bool {
 	for _, sec := range [][]dns.RR{p.Answer, p.Ns} {
 		for _, rr := range sec {
-			if strings.EqualFold(rr.Header().Name, name) || strings.EqualFold(target(rr), name) {
+			if dnsname.MustKey(rr.Header().Name) == key {
+				return true
+			}
+			if t := target(rr); t != "" && dnsname.MustKey(t) == key {
 				return true
 			}
 		}

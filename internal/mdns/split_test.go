@@ -2,6 +2,7 @@ package mdns_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -186,4 +187,35 @@ func TestSplitKeepsOPTAndQuestion(t *testing.T) {
 		assert.NotNil(t, p.IsEdns0(), "part %d has the OPT record", i)
 		assert.LessOrEqual(t, packedLen(t, p), 1200)
 	}
+}
+
+// TestSplitRelatedNamesFoldASCIIOnly: an answer's group of additional
+// records is found by name as RFC 6762 section 16 compares names: a record
+// whose owner differs from the answer's target only in ASCII case is the
+// same name and travels with the answer; one that differs in the case of
+// a non-ASCII letter (É, é) is another name, not related to the answer, and
+// is placed as an unrelated record (in the first part with room).
+func TestSplitRelatedNamesFoldASCIIOnly(t *testing.T) {
+	m := new(dns.Msg)
+	m.Response = true
+	m.Answer = append(m.Answer, &dns.PTR{Hdr: hdr("_http._tcp.local.", dns.TypePTR), Ptr: "Écran._http._tcp.local."})
+	for i := range 25 {
+		m.Answer = append(m.Answer, &dns.A{Hdr: hdr(fmt.Sprintf("filler-%02d.local.", i), dns.TypeA), A: []byte{198, 51, 100, byte(i)}})
+	}
+	same := &dns.SRV{Hdr: hdr("ÉCRAN._http._tcp.LOCAL.", dns.TypeSRV), Port: 80, Target: "h.local."}
+	other := &dns.TXT{Hdr: hdr("écran._http._tcp.local.", dns.TypeTXT), Txt: []string{strings.Repeat("x", 120)}}
+	m.Extra = []dns.RR{other, same}
+	limit := 512
+	// The TXT record is larger than any room left in a full part: it can
+	// only go into the last part, unless it travels with the first answer.
+	require.Greater(t, dns.Len(other), dns.Len(m.Answer[1]))
+	parts := mdns.Split(m, limit)
+	require.Len(t, parts, 2)
+	for i, p := range parts {
+		assert.LessOrEqual(t, packedLen(t, p), limit, "part %d", i)
+	}
+	require.Same(t, m.Answer[0], parts[0].Answer[0])
+	assert.Contains(t, parts[0].Extra, dns.RR(same), "ÉCRAN...LOCAL. is Écran...local. (ASCII case): it travels with the PTR")
+	assert.NotContains(t, parts[0].Extra, dns.RR(other), "écran is not Écran (non-ASCII case): not the PTR's additional record")
+	assert.Contains(t, parts[1].Extra, dns.RR(other), "the unrelated record goes where there is room")
 }
