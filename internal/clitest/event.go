@@ -40,6 +40,15 @@ type Event struct {
 	Time       time.Time
 }
 
+// TXTValue returns the value of key in e.TXT as a client reads it (the
+// first occurrence, the key compared ignoring ASCII case): "" when the key
+// is absent, a boolean attribute, or empty (txt.Record.Get tells these
+// apart).
+func (e Event) TXTValue(key string) string {
+	v, _, _ := e.TXT.Get(key)
+	return string(v)
+}
+
 // Finding is one finding of an event's TXT validation.
 type Finding struct {
 	Key      string `json:"key"`
@@ -205,6 +214,25 @@ func Events(tb testing.TB, lines []string) []Event {
 			continue
 		}
 		ev, err := Decode(l)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// Output decodes the standard output of lansd browse --json or lansd
+// resolve --json, in which every line must be an event (tb fails
+// otherwise).
+func Output(tb testing.TB, stdout string) []Event {
+	tb.Helper()
+	if stdout == "" {
+		return nil
+	}
+	var evs []Event
+	for l := range strings.Lines(stdout) {
+		ev, err := Decode(strings.TrimSuffix(l, "\n"))
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -53,9 +53,9 @@ func TestDecode(t *testing.T) {
 	assert.Equal(t, `"hash=5e7580598c0d7064d4fc79faaeb42585e1a675f" "flag" "Salt=a" "bin=\\xff"`, ev.TXT.String())
 	require.Len(t, ev.TXT.Items, 4)
 	assert.False(t, ev.TXT.Items[1].HasValue)
-	v, hasValue, ok := ev.TXT.Get("salt")
-	assert.True(t, ok && hasValue)
-	assert.Equal(t, "a", string(v))
+	assert.Equal(t, "a", ev.TXTValue("salt"), "a client's lookup")
+	assert.Empty(t, ev.TXTValue("flag"))
+	assert.Empty(t, ev.TXTValue("none"))
 
 	ev, err = clitest.Decode(strings.Replace(badLine, `"txt":{"hash":"5e7580598c0d7064d4fc79faaeb42585e1a675f","flag":true,"Salt":"a","bin":"\\xff"}`, `"txt":{}`, 1))
 	require.NoError(t, err)
@@ -115,6 +115,10 @@ func TestEventsAndSelect(t *testing.T) {
 	assert.Equal(t, []string{"add A", "add B"}, kinds(clitest.Select(evs, "add", "")))
 	assert.Equal(t, []string{"remove A"}, kinds(clitest.Select(evs, "remove", "A")))
 	assert.Empty(t, clitest.Select(evs, "update", ""))
+
+	out := line("add", "A") + "\n" + line("remove", "A") + "\n"
+	assert.Equal(t, []string{"add A", "remove A"}, kinds(clitest.Output(t, out)))
+	assert.Empty(t, clitest.Output(t, ""))
 }
 
 // WaitEvent finds an event by kind, instance and predicate in the output
