@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -28,9 +29,7 @@ func TestMain(m *testing.M) {
 	// exits here (lantest's guard has already proved the namespace).
 	lantest.MaybeRunHelper()
 	code := m.Run()
-	if lansdDir != "" {
-		os.RemoveAll(lansdDir)
-	}
+	clitest.Remove()
 	if err := lantest.Cleanup(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 	}
@@ -46,34 +45,6 @@ func mono() int64 {
 		panic(err) // cannot happen on Linux
 	}
 	return ts.Nano()
-}
-
-var (
-	lansdOnce sync.Once
-	lansdDir  string
-	lansdBin  string
-	lansdErr  error
-)
-
-// lansdBinary builds cmd/lansd once per test binary and returns its path.
-func lansdBinary(tb testing.TB) string {
-	tb.Helper()
-	lansdOnce.Do(func() {
-		lansdDir, lansdErr = os.MkdirTemp("", "lansd-bench-")
-		if lansdErr != nil {
-			return
-		}
-		lansdBin = filepath.Join(lansdDir, "lansd")
-		// Built as `make build` builds it: static, without cgo.
-		cmd := exec.Command("go", "build", "-o", lansdBin, "../cmd/lansd")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			lansdErr = fmt.Errorf("building lansd: %w: %s", err, out)
-		}
-	})
-	require.NoError(tb, lansdErr)
-	return lansdBin
 }
 
 // pyzcScript returns the python-zeroconf peer script, skipping (or failing

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -52,7 +53,7 @@ func startLansdAnnounce(tb testing.TB, h *lantest.Host) *lantest.Proc {
 	require.NoError(tb, err)
 	path := filepath.Join(tb.TempDir(), "services.json")
 	require.NoError(tb, os.WriteFile(path, b, 0o644))
-	return h.Start(tb, lansdBinary(tb), "announce", "--config", path, "--iface", lantest.Iface)
+	return clitest.Start(tb, h, "announce", "--config", path, "--iface", lantest.Iface)
 }
 
 var announcedRE = regexp.MustCompile(`^announced "`)

@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 	"github.com/lansd/lansd/txt"
@@ -320,13 +321,6 @@ func helperAnnounceInproc() int {
 	return 0
 }
 
-// annCtx returns a context for one test, cancelled at its end.
-func annCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // Default service of the tests.
 const (
 	annName     = "Office TZ"
@@ -345,7 +339,7 @@ var annAnnouncedRE = regexp.MustCompile(`^announced "`)
 // line, which it returns.
 func annStart(t *testing.T, ctx context.Context, h *lantest.Host, args ...string) (*lantest.Proc, string) {
 	t.Helper()
-	p := startLansd(t, h, args...)
+	p := clitest.Start(t, h, args...)
 	annCapture(t, p)
 	line, err := p.WaitFor(ctx, annAnnouncedRE)
 	require.NoError(t, err, "%q", p.Lines())

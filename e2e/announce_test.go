@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 )
@@ -86,7 +87,7 @@ func TestAnnounceProbes(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1 := lan.Host(1)
 	_, line := annStart(t, ctx, h1, annArgs()...)
 	assert.Equal(t, `announced "`+annInstance+`" on lan0`, line)
@@ -166,7 +167,7 @@ func TestAnnounceAnnouncements(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1 := lan.Host(1)
 	annStart(t, ctx, h1, annArgs()...)
 	isAnn := func(c lantest.Captured) bool {
@@ -219,9 +220,9 @@ func TestAnnounceAnnouncements(t *testing.T) {
 func TestAnnounceSimultaneousConflict(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
-	ctx := annCtx(t, 60*time.Second)
-	p1 := startLansd(t, lan.Host(1), annArgs()...)
-	p2 := startLansd(t, lan.Host(2), annArgs()...)
+	ctx := lantest.Context(t, 60*time.Second)
+	p1 := clitest.Start(t, lan.Host(1), annArgs()...)
+	p2 := clitest.Start(t, lan.Host(2), annArgs()...)
 	annCapture(t, p1)
 	annCapture(t, p2)
 	l1, err := p1.WaitFor(ctx, annAnnouncedRE)
@@ -257,7 +258,7 @@ func TestAnnounceRenameWhenNameTaken(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	pa, la := annStart(t, ctx, h1, annArgs()...)
 	assert.Equal(t, `announced "`+annInstance+`" on lan0`, la)
@@ -312,7 +313,7 @@ func TestAnnounceHostNameRenamePrinted(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	pa, _ := annStart(t, ctx, h1, "announce", "--service", "timezone", "--name", "First", "--port", "8080", "--hostname", "shared")
 	pb, lb := annStart(t, ctx, h2, "announce", "--service", "timezone", "--name", "Second", "--port", "8081", "--hostname", "shared")
@@ -338,7 +339,7 @@ func TestAnnounceHostNameRenamePrinted(t *testing.T) {
 func TestAnnounceLaterConflictRenames(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(3))
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan.SetLoss(100)
 	pa, la := annStart(t, ctx, lan.Host(1), annArgs()...)
 	pb, lb := annStart(t, ctx, lan.Host(2), annArgs()...)
@@ -384,7 +385,7 @@ func TestAnnounceGoodbyeOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1 := lan.Host(1)
 	p, _ := annStart(t, ctx, h1, annArgs()...)
 	sigAt := time.Now()
@@ -428,7 +429,7 @@ func TestAnnounceLegacyUnicast(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	annStart(t, ctx, h1, annArgs()...)
 	for i, dst := range []string{
@@ -480,7 +481,7 @@ func TestAnnounceQUUnicastReply(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	annStart(t, ctx, h1, annArgs()...)
 	annSettle(t, ctx, obs, h1, annInstance)
@@ -493,7 +494,7 @@ func TestAnnounceQUUnicastReply(t *testing.T) {
 	})
 	require.NoError(t, err)
 	after := func(c lantest.Captured) bool { return c.Time.After(sent.Time) }
-	uni := annWaitPackets(t, annCtx(t, 5*time.Second), obs, 1, after, func(c lantest.Captured) bool {
+	uni := annWaitPackets(t, lantest.Context(t, 5*time.Second), obs, 1, after, func(c lantest.Captured) bool {
 		return annFromHost(c, h1) && annHasPTR(c, annType, annInstance) && !c.Dst.Addr().IsMulticast()
 	})
 	assert.Equal(t, h2.IPv4, uni[0].Dst.Addr(), "unicast to the querier")
@@ -520,7 +521,7 @@ func TestAnnounceKnownAnswerSuppression(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	annStart(t, ctx, h1, annArgs()...)
 	annSettle(t, ctx, obs, h1, annInstance)
@@ -545,7 +546,7 @@ func TestAnnounceKnownAnswerSuppression(t *testing.T) {
 	annRunQuery(t, ctx, h2, "224.0.0.251:5353", 5353, 0, plain)
 	sent2, err := obs.WaitFor(ctx, func(c lantest.Captured) bool { return annFromHost(c, h2) && c.Msg != nil && c.Msg.Id == plain.Id })
 	require.NoError(t, err)
-	got := annWaitPackets(t, annCtx(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
+	got := annWaitPackets(t, lantest.Context(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
 		return annFromHost(c, h1) && c.Time.After(sent2.Time) && annHasAnswer(c, annType, dns.TypePTR) && annHasPTR(c, annType, annInstance)
 	})
 	assert.True(t, got[0].Dst.Addr().IsMulticast())
@@ -566,7 +567,7 @@ func TestAnnounceNSEC(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	annStart(t, ctx, h1, annArgs()...)
 	annSettle(t, ctx, obs, h1, annInstance)
@@ -587,7 +588,7 @@ func TestAnnounceNSEC(t *testing.T) {
 			q := annQuery(tc.name, tc.qtype, false)
 			mark := time.Now()
 			annRunQuery(t, ctx, h2, "224.0.0.251:5353", 5353, 0, q)
-			got := annWaitPackets(t, annCtx(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
+			got := annWaitPackets(t, lantest.Context(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
 				return annFromHost(c, h1) && c.Time.After(mark) && annHasAnswer(c, tc.name, dns.TypeNSEC)
 			})
 			rr := annAnswerRR(got[0], tc.name, dns.TypeNSEC)
@@ -606,7 +607,7 @@ func TestAnnounceIPv6Only(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2), lantest.IPv4(false), lantest.IPv6(true))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	_, line := annStart(t, ctx, h1, annArgs()...)
 	assert.Equal(t, `announced "`+annInstance+`" on lan0`, line)
@@ -634,7 +635,7 @@ func TestAnnounceIPv6Only(t *testing.T) {
 	annRunQuery(t, ctx, h2, "[ff02::fb%lan0]:5353", 5353, 0, q)
 	sent, err := obs.WaitFor(ctx, func(c lantest.Captured) bool { return annFromHost(c, h2) && c.Msg != nil && c.Msg.Id == q.Id })
 	require.NoError(t, err)
-	got := annWaitPackets(t, annCtx(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
+	got := annWaitPackets(t, lantest.Context(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
 		return annFromHost(c, h1) && c.Time.After(sent.Time) && annHasAnswer(c, annInstance, dns.TypeSRV)
 	})
 	assert.Equal(t, "[ff02::fb]:5353", got[0].Dst.String())
@@ -656,7 +657,7 @@ func TestAnnounceIPv6Only(t *testing.T) {
 func TestAnnounceMalformedFlood(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
-	ctx := annCtx(t, 90*time.Second)
+	ctx := lantest.Context(t, 90*time.Second)
 	h1, h2 := lan.Host(1), lan.Host(2)
 	p, _ := annStart(t, ctx, h1, annArgs("-v")...)
 	require.Equal(t, "lansd", annComm(t, p.Pid()), "the PID is lansd's (exec'd by the guard)")
@@ -702,7 +703,7 @@ func TestAnnounceConfigTwoServices(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1 := lan.Host(1)
 	cfg := filepath.Join(t.TempDir(), "services.json")
 	require.NoError(t, os.WriteFile(cfg, []byte(`{"services": [
@@ -712,7 +713,7 @@ func TestAnnounceConfigTwoServices(t *testing.T) {
     "salt=f0164cb3a0c3d7efe75abea8fda86d2d56c8dda9",
     "uuid=db61dc092922252e45bbb264f59147138c7fd5fa"]}
 ]}`), 0o600))
-	p := startLansd(t, h1, "announce", "--config", cfg)
+	p := clitest.Start(t, h1, "announce", "--config", cfg)
 	annCapture(t, p)
 	lines, err := p.WaitForN(ctx, annAnnouncedRE, 2)
 	require.NoError(t, err, "%q", p.Lines())
@@ -742,7 +743,7 @@ func TestAnnounceUpdateTXTAndRemove(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1 := lan.Host(1)
 	p := h1.Helper(t, "announce-inproc")
 	_, err := p.WaitFor(ctx, regexp.MustCompile(`^(READY|FATAL) `))
@@ -755,7 +756,7 @@ func TestAnnounceUpdateTXTAndRemove(t *testing.T) {
 	require.NoError(t, p.WriteLine("UPDATE path=/new version=2"))
 	_, err = p.WaitFor(ctx, regexp.MustCompile(`^UPDATED <nil>$`))
 	require.NoError(t, err, "%q", p.Lines())
-	upd := annWaitPackets(t, annCtx(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
+	upd := annWaitPackets(t, lantest.Context(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
 		return annFromHost(c, h1) && c.Time.After(mark) && annHasAnswer(c, alpha, dns.TypeTXT)
 	})
 	txtRR := annAnswerRR(upd[0], alpha, dns.TypeTXT).(*dns.TXT)
@@ -768,7 +769,7 @@ func TestAnnounceUpdateTXTAndRemove(t *testing.T) {
 	require.NoError(t, p.WriteLine("REMOVE"))
 	_, err = p.WaitFor(ctx, regexp.MustCompile(`^REMOVED <nil>$`))
 	require.NoError(t, err, "%q", p.Lines())
-	byes := annWaitPackets(t, annCtx(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
+	byes := annWaitPackets(t, lantest.Context(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
 		return annFromHost(c, h1) && c.Time.After(mark) && annHasAnswer(c, alpha, dns.TypeSRV)
 	})
 	bye := byes[0]
@@ -793,7 +794,7 @@ func TestAnnounceUpdateTXTAndRemove(t *testing.T) {
 	require.NoError(t, p.WriteLine("CLOSE"))
 	_, err = p.WaitFor(ctx, regexp.MustCompile(`^CLOSED <nil>$`))
 	require.NoError(t, err, "%q", p.Lines())
-	last := annWaitPackets(t, annCtx(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
+	last := annWaitPackets(t, lantest.Context(t, 5*time.Second), obs, 1, func(c lantest.Captured) bool {
 		return annFromHost(c, h1) && c.Time.After(mark) && annHasAnswer(c, beta, dns.TypeSRV)
 	})
 	assert.True(t, annHasPTR(last[0], "_services._dns-sd._udp.local.", annType), "the last service takes the enumeration PTR with it")
@@ -810,13 +811,13 @@ func TestAnnounceInvalidSendsNothing(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1 := lan.Host(1)
 	args := []string{"announce", "--service", "jnx-kcsync", "--name", "Keychain", "--port", "5000",
 		"--txt", "hash=5e7580598c0d7064d4fc79faaeb42585e1a675f",
 		"--txt", "salt=f0164cb3a0c3d7efe75abea8fda86d2d56c8dda9",
 		"--txt", "uuid=db61dc092922252e45bbb264f59147138c7fd5fa"}
-	p := startLansd(t, h1, args...)
+	p := clitest.Start(t, h1, args...)
 	annCapture(t, p)
 	err := p.Wait(ctx)
 	require.Error(t, err)
@@ -829,7 +830,7 @@ func TestAnnounceInvalidSendsNothing(t *testing.T) {
 
 	// --no-validate: announced anyway, with the finding as a warning. Its
 	// packets show that the observer would have seen the first run's.
-	q := startLansd(t, h1, append(args, "--no-validate")...)
+	q := clitest.Start(t, h1, append(args, "--no-validate")...)
 	annCapture(t, q)
 	line, err := q.WaitFor(ctx, annAnnouncedRE)
 	require.NoError(t, err, "%q", q.Lines())
@@ -849,7 +850,7 @@ func TestAnnounceFlags(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	obs := lan.Observe(t)
-	ctx := annCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	h1 := lan.Host(1)
 	_, line := annStart(t, ctx, h1, annArgs("--subtype", "_primary", "--host", "tzserver", "--ipv4-only", "--iface", "lan0")...)
 	assert.Equal(t, `announced "`+annInstance+`" on lan0`, line)

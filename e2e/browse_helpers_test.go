@@ -249,69 +249,6 @@ func brLibrary() int {
 	return 0
 }
 
-// brEvent is one line of lansd browse --json.
-type brEvent struct {
-	Event    string         `json:"event"`
-	Instance string         `json:"instance"`
-	Service  string         `json:"service"`
-	Domain   string         `json:"domain"`
-	Host     string         `json:"host"`
-	Port     int            `json:"port"`
-	Addrs    []string       `json:"addrs"`
-	TXT      map[string]any `json:"txt"`
-	Iface    []string       `json:"iface"`
-	TTL      int            `json:"ttl"`
-	Conforms bool           `json:"conforms"`
-	Findings []struct {
-		Key      string `json:"key"`
-		Offset   int    `json:"offset"`
-		Rule     string `json:"rule"`
-		Reason   string `json:"reason"`
-		Severity string `json:"severity"`
-	} `json:"findings"`
-	Name string `json:"name"`
-	Time string `json:"time"`
-}
-
-// brCtx returns a context for one test, cancelled at its end.
-func brCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// brEventRE matches a --json line of kind for instance.
-func brEventRE(kind, instance string) *regexp.Regexp {
-	return regexp.MustCompile(`^\{"event":"` + kind + `","instance":` + regexp.QuoteMeta(strconv.Quote(instance)) + `,`)
-}
-
-// brWaitEvent waits for a --json line of kind for instance and decodes it.
-func brWaitEvent(t *testing.T, ctx context.Context, p *lantest.Proc, kind, instance string) brEvent {
-	t.Helper()
-	line, err := p.WaitFor(ctx, brEventRE(kind, instance))
-	require.NoError(t, err, "waiting for %s %q", kind, instance)
-	return brDecode(t, line)
-}
-
-func brDecode(t *testing.T, line string) brEvent {
-	t.Helper()
-	var ev brEvent
-	require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
-	return ev
-}
-
-// brEvents decodes every --json line of p so far.
-func brEvents(t *testing.T, p *lantest.Proc) []brEvent {
-	t.Helper()
-	var out []brEvent
-	for _, l := range p.Lines() {
-		if strings.HasPrefix(l, `{"event":`) {
-			out = append(out, brDecode(t, l))
-		}
-	}
-	return out
-}
-
 // brReady waits for a helper's READY line (failing on FATAL).
 func brReady(t *testing.T, ctx context.Context, p *lantest.Proc) string {
 	t.Helper()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 )
@@ -33,29 +34,31 @@ const (
 // clear message for a name nobody has.
 func TestBrowseLansdAnnounce(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ann := startLansd(t, h2, "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--txt", "path=/tz")
+	ann := clitest.Start(t, h2, "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--txt", "path=/tz")
 	brAnnounced(t, ctx, ann)
 
-	js := startLansd(t, h1, "browse", "timezone", "--json")
-	human := startLansd(t, h1, "browse", "timezone")
-	parsable := startLansd(t, h1, "browse", "timezone", "--parsable")
+	js := clitest.Start(t, h1, "browse", "timezone", "--json")
+	human := clitest.Start(t, h1, "browse", "timezone")
+	parsable := clitest.Start(t, h1, "browse", "timezone", "--parsable")
 
-	ev := brWaitEvent(t, ctx, js, "add", "Office TZ")
+	ev, err := clitest.WaitEvent(ctx, js, "add", "Office TZ", nil)
+	require.NoError(t, err)
 	assert.Equal(t, "_timezone._tcp", ev.Service)
 	assert.Equal(t, "local.", ev.Domain)
 	assert.Equal(t, "h2.local.", ev.Host)
-	assert.Equal(t, 8080, ev.Port)
-	assert.Equal(t, map[string]any{"path": "/tz"}, ev.TXT)
+	assert.Equal(t, uint16(8080), ev.Port)
+	assert.Equal(t, `"path=/tz"`, ev.TXT.String())
 	assert.Equal(t, []string{"lan0"}, ev.Iface)
 	assert.True(t, ev.Conforms)
 	assert.Empty(t, ev.Findings)
 	assert.Equal(t, "Office TZ._timezone._tcp.local.", ev.Name)
 	// Both families' addresses, in one instance (once both have arrived).
 	if !slices.Contains(ev.Addrs, "fe80::2%lan0") {
-		ev = brWaitEvent(t, ctx, js, "update", "Office TZ")
+		ev, err = clitest.WaitEvent(ctx, js, "update", "Office TZ", nil)
+		require.NoError(t, err)
 	}
 	assert.Equal(t, []string{"198.51.100.12", "fe80::2%lan0"}, ev.Addrs)
 
@@ -69,17 +72,17 @@ func TestBrowseLansdAnnounce(t *testing.T) {
 	_, err = parsable.WaitFor(ctx, regexp.MustCompile(`^\+;lan0;IPv[46];Office\\032TZ;_timezone\._tcp;local$`))
 	require.NoError(t, err)
 
-	res := startLansd(t, h1, "resolve", "Office TZ._timezone._tcp.local.")
+	res := clitest.Start(t, h1, "resolve", "Office TZ._timezone._tcp.local.")
 	require.Equal(t, 0, brExitCode(t, ctx, res), "%q", res.Lines())
 	assert.Regexp(t, `^= Office TZ  _timezone\._tcp  h2\.local\.:8080  198\.51\.100\.12.*  "path=/tz"  ✓$`, res.Lines()[0])
-	resJSON := startLansd(t, h1, "resolve", "Office TZ._timezone._tcp", "--json")
+	resJSON := clitest.Start(t, h1, "resolve", "Office TZ._timezone._tcp", "--json")
 	require.Equal(t, 0, brExitCode(t, ctx, resJSON))
-	var got brEvent
-	require.NoError(t, json.Unmarshal([]byte(resJSON.Lines()[0]), &got))
+	got, err := clitest.Decode(resJSON.Lines()[0])
+	require.NoError(t, err)
 	assert.Equal(t, "resolved", got.Event)
-	assert.Equal(t, 8080, got.Port)
+	assert.Equal(t, uint16(8080), got.Port)
 
-	missing := startLansd(t, h1, "resolve", "Nobody._timezone._tcp.local.", "--timeout", "1500ms")
+	missing := clitest.Start(t, h1, "resolve", "Nobody._timezone._tcp.local.", "--timeout", "1500ms")
 	assert.Equal(t, 1, brExitCode(t, ctx, missing))
 	assert.Contains(t, strings.Join(missing.Lines(), "\n"),
 		`lansd resolve: browse: resolving "Nobody._timezone._tcp.local.": no SRV record, no TXT record, no address (no SRV target yet): context deadline exceeded`)
@@ -98,13 +101,14 @@ func TestBrowseLansdAnnounce(t *testing.T) {
 	// a second of slack for a loaded machine.
 	sent := time.Now()
 	require.NoError(t, ann.Signal(syscall.SIGTERM))
-	rmCtx := brCtx(t, 3*time.Second)
-	rm := brWaitEvent(t, rmCtx, js, "remove", "Office TZ")
+	rmCtx := lantest.Context(t, 3*time.Second)
+	rm, err := clitest.WaitEvent(rmCtx, js, "remove", "Office TZ", nil)
+	require.NoError(t, err)
 	took := time.Since(sent)
 	assert.GreaterOrEqual(t, took, 900*time.Millisecond, "a goodbye removes after one second, not at once")
 	assert.LessOrEqual(t, took, 2*time.Second, "remove within 2 s of SIGTERM")
 	t.Logf("remove %v after SIGTERM", took)
-	assert.Equal(t, 8080, rm.Port, "remove carries the last state")
+	assert.Equal(t, uint16(8080), rm.Port, "remove carries the last state")
 	_, err = human.WaitFor(rmCtx, regexp.MustCompile(`^- Office TZ  _timezone\._tcp  h2\.local\.:8080$`))
 	require.NoError(t, err)
 	_, err = parsable.WaitFor(rmCtx, regexp.MustCompile(`^-;lan0;IPv[46];Office\\032TZ;_timezone\._tcp;local$`))
@@ -116,13 +120,13 @@ func TestBrowseLansdAnnounce(t *testing.T) {
 // for what is missing (observed on the wire).
 func TestBrowseRecordsInFourPackets(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
 	obs := lan.Observe(t)
 	raw := h2.Helper(t, "browse-raw")
 	brReady(t, ctx, raw)
-	br := startLansd(t, h1, "browse", "timezone", "--json")
+	br := clitest.Start(t, h1, "browse", "timezone", "--json")
 	time.Sleep(300 * time.Millisecond)
 
 	name := `Raw\ TZ._timezone._tcp.local.`
@@ -136,14 +140,15 @@ func TestBrowseRecordsInFourPackets(t *testing.T) {
 		brSend(t, ctx, raw, i+1, brResponse(rr))
 		if i < len(packets)-1 {
 			time.Sleep(time.Second)
-			assert.Empty(t, brEvents(t, br), "incomplete after packet %d", i+1)
+			assert.Empty(t, clitest.Events(t, br.Lines()), "incomplete after packet %d", i+1)
 		}
 	}
-	ev := brWaitEvent(t, ctx, br, "add", "Raw TZ")
-	assert.Equal(t, 8081, ev.Port)
+	ev, err := clitest.WaitEvent(ctx, br, "add", "Raw TZ", nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint16(8081), ev.Port)
 	assert.Equal(t, "rawhost.local.", ev.Host)
 	assert.Equal(t, []string{"198.51.100.12"}, ev.Addrs)
-	assert.Equal(t, map[string]any{"path": "/raw"}, ev.TXT)
+	assert.Equal(t, `"path=/raw"`, ev.TXT.String())
 	assert.True(t, ev.Conforms)
 
 	// The browser (198.51.100.11) asked for the SRV and TXT records and for
@@ -170,20 +175,22 @@ func TestBrowseRecordsInFourPackets(t *testing.T) {
 // A TXT change announced with Handle.UpdateTXT is one update event.
 func TestBrowseTXTUpdate(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
 	resp := h2.Helper(t, "browse-responder", "COUNT=1", "PREFIX=Upd", "HOSTLABEL=h2")
 	brReady(t, ctx, resp)
-	br := startLansd(t, h1, "browse", "timezone", "--json")
-	ev := brWaitEvent(t, ctx, br, "add", "Upd-00")
-	assert.Equal(t, map[string]any{"path": "/00"}, ev.TXT)
+	br := clitest.Start(t, h1, "browse", "timezone", "--json")
+	ev, err := clitest.WaitEvent(ctx, br, "add", "Upd-00", nil)
+	require.NoError(t, err)
+	assert.Equal(t, `"path=/00"`, ev.TXT.String())
 
 	require.NoError(t, resp.WriteLine("TXT 0 path=/new extra=1"))
-	_, err := resp.WaitFor(ctx, regexp.MustCompile(`^UPDATED 0$`))
+	_, err = resp.WaitFor(ctx, regexp.MustCompile(`^UPDATED 0$`))
 	require.NoError(t, err)
-	up := brWaitEvent(t, ctx, br, "update", "Upd-00")
-	assert.Equal(t, map[string]any{"path": "/new", "extra": "1"}, up.TXT)
+	up, err := clitest.WaitEvent(ctx, br, "update", "Upd-00", nil)
+	require.NoError(t, err)
+	assert.Equal(t, `"path=/new" "extra=1"`, up.TXT.String())
 	assert.True(t, up.Conforms, "an undefined key is a warning only")
 	require.NotEmpty(t, up.Findings)
 	assert.Equal(t, "extra", up.Findings[0].Key)
@@ -192,7 +199,7 @@ func TestBrowseTXTUpdate(t *testing.T) {
 	// The old record is flushed a second later: no further event.
 	time.Sleep(2 * time.Second)
 	var kinds []string
-	for _, e := range brEvents(t, br) {
+	for _, e := range clitest.Events(t, br.Lines()) {
 		kinds = append(kinds, e.Event)
 	}
 	assert.Equal(t, []string{"add", "update"}, kinds)
@@ -203,23 +210,25 @@ func TestBrowseTXTUpdate(t *testing.T) {
 // 80-95% of the TTL kept the instance (RFC 6762 section 5.2).
 func TestBrowseSIGKILLExpires(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
 	resp := h2.Helper(t, "browse-responder", "COUNT=1", "PREFIX=Short", "HOSTLABEL=h2", "TTL=3s")
 	brReady(t, ctx, resp)
-	br := startLansd(t, h1, "browse", "timezone", "--json")
-	ev := brWaitEvent(t, ctx, br, "add", "Short-00")
-	assert.Equal(t, 3, ev.TTL)
+	br := clitest.Start(t, h1, "browse", "timezone", "--json")
+	ev, err := clitest.WaitEvent(ctx, br, "add", "Short-00", nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), ev.TTL)
 
 	// Alive for three TTLs: refreshed, never removed.
 	time.Sleep(9 * time.Second)
-	for _, e := range brEvents(t, br) {
+	for _, e := range clitest.Events(t, br.Lines()) {
 		require.NotEqual(t, "remove", e.Event, "removed while the responder answers refresh queries")
 	}
 	killed := time.Now()
 	require.NoError(t, resp.Signal(syscall.SIGKILL))
-	brWaitEvent(t, brCtx(t, 6*time.Second), br, "remove", "Short-00")
+	_, err = clitest.WaitEvent(lantest.Context(t, 6*time.Second), br, "remove", "Short-00", nil)
+	require.NoError(t, err)
 	took := time.Since(killed)
 	t.Logf("remove %v after SIGKILL (TTL 3 s)", took)
 	assert.LessOrEqual(t, took, 5*time.Second, "removed at TTL expiry")
@@ -229,19 +238,19 @@ func TestBrowseSIGKILLExpires(t *testing.T) {
 // --no-validate) is reported with its finding; --strict exits 1.
 func TestBrowseNonConforming(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ann := startLansd(t, h2, "announce", "--service", "jnx-kcsync", "--name", "Bad Sync", "--port", "9",
+	ann := clitest.Start(t, h2, "announce", "--service", "jnx-kcsync", "--name", "Bad Sync", "--port", "9",
 		"--txt", "hash="+brGoodHash[:39], "--txt", "salt="+brGoodSalt, "--txt", "uuid="+brGoodUUID, "--no-validate")
 	brAnnounced(t, ctx, ann)
 
-	strict := startLansd(t, h1, "browse", "jnx-kcsync", "--json", "--strict", "--once")
-	human := startLansd(t, h1, "browse", "jnx-kcsync", "--once")
+	strict := clitest.Start(t, h1, "browse", "jnx-kcsync", "--json", "--strict", "--once")
+	human := clitest.Start(t, h1, "browse", "jnx-kcsync", "--once")
 	assert.Equal(t, 1, brExitCode(t, ctx, strict), "%q", strict.Lines())
 	assert.Equal(t, 0, brExitCode(t, ctx, human), "without --strict a finding is reported, not fatal")
 
-	evs := brEvents(t, strict)
+	evs := clitest.Events(t, strict.Lines())
 	require.NotEmpty(t, evs)
 	ev := evs[0]
 	assert.Equal(t, "Bad Sync", ev.Instance)
@@ -263,7 +272,7 @@ func TestBrowseNonConforming(t *testing.T) {
 // continued in further packets (RFC 6762 section 7.2), seen on the wire.
 func TestBrowse200Instances(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 80*time.Second)
+	ctx := lantest.Context(t, 80*time.Second)
 	lan := lantest.New(t, lantest.Hosts(5))
 	obs := lan.Observe(t)
 	var resps []*lantest.Proc
@@ -274,12 +283,13 @@ func TestBrowse200Instances(t *testing.T) {
 	for _, r := range resps {
 		brReady(t, ctx, r)
 	}
-	br := startLansd(t, lan.Host(1), "browse", "timezone", "--json")
+	br := clitest.Start(t, lan.Host(1), "browse", "timezone", "--json")
 	lines, err := br.WaitForN(ctx, regexp.MustCompile(`^\{"event":"add",`), 200)
 	require.NoError(t, err, "%d adds", len(lines))
 	seen := map[string]bool{}
 	for _, l := range lines {
-		ev := brDecode(t, l)
+		ev, err := clitest.Decode(l)
+		require.NoError(t, err)
 		seen[ev.Instance] = true
 		assert.True(t, ev.Conforms, ev.Instance)
 		assert.NotEmpty(t, ev.Addrs, ev.Instance)
@@ -310,7 +320,7 @@ func TestBrowse200Instances(t *testing.T) {
 	n := len(tc.Msg.Answer) + len(cont.Msg.Answer)
 	t.Logf("truncated query: %d known answers in %d bytes, continued with %d", len(tc.Msg.Answer), tc.Size, len(cont.Msg.Answer))
 	assert.Greater(t, n, 50)
-	for _, e := range brEvents(t, br) {
+	for _, e := range clitest.Events(t, br.Lines()) {
 		assert.NotEqual(t, "remove", e.Event, e.Instance)
 	}
 }
@@ -319,10 +329,10 @@ func TestBrowse200Instances(t *testing.T) {
 // goroutine behind (a helper process counts them before and after).
 func TestBrowseLibraryNoGoroutineLeak(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ann := startLansd(t, h2, "announce", "--service", "timezone", "--name", "Lib TZ", "--port", "8080", "--txt", "path=/tz")
+	ann := clitest.Start(t, h2, "announce", "--service", "timezone", "--name", "Lib TZ", "--port", "8080", "--txt", "path=/tz")
 	brAnnounced(t, ctx, ann)
 	lib := h1.Helper(t, "browse-library", "INSTANCE=Lib TZ._timezone._tcp.local.")
 	line, err := lib.WaitFor(ctx, regexp.MustCompile(`^RESULT `))
@@ -345,25 +355,27 @@ func TestBrowseLibraryNoGoroutineLeak(t *testing.T) {
 // instances (the local one by multicast loopback).
 func TestBrowseSharedPort(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	local := startLansd(t, h1, "announce", "--service", "timezone", "--name", "Local TZ", "--port", "8001", "--txt", "path=/l")
-	remote := startLansd(t, h2, "announce", "--service", "timezone", "--name", "Remote TZ", "--port", "8002", "--txt", "path=/r")
+	local := clitest.Start(t, h1, "announce", "--service", "timezone", "--name", "Local TZ", "--port", "8001", "--txt", "path=/l")
+	remote := clitest.Start(t, h2, "announce", "--service", "timezone", "--name", "Remote TZ", "--port", "8002", "--txt", "path=/r")
 	brAnnounced(t, ctx, local)
 	brAnnounced(t, ctx, remote)
-	b1 := startLansd(t, h1, "browse", "timezone", "--json")
-	b2 := startLansd(t, h1, "browse", "timezone", "--json")
+	b1 := clitest.Start(t, h1, "browse", "timezone", "--json")
+	b2 := clitest.Start(t, h1, "browse", "timezone", "--json")
 	for _, b := range []*lantest.Proc{b1, b2} {
-		l := brWaitEvent(t, ctx, b, "add", "Local TZ")
-		assert.Equal(t, 8001, l.Port)
+		l, err := clitest.WaitEvent(ctx, b, "add", "Local TZ", nil)
+		require.NoError(t, err)
+		assert.Equal(t, uint16(8001), l.Port)
 		assert.Contains(t, l.Addrs, "198.51.100.11")
-		r := brWaitEvent(t, ctx, b, "add", "Remote TZ")
-		assert.Equal(t, 8002, r.Port)
+		r, err := clitest.WaitEvent(ctx, b, "add", "Remote TZ", nil)
+		require.NoError(t, err)
+		assert.Equal(t, uint16(8002), r.Port)
 		assert.Contains(t, r.Addrs, "198.51.100.12")
 	}
 	// A resolve started now, with three other sockets on the port.
-	res := startLansd(t, h1, "resolve", "Remote TZ._timezone._tcp", "--json")
+	res := clitest.Start(t, h1, "resolve", "Remote TZ._timezone._tcp", "--json")
 	require.Equal(t, 0, brExitCode(t, ctx, res), "%q", res.Lines())
 }
 
@@ -371,24 +383,24 @@ func TestBrowseSharedPort(t *testing.T) {
 // subtype; --once ends the run.
 func TestBrowseAllAndSubtype(t *testing.T) {
 	t.Parallel()
-	ctx := brCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	tz := startLansd(t, h2, "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--txt", "path=/tz")
-	pr := startLansd(t, h2, "announce", "--service", "_http._tcp", "--name", "Printer", "--port", "631",
+	tz := clitest.Start(t, h2, "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--txt", "path=/tz")
+	pr := clitest.Start(t, h2, "announce", "--service", "_http._tcp", "--name", "Printer", "--port", "631",
 		"--subtype", "_printer", "--txt", "path=/", "--hostname", "h2p")
-	plain := startLansd(t, h2, "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80",
+	plain := clitest.Start(t, h2, "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80",
 		"--txt", "path=/", "--hostname", "h2w")
 	for _, p := range []*lantest.Proc{tz, pr, plain} {
 		brAnnounced(t, ctx, p)
 	}
-	all := startLansd(t, h1, "browse", "--all", "--json", "--once")
-	sub := startLansd(t, h1, "browse", "_http._tcp", "--subtype", "_printer", "--json", "--once")
+	all := clitest.Start(t, h1, "browse", "--all", "--json", "--once")
+	sub := clitest.Start(t, h1, "browse", "_http._tcp", "--subtype", "_printer", "--json", "--once")
 	require.Equal(t, 0, brExitCode(t, ctx, all), "%q", all.Lines())
 	require.Equal(t, 0, brExitCode(t, ctx, sub), "%q", sub.Lines())
 	names := func(p *lantest.Proc) []string {
 		var out []string
-		for _, e := range brEvents(t, p) {
+		for _, e := range clitest.Events(t, p.Lines()) {
 			if e.Event == "add" {
 				out = append(out, e.Instance+" "+e.Service)
 			}

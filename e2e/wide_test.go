@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/internal/lantest"
 )
 
 // The wide-area end-to-end test runs the lansd binary on this machine, which
@@ -30,7 +32,7 @@ func wideCmd(t *testing.T, ctx context.Context, s *dnstest.Server, args ...strin
 	require.True(t, hasDomain || isResolve, "lansd may run on the bare machine only in a unicast DNS mode: %v", args)
 	require.Contains(t, joined, " --server "+s.Addr+" ", "only against the test server on 127.0.0.1")
 	require.True(t, strings.HasPrefix(s.Addr, "127.0.0.1:"))
-	return exec.CommandContext(ctx, lansdBin, args...)
+	return exec.CommandContext(ctx, clitest.Binary(t), args...)
 }
 
 // syncBuf is a bytes.Buffer for a running process.
@@ -54,9 +56,7 @@ func (b *syncBuf) String() string {
 // wideRun runs lansd to the end and returns its exit status and output.
 func wideRun(t *testing.T, s *dnstest.Server, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := wideCmd(t, ctx, s, args...)
+	cmd := wideCmd(t, lantest.Context(t, 30*time.Second), s, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -79,8 +79,7 @@ update add lb._dns-sd._udp.tz.example.net. 3600 PTR tz.example.net.`)
 	withDomains := s.Snapshot(t)
 	require.NotEqual(t, before, withDomains)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := lantest.Context(t, 60*time.Second)
 	args := []string{"announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--txt", "path=/tz",
 		"--domain", "tz.example.net", "--server", s.Addr, "--tsig", s.TSIGSpec(), "--hostname", "h1", "--addr", "198.51.100.7"}
 	ann := wideCmd(t, ctx, s, args...)

@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 )
@@ -151,8 +152,7 @@ func startAvahi(t *testing.T, h *lantest.Host, services ...avahiService) *avahi 
 	require.NoError(t, os.WriteFile(dbusConf, fmt.Appendf(nil, dbusConfig, sock), 0o644))
 	require.NoError(t, os.WriteFile(avahiConf, fmt.Appendf(nil, avahiConfig, h.Name), 0o644))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := lantest.Context(t, 30*time.Second)
 	bus := h.Start(t, "dbus-daemon", "--nofork", "--nopidfile", "--nosyslog", "--print-address", "--config-file", dbusConf)
 	_, err = bus.WaitFor(ctx, dbusReadyRE)
 	require.NoError(t, err, "dbus-daemon:\n%v", bus.Lines())
@@ -284,7 +284,7 @@ func parseAvahiTXT(s string) ([]string, error) {
 // when not "").
 func waitAvahi(ctx context.Context, p *lantest.Proc, kind, name, proto string) (avahiLine, error) {
 	var al avahiLine
-	_, err := waitLine(ctx, p, func(l string) bool {
+	_, err := p.WaitLine(ctx, func(l string) bool {
 		a, ok := parseAvahiLine(l)
 		if !ok || a.Kind != kind || a.Name != name || (proto != "" && a.Proto != proto) {
 			return false
@@ -317,7 +317,7 @@ func TestAvahiBrowsesLansd(t *testing.T) {
 	requireAvahi(t)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := lantest.Context(t, 90*time.Second)
 
 	av := startAvahi(t, h2)
 	ab := av.browse(t)
@@ -349,7 +349,7 @@ func TestLansdBrowsesAvahi(t *testing.T) {
 	requireAvahi(t)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := lantest.Context(t, 90*time.Second)
 
 	br := startBrowse(t, h2)
 	av := startAvahi(t, h1, avahiService{Name: "Avahi Static", Port: 8081, TXT: []string{"path=/static"}})
@@ -362,30 +362,19 @@ func TestLansdBrowsesAvahi(t *testing.T) {
 		port int
 		path string
 	}{{"Avahi Static", 8081, "/static"}, {"Avahi Published", 8082, "/pub"}} {
-		add, err := waitBrowse(ctx, br, "add", want.name, nil)
+		add, err := clitest.WaitEvent(ctx, br, "add", want.name, nil)
 		require.NoError(t, err, "lansd browse:\n%v", br.Lines())
 		assert.Equal(t, want.name+"._timezone._tcp.local.", add.Name)
-		assert.Equal(t, want.port, add.Port, want.name)
+		assert.Equal(t, uint16(want.port), add.Port, want.name)
 		assert.Equal(t, "h1.local.", add.Host, want.name)
-		assert.Equal(t, map[string]any{"path": want.path}, add.TXT, want.name)
+		assert.Equal(t, `"path=`+want.path+`"`, add.TXT.String(), want.name)
 		requireHasAddr(t, add.Addrs, h1.IPv4.String())
 	}
 
 	require.NoError(t, pub.Signal(syscall.SIGTERM))
-	_, err = waitBrowse(ctx, br, "remove", "Avahi Published", nil)
+	_, err = clitest.WaitEvent(ctx, br, "remove", "Avahi Published", nil)
 	require.NoError(t, err, "lansd browse saw no removal after avahi-publish exited:\n%v", br.Lines())
-	assert.Empty(t, filterEvents(browseEvents(br, "Avahi Static"), "remove"), "the static service must stay")
-}
-
-// filterEvents keeps the events of kind.
-func filterEvents(evs []browseEvent, kind string) []browseEvent {
-	var out []browseEvent
-	for _, e := range evs {
-		if e.Event == kind {
-			out = append(out, e)
-		}
-	}
-	return out
+	assert.Empty(t, clitest.Select(clitest.Events(t, br.Lines()), "remove", "Avahi Static"), "the static service must stay")
 }
 
 // TestAvahiNameConflicts: a name Avahi holds makes lansd rename ("NAME
@@ -396,7 +385,7 @@ func TestAvahiNameConflicts(t *testing.T) {
 	requireAvahi(t)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := lantest.Context(t, 90*time.Second)
 
 	av := startAvahi(t, h1, avahiService{Name: "Avahi Taken", Port: 8081, TXT: []string{"path=/static"}})
 	ab := av.browse(t)
@@ -436,7 +425,7 @@ func TestAvahiSharedPort(t *testing.T) {
 	requireAvahi(t)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := lantest.Context(t, 90*time.Second)
 
 	av := startAvahi(t, h1, avahiService{Name: "Avahi Shared", Port: 8083, TXT: []string{"path=/avahi"}})
 	ab := av.browse(t)
@@ -454,16 +443,16 @@ func TestAvahiSharedPort(t *testing.T) {
 		name string
 		port int
 	}{{"Avahi Shared", 8083}, {"Lansd Shared", 8084}} {
-		add, err := waitBrowse(ctx, br2, "add", want.name, nil)
+		add, err := clitest.WaitEvent(ctx, br2, "add", want.name, nil)
 		require.NoError(t, err, "lansd browse on h2:\n%v", br2.Lines())
-		assert.Equal(t, want.port, add.Port)
+		assert.Equal(t, uint16(want.port), add.Port)
 		assert.Equal(t, "h1.local.", add.Host)
 		requireHasAddr(t, add.Addrs, h1.IPv4.String())
 	}
 	// On h1: lansd browse and avahi-browse both find the remote instance.
-	add, err := waitBrowse(ctx, br1, "add", "Remote Lansd", nil)
+	add, err := clitest.WaitEvent(ctx, br1, "add", "Remote Lansd", nil)
 	require.NoError(t, err, "lansd browse on the shared host:\n%v", br1.Lines())
-	assert.Equal(t, 8085, add.Port)
+	assert.Equal(t, uint16(8085), add.Port)
 	requireHasAddr(t, add.Addrs, h2.IPv4.String())
 	res, err := waitAvahi(ctx, ab, "=", "Remote Lansd", "IPv4")
 	require.NoError(t, err, "avahi-browse on the shared host:\n%v", ab.Lines())
@@ -471,7 +460,7 @@ func TestAvahiSharedPort(t *testing.T) {
 	assert.Equal(t, h2.IPv4.String(), res.Addr)
 	// Each also sees the other's service on the shared host (multicast
 	// loopback reaches every socket on the port).
-	_, err = waitBrowse(ctx, br1, "add", "Avahi Shared", nil)
+	_, err = clitest.WaitEvent(ctx, br1, "add", "Avahi Shared", nil)
 	require.NoError(t, err, "lansd browse on the shared host:\n%v", br1.Lines())
 	res, err = waitAvahi(ctx, ab, "=", "Lansd Shared", "IPv4")
 	require.NoError(t, err, "avahi-browse on the shared host:\n%v", ab.Lines())

@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/lantest"
 	"github.com/lansd/lansd/internal/mdns"
 )
@@ -225,7 +226,7 @@ func gcEntries(t *testing.T, p *lantest.Proc) []gcEntry {
 // waitGC waits for an ENTRY of the grandcat-browse helper for instance.
 func waitGC(ctx context.Context, p *lantest.Proc, instance string) (gcEntry, error) {
 	var e gcEntry
-	_, err := waitLine(ctx, p, func(l string) bool {
+	_, err := p.WaitLine(ctx, func(l string) bool {
 		rest, ok := strings.CutPrefix(l, "ENTRY ")
 		return ok && json.Unmarshal([]byte(rest), &e) == nil && e.Instance == instance
 	})
@@ -237,9 +238,7 @@ var readyRE = regexp.MustCompile(`^READY`)
 // waitReady waits for a helper's READY line.
 func waitReady(t *testing.T, p *lantest.Proc) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := p.WaitFor(ctx, readyRE)
+	_, err := p.WaitFor(lantest.Context(t, 20*time.Second), readyRE)
 	require.NoError(t, err, "helper output:\n%v", p.Lines())
 }
 
@@ -253,7 +252,7 @@ func TestGrandcatBrowsesLansd(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	gc := h2.Helper(t, "grandcat-browse", "DURATION=40s")
 	waitReady(t, gc)
@@ -269,11 +268,11 @@ func TestGrandcatBrowsesLansd(t *testing.T) {
 	assert.Equal(t, 8080, e.Port)
 	assert.Equal(t, []string{"path=/tz"}, e.Text)
 	assert.Contains(t, e.IPv4, h1.IPv4.String())
-	_, err = waitBrowse(ctx, br, "add", "Lansd GC", nil)
+	_, err = clitest.WaitEvent(ctx, br, "add", "Lansd GC", nil)
 	require.NoError(t, err)
 
 	stopAnnounce(t, lansd)
-	_, err = waitBrowse(ctx, br, "remove", "Lansd GC", nil)
+	_, err = clitest.WaitEvent(ctx, br, "remove", "Lansd GC", nil)
 	require.NoError(t, err, "lansd browse on the grandcat host saw no goodbye:\n%v", br.Lines())
 	// The goodbye has reached h2; give grandcat a moment to say anything.
 	time.Sleep(time.Second)
@@ -290,26 +289,26 @@ func TestLansdBrowsesGrandcat(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	br := startBrowse(t, h2)
 	gc := h1.Helper(t, "grandcat-register", "NAME=GC Svc", "PORT=8085", `TXT=["path=/gc"]`)
 	waitReady(t, gc)
 
-	add, err := waitBrowse(ctx, br, "add", "GC Svc", nil)
+	add, err := clitest.WaitEvent(ctx, br, "add", "GC Svc", nil)
 	require.NoError(t, err, "lansd browse:\n%v", br.Lines())
-	assert.Equal(t, 8085, add.Port)
+	assert.Equal(t, uint16(8085), add.Port)
 	assert.Equal(t, "h1.local.", add.Host)
-	assert.Equal(t, map[string]any{"path": "/gc"}, add.TXT)
+	assert.Equal(t, `"path=/gc"`, add.TXT.String())
 	requireHasAddr(t, add.Addrs, h1.IPv4.String())
 
 	require.NoError(t, gc.WriteLine("TXT path=/gc2 v=2"))
-	upd, err := waitBrowse(ctx, br, "update", "GC Svc", func(e browseEvent) bool { return e.TXT["path"] == "/gc2" })
+	upd, err := clitest.WaitEvent(ctx, br, "update", "GC Svc", func(e clitest.Event) bool { return e.TXTValue("path") == "/gc2" })
 	require.NoError(t, err, "lansd browse saw no update after grandcat's SetText:\n%v", br.Lines())
-	assert.Equal(t, map[string]any{"path": "/gc2", "v": "2"}, upd.TXT)
+	assert.Equal(t, `"path=/gc2" "v=2"`, upd.TXT.String())
 
 	require.NoError(t, gc.WriteLine("QUIT"))
-	_, err = waitBrowse(ctx, br, "remove", "GC Svc", nil)
+	_, err = clitest.WaitEvent(ctx, br, "remove", "GC Svc", nil)
 	require.NoError(t, err, "lansd browse saw no removal after grandcat's Shutdown:\n%v", br.Lines())
 }
 
@@ -322,7 +321,7 @@ func TestGrandcatSplitPackets(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(3))
 	h1, h2, h3 := lan.Host(1), lan.Host(2), lan.Host(3)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	gc := h2.Helper(t, "grandcat-browse", "DURATION=30s")
 	waitReady(t, gc)
@@ -333,18 +332,18 @@ func TestGrandcatSplitPackets(t *testing.T) {
 	start := time.Now()
 	raw := h1.Helper(t, "raw-split", "NAME=Split._timezone._tcp.local.", "CONTROL=Whole._timezone._tcp.local.",
 		"HOST=rawhost.local.", "PORT=8086", "ADDR4="+h1.IPv4.String(), "ROUNDS=3")
-	add, err := waitBrowse(testCtxFor(ctx, 5*time.Second), br, "add", "Split", nil)
+	add, err := clitest.WaitEvent(lantest.Context(t, 5*time.Second), br, "add", "Split", nil)
 	require.NoError(t, err, "lansd browse did not assemble the split instance:\n%v", br.Lines())
-	assert.Equal(t, 8086, add.Port)
+	assert.Equal(t, uint16(8086), add.Port)
 	assert.Equal(t, "rawhost.local.", add.Host)
-	assert.Equal(t, map[string]any{"path": "/split"}, add.TXT)
+	assert.Equal(t, `"path=/split"`, add.TXT.String())
 	requireHasAddr(t, add.Addrs, h1.IPv4.String())
 
 	_, err = raw.WaitFor(ctx, regexp.MustCompile(`^DONE`))
 	require.NoError(t, err, "raw-split:\n%v", raw.Lines())
-	_, err = waitGC(testCtxFor(ctx, 5*time.Second), gc, "Whole")
+	_, err = waitGC(lantest.Context(t, 5*time.Second), gc, "Whole")
 	require.NoError(t, err, "grandcat did not find the control instance sent in one packet:\n%v", gc.Lines())
-	_, err = waitBrowse(testCtxFor(ctx, 5*time.Second), br, "add", "Whole", nil)
+	_, err = clitest.WaitEvent(lantest.Context(t, 5*time.Second), br, "add", "Whole", nil)
 	require.NoError(t, err)
 	if d := time.Until(start.Add(5 * time.Second)); d > 0 {
 		time.Sleep(d)
@@ -362,7 +361,7 @@ func TestGrandcatTakesLansdName(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	lansd, ann := startAnnounce(t, h1, "Clash GC", 8080, "path=/tz")
 	require.Equal(t, "Clash GC._timezone._tcp.local.", ann.Name)
@@ -371,11 +370,4 @@ func TestGrandcatTakesLansdName(t *testing.T) {
 	line, err := lansd.WaitFor(ctx, regexp.MustCompile(`^renamed "Clash GC\._timezone\._tcp\.local\." -> "Clash GC \(2\)\._timezone\._tcp\.local\."`))
 	require.NoError(t, err, "lansd announce did not rename:\n%v", lansd.Lines())
 	t.Logf("lansd: %s", line)
-}
-
-// testCtxFor returns a child of ctx that ends after d.
-func testCtxFor(ctx context.Context, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(ctx, d)
-	context.AfterFunc(c, cancel)
-	return c
 }

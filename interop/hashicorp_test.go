@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -142,7 +143,7 @@ func TestHashicorpQueryFindsLansd(t *testing.T) {
 	t.Parallel()
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	_, ann := startAnnounce(t, h1, "Lansd HC", 8080, "path=/tz")
 	require.Equal(t, "Lansd HC._timezone._tcp.local.", ann.Name)
@@ -173,13 +174,13 @@ func TestHashicorpServerUnicastOnly(t *testing.T) {
 	requirePython(t)
 	lan := lantest.New(t, lantest.Hosts(3))
 	h1, h2, h3 := lan.Host(1), lan.Host(2), lan.Host(3)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 	obs := lan.Observe(t)
 
 	srv := h1.Helper(t, "hashicorp-serve", "NAME=HC Svc", "HOST=h1.local.", "PORT=8088", "ADDR4="+h1.IPv4.String())
 	waitReady(t, srv)
 	py := startPy(t, h3, "browse", "--type", pyType)
-	br := startLansd(t, h2, "browse", "timezone", "--json", "--iface", lantest.Iface, "--timeout", "4s")
+	br := clitest.Start(t, h2, "browse", "timezone", "--json", "--iface", lantest.Iface, "--timeout", "4s")
 
 	add, err := waitPy(ctx, py, "add", "HC Svc._timezone._tcp.local.")
 	require.NoError(t, err, "python-zeroconf (the control) did not find the hashicorp instance:\n%v", py.Lines())
@@ -204,8 +205,8 @@ func TestHashicorpServerUnicastOnly(t *testing.T) {
 	// answer is one it asked for and is used (section 6); later (QM)
 	// queries get unicast answers too, which lansd ignores as it must.
 	require.NoError(t, br.Wait(ctx), "lansd browse:\n%v", br.Lines())
-	evs := browseEvents(br, "HC Svc")
+	evs := clitest.Select(clitest.Events(t, br.Lines()), "", "HC Svc")
 	require.NotEmpty(t, evs, "lansd browse did not find the instance hashicorp/mdns answers by unicast:\n%v", br.Lines())
 	assert.Equal(t, "add", evs[0].Event)
-	assert.Equal(t, 8088, evs[0].Port)
+	assert.Equal(t, uint16(8088), evs[0].Port)
 }

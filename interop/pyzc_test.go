@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -69,7 +70,7 @@ func pyRegisterArgs(h *lantest.Host, name string, port int, txt ...string) []str
 // waitPy waits for a pyzc.py event of kind (for name, when not "").
 func waitPy(ctx context.Context, p *lantest.Proc, kind, name string) (pyEvent, error) {
 	var ev pyEvent
-	_, err := waitLine(ctx, p, func(l string) bool {
+	_, err := p.WaitLine(ctx, func(l string) bool {
 		var e pyEvent
 		if json.Unmarshal([]byte(l), &e) != nil {
 			return false
@@ -101,7 +102,7 @@ func TestPyZeroconfBrowsesLansd(t *testing.T) {
 	requirePython(t)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	py := startPy(t, h2, "browse", "--type", pyType)
 	_, err := waitPy(ctx, py, "ready", "")
@@ -133,7 +134,7 @@ func TestLansdBrowsesPyZeroconf(t *testing.T) {
 	requirePython(t)
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Host(1), lan.Host(2)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	br := startBrowse(t, h2)
 	py := startPy(t, h1, pyRegisterArgs(h1, "Py Zc", 8090, "path=/py")...)
@@ -141,27 +142,27 @@ func TestLansdBrowsesPyZeroconf(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Py Zc._timezone._tcp.local.", reg.Name)
 
-	add, err := waitBrowse(ctx, br, "add", "Py Zc", nil)
+	add, err := clitest.WaitEvent(ctx, br, "add", "Py Zc", nil)
 	require.NoError(t, err, "lansd browse:\n%v", br.Lines())
 	assert.Equal(t, "Py Zc._timezone._tcp.local.", add.Name)
 	assert.Equal(t, "_timezone._tcp", add.Service)
-	assert.Equal(t, 8090, add.Port)
+	assert.Equal(t, uint16(8090), add.Port)
 	assert.Equal(t, "h1.local.", add.Host)
-	assert.Equal(t, map[string]any{"path": "/py"}, add.TXT)
+	assert.Equal(t, `"path=/py"`, add.TXT.String())
 	requireHasAddr(t, add.Addrs, h1.IPv4.String())
 
 	require.NoError(t, py.WriteLine("TXT path=/py2 v=2"))
 	_, err = waitPy(ctx, py, "updated", "")
 	require.NoError(t, err)
-	upd, err := waitBrowse(ctx, br, "update", "Py Zc", func(e browseEvent) bool { return e.TXT["path"] == "/py2" })
+	upd, err := clitest.WaitEvent(ctx, br, "update", "Py Zc", func(e clitest.Event) bool { return e.TXTValue("path") == "/py2" })
 	require.NoError(t, err, "lansd browse saw no update with python's new TXT:\n%v", br.Lines())
-	assert.Equal(t, map[string]any{"path": "/py2", "v": "2"}, upd.TXT)
-	assert.Equal(t, 8090, upd.Port)
+	assert.Equal(t, `"path=/py2" "v=2"`, upd.TXT.String())
+	assert.Equal(t, uint16(8090), upd.Port)
 
 	require.NoError(t, py.Signal(syscall.SIGTERM))
 	_, err = waitPy(ctx, py, "unregistered", "")
 	require.NoError(t, err)
-	_, err = waitBrowse(ctx, br, "remove", "Py Zc", nil)
+	_, err = clitest.WaitEvent(ctx, br, "remove", "Py Zc", nil)
 	require.NoError(t, err, "lansd browse saw no removal after python unregistered:\n%v", br.Lines())
 }
 
@@ -182,7 +183,7 @@ func TestPyZeroconfNameConflicts(t *testing.T) {
 	requirePython(t)
 	lan := lantest.New(t, lantest.Hosts(3))
 	h1, h2, h3 := lan.Host(1), lan.Host(2), lan.Host(3)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	// python first, then lansd.
 	py := startPy(t, h1, pyRegisterArgs(h1, "Py Dup", 8091, "path=/py")...)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/browse"
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnstest"
 	"github.com/lansd/lansd/txt"
 )
@@ -195,14 +196,14 @@ func TestWideAnnounceBrowseAndRemove(t *testing.T) {
 
 	code, out, errOut = lansd(t, "", "browse", "timezone", "--domain", wideTestZone, "--server", s.Addr, "--once", "--json")
 	require.Equal(t, exitOK, code, errOut)
-	evs := jsonLines(t, out)
+	evs := clitest.Output(t, out)
 	require.Len(t, evs, 1)
-	assert.Equal(t, "add", evs[0]["event"])
-	assert.Equal(t, "Office TZ", evs[0]["instance"])
-	assert.Equal(t, "tz.example.net.", evs[0]["domain"])
-	assert.Equal(t, map[string]any{"path": "/tz"}, evs[0]["txt"])
-	assert.Equal(t, true, evs[0]["conforms"])
-	assert.Equal(t, []any{s.Addr}, evs[0]["iface"])
+	assert.Equal(t, "add", evs[0].Event)
+	assert.Equal(t, "Office TZ", evs[0].Instance)
+	assert.Equal(t, "tz.example.net.", evs[0].Domain)
+	assert.Equal(t, `"path=/tz"`, evs[0].TXT.String())
+	assert.True(t, evs[0].Conforms)
+	assert.Equal(t, []string{s.Addr}, evs[0].Iface)
 
 	code, out, errOut = lansd(t, "", "browse", "timezone", "--domain", wideTestZone, "--server", s.Addr, "--once", "--parsable")
 	require.Equal(t, exitOK, code, errOut)
@@ -404,12 +405,12 @@ lb  lab.tz.example.net.  (from tz.example.net.)
 	}
 	code, out, errOut = lansd(t, "", "browse", "timezone", "--domain", wideTestZone, "--server", s.Addr, "--once", "--json")
 	require.Equal(t, exitOK, code, errOut)
-	evs := jsonLines(t, out)
+	evs := clitest.Output(t, out)
 	require.Len(t, evs, n)
 	seen := map[string]bool{}
 	for _, ev := range evs {
-		assert.Equal(t, "add", ev["event"])
-		seen[ev["instance"].(string)] = true
+		assert.Equal(t, "add", ev.Event)
+		seen[ev.Instance] = true
 	}
 	for i := range n {
 		assert.True(t, seen[fmt.Sprintf("Clock %03d", i)], i)

@@ -6,7 +6,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lansd/lansd/browse"
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
@@ -228,27 +228,27 @@ func TestBrowseJSONOutput(t *testing.T) {
 	require.Len(t, lines, 1)
 	assert.True(t, strings.HasPrefix(lines[0], `{"event":"add","instance":"Bad","service":"_jnx-kcsync._tcp","domain":"local.","host":"h2.local.","port":8080,`), lines[0])
 	assert.Contains(t, lines[0], `"txt":{"hash":"5e7580598c0d7064d4fc79faaeb42585e1a675f","flag":true,"Salt":"a","bin":"\\xff"}`, "wire order, first occurrence wins")
-	var got map[string]any
-	require.NoError(t, json.Unmarshal([]byte(lines[0]), &got))
-	assert.Equal(t, []any{"198.51.100.12", "fe80::2%lan0"}, got["addrs"])
-	assert.Equal(t, []any{"lan0"}, got["iface"])
-	assert.Equal(t, float64(120), got["ttl"])
-	assert.Equal(t, false, got["conforms"])
-	assert.Equal(t, "Bad._jnx-kcsync._tcp.local.", got["name"])
-	findings := got["findings"].([]any)
-	require.NotEmpty(t, findings)
-	var hash map[string]any
-	for _, f := range findings {
-		if f.(map[string]any)["key"] == "hash" {
-			hash = f.(map[string]any)
+	got, err := clitest.Decode(lines[0])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"198.51.100.12", "fe80::2%lan0"}, got.Addrs)
+	assert.Equal(t, []string{"lan0"}, got.Iface)
+	assert.Equal(t, int64(120), got.TTL)
+	assert.False(t, got.Conforms)
+	assert.Equal(t, "Bad._jnx-kcsync._tcp.local.", got.Name)
+	assert.True(t, evTime.Equal(got.Time), got.Time)
+	require.NotEmpty(t, got.Findings)
+	var hash *clitest.Finding
+	for i, f := range got.Findings {
+		if f.Key == "hash" {
+			hash = &got.Findings[i]
 		}
 	}
-	require.NotNil(t, hash, "%v", findings)
-	assert.Equal(t, "error", hash["severity"])
-	assert.Equal(t, float64(0), hash["offset"])
-	assert.Contains(t, hash["rule"], "jnx-kcsync: hash=<40hex characters>")
+	require.NotNil(t, hash, "%v", got.Findings)
+	assert.Equal(t, "error", hash.Severity)
+	assert.Equal(t, 0, hash.Offset)
+	assert.Contains(t, hash.Rule, "jnx-kcsync: hash=<40hex characters>")
 	assert.Contains(t, lines[0], `"rule":"jnx-kcsync: hash=<40hex characters>"`, "no HTML escapes")
-	assert.NotEmpty(t, hash["reason"])
+	assert.NotEmpty(t, hash.Reason)
 }
 
 func TestBrowseParsableOutput(t *testing.T) {
@@ -331,10 +331,10 @@ func TestResolveOutput(t *testing.T) {
 
 	code, out, _ = lansd(t, "", "resolve", "Office TZ._timezone._tcp", "--json")
 	assert.Equal(t, exitOK, code)
-	var got map[string]any
-	require.NoError(t, json.Unmarshal([]byte(out), &got))
-	assert.Equal(t, "resolved", got["event"])
-	assert.Equal(t, "Office TZ", got["instance"])
+	got, err := clitest.Decode(strings.TrimSuffix(out, "\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "resolved", got.Event)
+	assert.Equal(t, "Office TZ", got.Instance)
 
 	resolveInstance = func(ctx context.Context, name string, opts browse.Options) (browse.Instance, error) {
 		return browse.Instance{}, &browse.ResolveError{Name: name, Missing: []string{"SRV record", "TXT record"}, Err: context.DeadlineExceeded}

@@ -183,12 +183,6 @@ func helperMcastRecv() int {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func nsExists(name string) bool {
 	_, err := os.Stat(filepath.Join("/run/netns", name))
 	return err == nil
@@ -282,7 +276,7 @@ func TestGuardFailsInTestProcess(t *testing.T) {
 
 func TestHelperGuardAndHostname(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(2))
-	ctx := ctxT(t)
+	ctx := lantest.Context(t, 30*time.Second)
 	machine, err := os.Hostname()
 	require.NoError(t, err)
 	for _, h := range lan.Hosts {
@@ -301,7 +295,7 @@ func TestHelperGuardAndHostname(t *testing.T) {
 
 func TestCommandRunsGuardedProgram(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(2))
-	ctx := ctxT(t)
+	ctx := lantest.Context(t, 30*time.Second)
 	h := lan.Hosts[1]
 
 	out, err := h.Command(ctx, "hostname").Output()
@@ -329,7 +323,7 @@ func TestCommandRunsGuardedProgram(t *testing.T) {
 func TestUnregisteredHelperDoesNotRunTests(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(1))
 	p := lan.Hosts[0].Helper(t, "no-such-helper")
-	require.Error(t, p.Wait(ctxT(t)))
+	require.Error(t, p.Wait(lantest.Context(t, 30*time.Second)))
 	assert.Equal(t, 2, p.ExitCode())
 	assert.Contains(t, strings.Join(p.Lines(), "\n"), "lantest.helper.not.registered")
 	assert.NotContains(t, strings.Join(p.Lines(), "\n"), "PASS")
@@ -337,7 +331,7 @@ func TestUnregisteredHelperDoesNotRunTests(t *testing.T) {
 
 func TestSignalAndWaitFor(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(1))
-	ctx := ctxT(t)
+	ctx := lantest.Context(t, 30*time.Second)
 	p := lan.Hosts[0].Start(t, "sh", "-c", `trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.05; done`)
 	_, err := p.WaitFor(ctx, regexp.MustCompile(`^ready$`))
 	require.NoError(t, err)
@@ -353,9 +347,65 @@ func TestSignalAndWaitFor(t *testing.T) {
 	assert.Error(t, err, "an exited process cannot produce the line")
 }
 
+// WaitLine sees every line once, in order, past lines first, and returns
+// the first one match accepts.
+func TestWaitLine(t *testing.T) {
+	lan := lantest.New(t, lantest.Hosts(1))
+	ctx := lantest.Context(t, 30*time.Second)
+	p := lan.Hosts[0].Start(t, "sh", "-c", `echo a; echo b; read x; echo c; echo "$x"; read y`)
+	var seen []string
+	line, err := p.WaitLine(ctx, func(l string) bool {
+		seen = append(seen, l)
+		return l == "b"
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "b", line)
+	assert.Equal(t, []string{"a", "b"}, seen)
+
+	// A later line: the past ones are looked at once each, then new ones.
+	seen = nil
+	require.NoError(t, p.WriteLine("d"))
+	line, err = p.WaitLine(ctx, func(l string) bool {
+		seen = append(seen, l)
+		return l == "d"
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "d", line)
+	assert.Equal(t, []string{"a", "b", "c", "d"}, seen)
+
+	// No such line: ctx ends.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = p.WaitLine(short, func(string) bool { return false })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// The process exits without it.
+	require.NoError(t, p.CloseStdin())
+	_, err = p.WaitLine(ctx, func(l string) bool { return l == "never" })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exited")
+	assert.NoError(t, ctx.Err(), "fails at the exit, not at the deadline")
+}
+
+// Context ends at its deadline, and at the latest with the test.
+func TestContext(t *testing.T) {
+	var ctx context.Context
+	t.Run("inner", func(t *testing.T) {
+		ctx = lantest.Context(t, time.Hour)
+		deadline, ok := ctx.Deadline()
+		require.True(t, ok)
+		assert.WithinDuration(t, time.Now().Add(time.Hour), deadline, time.Minute)
+		assert.NoError(t, ctx.Err())
+		short := lantest.Context(t, 10*time.Millisecond)
+		<-short.Done()
+		assert.ErrorIs(t, short.Err(), context.DeadlineExceeded)
+	})
+	assert.ErrorIs(t, ctx.Err(), context.Canceled, "ended with its test")
+}
+
 func TestPingBetweenHosts(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(2))
-	ctx := ctxT(t)
+	ctx := lantest.Context(t, 30*time.Second)
 	h1, h2 := lan.Hosts[0], lan.Hosts[1]
 	for _, tc := range []struct{ listen, ping, want string }{
 		{h2.IPv4.String() + ":7007", h2.IPv4.String() + ":7007", "PONG 198.51.100.12:7007"},
@@ -386,7 +436,7 @@ func countID(pkts []lantest.Captured, id uint16) int {
 
 func TestObserverSeesEachPacketOnce(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(3))
-	ctx := ctxT(t)
+	ctx := lantest.Context(t, 30*time.Second)
 	obs := lan.Observe(t)
 	h1, h2 := lan.Hosts[0], lan.Hosts[1]
 
@@ -425,7 +475,7 @@ func TestObserverSeesEachPacketOnce(t *testing.T) {
 
 func TestSetLoss(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(2))
-	ctx := ctxT(t)
+	ctx := lantest.Context(t, 30*time.Second)
 	h1, h2 := lan.Hosts[0], lan.Hosts[1]
 	obs := lan.Observe(t)
 	recv := h2.Helper(t, "mcast-recv")

@@ -217,23 +217,39 @@ func (p *Proc) Lines() []string {
 // WaitFor returns the first output line (past or future) matching re. It
 // fails when ctx ends or the process exits without such a line.
 func (p *Proc) WaitFor(ctx context.Context, re *regexp.Regexp) (string, error) {
+	return p.waitLine(ctx, re.MatchString, fmt.Sprintf("a line matching %q", re))
+}
+
+// WaitLine returns the first output line (past or future) for which match
+// returns true. match sees each line once, in arrival order, and is called
+// without p's lock held (it may be slow, e.g. decode JSON). WaitLine fails
+// when ctx ends or the process exits without such a line.
+func (p *Proc) WaitLine(ctx context.Context, match func(line string) bool) (string, error) {
+	return p.waitLine(ctx, match, "the line waited for")
+}
+
+// waitLine is WaitFor and WaitLine; what names the line in errors.
+func (p *Proc) waitLine(ctx context.Context, match func(string) bool, what string) (string, error) {
+	next := 0 // index of the next line to look at, counting dropped lines
 	for {
 		p.mu.Lock()
-		for _, l := range p.lines {
-			if re.MatchString(l) {
-				p.mu.Unlock()
-				return l, nil
-			}
-		}
+		start := max(next-p.dropped, 0)
+		lines := append([]string(nil), p.lines[start:]...)
+		next = p.dropped + len(p.lines)
 		changed, exited := p.changed, isClosed(p.done)
 		err := p.err
 		p.mu.Unlock()
+		for _, l := range lines {
+			if match(l) {
+				return l, nil
+			}
+		}
 		if exited {
-			return "", fmt.Errorf("lantest: %s exited (%v) without a line matching %q", p.name, err, re)
+			return "", fmt.Errorf("lantest: %s exited (%v) without %s", p.name, err, what)
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("lantest: waiting for %q from %s: %w", re, p.name, ctx.Err())
+			return "", fmt.Errorf("lantest: waiting for %s from %s: %w", what, p.name, ctx.Err())
 		case <-changed:
 		}
 	}

@@ -24,12 +24,6 @@ import (
 	"github.com/lansd/lansd/internal/mdns"
 )
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // node is a helper process running a Conn.
 type node struct {
 	t     *testing.T
@@ -42,7 +36,7 @@ var seq atomic.Uint64
 
 func startNode(t *testing.T, h *lantest.Host, env ...string) *node {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := lantest.Context(t, 60*time.Second)
 	n := &node{t: t, ctx: ctx, p: h.Helper(t, "mdns-node", env...)}
 	line, err := n.p.WaitFor(ctx, regexp.MustCompile(`^(READY|FATAL) `))
 	require.NoError(t, err, "%q", n.p.Lines())
@@ -253,7 +247,7 @@ func TestMalformedAndOversizeAreCounted(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(2))
 	h1, h2 := lan.Hosts[0], lan.Hosts[1]
 	b := startNode(t, h2)
-	ctx := testCtx(t)
+	ctx := lantest.Context(t, 60*time.Second)
 
 	var hexes []string
 	bad := malformedPayloads(t)
@@ -291,7 +285,7 @@ func TestForeignInterfaceIsCounted(t *testing.T) {
 	lk := lan.Connect(t, h1, "lan1")
 	b := startNode(t, h1, "IFACES=lan0")
 	require.Equal(t, []string{"lan0"}, names(b.ready.Ifaces))
-	ctx := testCtx(t)
+	ctx := lantest.Context(t, 60*time.Second)
 	msg, err := queryMsg(newID(), 0).Pack()
 	require.NoError(t, err)
 	// Unicast to h1's lan1 address arrives on lan1, which b does not serve.
@@ -346,7 +340,7 @@ func TestInterfaceAddedAndRemovedOnRescan(t *testing.T) {
 
 func TestCloseStopsEverything(t *testing.T) {
 	lan := lantest.New(t, lantest.Hosts(1))
-	ctx := testCtx(t)
+	ctx := lantest.Context(t, 60*time.Second)
 	p := lan.Hosts[0].Helper(t, "mdns-close")
 	require.NoError(t, p.Wait(ctx), "%q", p.Lines())
 	line, err := p.WaitFor(ctx, regexp.MustCompile(`^CLOSE `))
@@ -368,7 +362,7 @@ func TestCloseStopsEverything(t *testing.T) {
 
 func listenResult(t *testing.T, h *lantest.Host, env ...string) map[string]any {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := lantest.Context(t, 60*time.Second)
 	p := h.Helper(t, "mdns-listen-err", env...)
 	require.NoError(t, p.Wait(ctx), "%q", p.Lines())
 	line, err := p.WaitFor(ctx, regexp.MustCompile(`^LISTEN `))
