@@ -21,6 +21,7 @@ import (
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -93,25 +94,16 @@ Exit status: 0 resolved, 1 not found before --timeout (the message says
 what was missing) or, with --strict, found but not conforming; 2 usage
 error; 3 when the network cannot be used.`
 
-// browser is what lansd browse needs of a *browse.Browser.
-type browser interface {
-	Events() <-chan browse.Event
-	Quiet() <-chan struct{}
-	Stats() browse.Stats
-	Err() error
-	Close() error
-}
-
 // newBrowser and resolveInstance open the network; they are variables so
 // that the command's tests can check nothing is opened before the input is
 // valid, and feed events without a network.
 var (
-	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (browser, error) {
+	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (sd.Browser, error) {
 		return browse.NewBrowser(ctx, types, opts)
 	}
 	resolveInstance = browse.Resolve
 	// newWideBrowser, resolveWide and listDomains use unicast DNS only.
-	newWideBrowser = func(ctx context.Context, types []string, opts browse.WideOptions) (browser, error) {
+	newWideBrowser = func(ctx context.Context, types []string, opts browse.WideOptions) (sd.Browser, error) {
 		return browse.NewWideBrowser(ctx, types, opts)
 	}
 	resolveWide = browse.ResolveWide
@@ -252,7 +244,7 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 	}
-	var parts []browser
+	var parts []sd.Browser
 	if len(wide) > 0 {
 		wb, err := newWideBrowser(ctx, types, f.wideOptions(opts, wide, *interval))
 		if err != nil {
@@ -271,7 +263,7 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		parts = append(parts, lb)
 	}
-	b := mergeBrowsers(parts)
+	b := sd.Merge(parts...)
 	defer b.Close()
 
 	out := newEventPrinter(env, f.jsonOut, *parsable)
@@ -479,97 +471,6 @@ func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains, ne
 	return exitOK
 }
 
-// mergedBrowser runs several browsers (Multicast DNS and unicast DNS) as
-// one: events of all, quiet when all are, the first error.
-type mergedBrowser struct {
-	parts  []browser
-	events chan browse.Event
-	quiet  chan struct{}
-	done   chan struct{} // closed by Close
-	failed chan struct{} // closed when a part stops with an error
-	wg     sync.WaitGroup
-	once   sync.Once
-	fail   sync.Once
-}
-
-// mergeBrowsers returns parts[0] alone, or a browser merging them.
-func mergeBrowsers(parts []browser) browser {
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	m := &mergedBrowser{parts: parts, events: make(chan browse.Event), quiet: make(chan struct{}),
-		done: make(chan struct{}), failed: make(chan struct{})}
-	for _, p := range parts {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			for ev := range p.Events() {
-				select {
-				case m.events <- ev:
-				case <-m.done:
-					return
-				case <-m.failed:
-					return
-				}
-			}
-			if p.Err() != nil {
-				// One part failing ends the whole browse, with its error.
-				m.fail.Do(func() { close(m.failed) })
-			}
-		}()
-	}
-	go func() {
-		m.wg.Wait()
-		close(m.events)
-	}()
-	go func() {
-		for _, p := range parts {
-			select {
-			case <-p.Quiet():
-			case <-m.done:
-				return
-			}
-		}
-		close(m.quiet)
-	}()
-	return m
-}
-
-func (m *mergedBrowser) Events() <-chan browse.Event { return m.events }
-func (m *mergedBrowser) Quiet() <-chan struct{}      { return m.quiet }
-
-func (m *mergedBrowser) Stats() browse.Stats {
-	var s browse.Stats
-	for _, p := range m.parts {
-		ps := p.Stats()
-		s.Records += ps.Records
-		s.Instances += ps.Instances
-		s.Queries += ps.Queries
-		s.Packets += ps.Packets
-	}
-	return s
-}
-
-func (m *mergedBrowser) Err() error {
-	for _, p := range m.parts {
-		if err := p.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (m *mergedBrowser) Close() error {
-	var errs []error
-	m.once.Do(func() {
-		close(m.done)
-		for _, p := range m.parts {
-			errs = append(errs, p.Close())
-		}
-	})
-	return errors.Join(errs...)
-}
-
 // eventPrinter writes events in one of the three formats, and a live
 // counter on stderr when stderr is a terminal.
 type eventPrinter struct {
@@ -598,7 +499,7 @@ func isTerminal(w io.Writer) bool {
 // startCounter shows "browsing N types: I instances, R records, Q queries"
 // on stderr, refreshed four times a second, when stderr is a terminal. The
 // returned function stops and erases it (idempotent).
-func (p *eventPrinter) startCounter(b browser, ntypes int, all bool) func() {
+func (p *eventPrinter) startCounter(b sd.Browser, ntypes int, all bool) func() {
 	if !isTerminal(p.env.stderr) {
 		return func() {}
 	}
