@@ -631,21 +631,21 @@ func txtOrEmpty(r txt.Record) string {
 
 // jsonEvent is the --json form of an event.
 type jsonEvent struct {
-	Event      string        `json:"event"`
-	Instance   string        `json:"instance"`
-	Service    string        `json:"service"`
-	Domain     string        `json:"domain"`
-	Host       string        `json:"host"`
-	Port       uint16        `json:"port"`
-	Addrs      []string      `json:"addrs"`
-	TXT        jsonTXT       `json:"txt"`
-	Iface      []string      `json:"iface"`
-	TTL        int64         `json:"ttl"`
-	Conforms   bool          `json:"conforms"`
-	Findings   []jsonFinding `json:"findings"`
-	Name       string        `json:"name"`
-	Registered string        `json:"registered"`
-	Time       string        `json:"time"`
+	Event      string          `json:"event"`
+	Instance   string          `json:"instance"`
+	Service    string          `json:"service"`
+	Domain     string          `json:"domain"`
+	Host       string          `json:"host"`
+	Port       uint16          `json:"port"`
+	Addrs      []string        `json:"addrs"`
+	TXT        json.RawMessage `json:"txt"` // txt.FormatJSON
+	Iface      []string        `json:"iface"`
+	TTL        int64           `json:"ttl"`
+	Conforms   bool            `json:"conforms"`
+	Findings   []jsonFinding   `json:"findings"`
+	Name       string          `json:"name"`
+	Registered string          `json:"registered"`
+	Time       string          `json:"time"`
 }
 
 type jsonFinding struct {
@@ -654,62 +654,6 @@ type jsonFinding struct {
 	Rule     string `json:"rule"`
 	Reason   string `json:"reason"`
 	Severity string `json:"severity"`
-}
-
-// jsonTXT is a TXT record as a JSON object in wire order, as a client reads
-// it (RFC 6763 section 6.4: the first occurrence of a key wins): a value is
-// a string (with \xHH escapes when it is not valid UTF-8), a boolean
-// attribute is true.
-type jsonTXT txt.Record
-
-// MarshalJSON writes the object.
-func (r jsonTXT) MarshalJSON() ([]byte, error) {
-	seen := map[string]bool{}
-	var b strings.Builder
-	b.WriteByte('{')
-	for _, it := range r.Items {
-		fold := asciiLower(it.Key)
-		if it.Key == "" || seen[fold] {
-			continue
-		}
-		if len(seen) > 0 {
-			b.WriteByte(',')
-		}
-		seen[fold] = true
-		kb, err := marshalNoHTML(it.Key)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(kb)
-		b.WriteByte(':')
-		var v any = true
-		if it.HasValue {
-			if utf8.Valid(it.Value) {
-				v = string(it.Value)
-			} else {
-				v = txt.FormatArg(txt.Item{Value: it.Value, HasValue: true})[1:]
-			}
-		}
-		vb, err := marshalNoHTML(v)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
-}
-
-// asciiLower folds ASCII letters only (RFC 6763 section 6.4: keys compare
-// case-insensitively, and are ASCII).
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 func writeJSONEvent(w io.Writer, event string, in browse.Instance, at time.Time) {
@@ -721,7 +665,7 @@ func writeJSONEvent(w io.Writer, event string, in browse.Instance, at time.Time)
 		Host:       in.Host,
 		Port:       in.Port,
 		Addrs:      make([]string, len(in.Addrs)),
-		TXT:        jsonTXT(in.TXT),
+		TXT:        txt.FormatJSON(in.TXT),
 		Iface:      append([]string{}, in.Ifaces...),
 		TTL:        int64(in.TTL / time.Second),
 		Conforms:   in.Conforms(),
