@@ -175,15 +175,11 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 	case f.ipv6Only:
 		fams = []mdns.Family{mdns.IPv6}
 	}
-	level := slog.LevelError
-	if f.verbose {
-		level = slog.LevelDebug
-	}
 	return browse.Options{
 		Interfaces: f.ifaces,
 		Families:   fams,
 		Registry:   reg,
-		Logger:     slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level})),
+		Logger:     newLogger(env.stderr, f.verbose, slog.LevelError),
 		Strict:     f.strict,
 	}, nil
 }
@@ -593,9 +589,7 @@ func writeHuman(w io.Writer, mark string, in browse.Instance, verdict bool) {
 		b.WriteString("✗")
 	}
 	fmt.Fprintln(w, b.String())
-	for _, f := range in.Report.Findings {
-		fmt.Fprintf(w, "    %s\n", f.Error())
-	}
+	printFindings(w, "    ", in.Report.Findings)
 }
 
 // printable writes control bytes and bytes that are not UTF-8 as \DDD, and
