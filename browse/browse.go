@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
-	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/sd"
 )
 
 // Options configure a browser.
@@ -37,107 +36,26 @@ type Options struct {
 	MaxRecords int
 }
 
-// Instance is a resolved service instance (RFC 6763 section 4): complete
-// with its SRV and TXT records and at least one address of its host.
-type Instance struct {
-	// Name is the full instance name, "Office TZ._timezone._tcp.local.",
-	// with dots and backslashes inside the instance label written \. and \\
-	// (RFC 6763 section 4.3); it is what Resolve accepts.
-	Name string
-	// Instance is the instance label as published, raw ("Office TZ").
-	Instance string
-	// Service is the service type, "_timezone._tcp".
-	Service string
-	// Domain is "local.".
-	Domain string
-	// Host is the SRV target, "h2.local.".
-	Host string
-	// Port is the SRV port.
-	Port uint16
-	// Addrs are the host's addresses seen on any interface, IPv4 first,
-	// sorted; an IPv6 link-local address carries the name of the interface
-	// it was seen on as its zone (fe80::2%lan0), once per interface.
-	Addrs []netip.Addr
-	// TXT is the TXT record.
-	TXT txt.Record
-	// Ifaces are the names of the interfaces the instance was seen on.
-	Ifaces []string
-	// Seen lists each interface and address family the instance's records
-	// (its PTR record, or SRV for Resolve) arrived on.
-	Seen []Source
-	// TTL is the smallest TTL, as received, of the records the instance is
-	// made of: how long it would last without being refreshed.
-	TTL time.Duration
-	// Report is the conformance verdict: txt.Validate of the TXT record
-	// against the registry's Service for the instance's type (syntax only
-	// when the registry does not know the type).
-	Report txt.Report
-	// Registered is the registry's name for the service type ("timezone"),
-	// or "" when the registry does not know it.
-	Registered string
-}
-
-// Source is an interface and address family an instance was seen on.
-type Source struct {
-	Iface  string
-	Family mdns.Family
-}
-
-// Conforms reports whether the instance's TXT record has no Fatal finding.
-func (in Instance) Conforms() bool { return in.Report.Conforms() }
-
-// EventKind says what happened to an instance.
-type EventKind int
-
-const (
-	// Add: the instance became complete (SRV, TXT and an address) for the
-	// first time, or again after a Remove.
-	Add EventKind = iota + 1
-	// Update: its TXT record, port, target host or addresses changed.
-	Update
-	// Remove: it said goodbye (TTL 0, RFC 6762 section 10.1), expired, or
-	// lost the records that made it complete. Instance is the last state.
-	Remove
+// The DNS-SD vocabulary of package sd, under the names browse has always
+// given it: Instance is a resolved service instance, Source an interface
+// and address family it was seen on, Event a change of one instance (of
+// kind Add, Update or Remove), and Stats count what a browser has done.
+// For Multicast DNS, Instance.Domain is "local." and Stats.Packets counts
+// mDNS messages.
+type (
+	Instance  = sd.Instance
+	Source    = sd.Source
+	EventKind = sd.EventKind
+	Event     = sd.Event
+	Stats     = sd.Stats
 )
 
-// String returns "add", "update" or "remove".
-func (k EventKind) String() string {
-	switch k {
-	case Add:
-		return "add"
-	case Update:
-		return "update"
-	case Remove:
-		return "remove"
-	}
-	return fmt.Sprintf("EventKind(%d)", int(k))
-}
-
-// Event is a change of one instance.
-type Event struct {
-	Kind     EventKind
-	Instance Instance
-	Time     time.Time
-}
-
-// Stats count what a browser has done.
-type Stats struct {
-	// Records is the number of records cached now; Instances the number of
-	// complete instances.
-	Records, Instances int
-	// Packets counts mDNS messages handled; Ignored those dropped: responses
-	// from a port other than 5353, unicast responses not asked for, non-zero
-	// opcode or rcode.
-	Packets, Ignored uint64
-	// Queries counts query packets sent, Truncated those with the TC bit,
-	// Suppressed question transmissions skipped because another querier
-	// had just asked them (RFC 6762 section 7.3).
-	Queries, Truncated, Suppressed uint64
-	// Expired, Flushed, Goodbyes and Evicted count cache removals: TTL
-	// expiry, cache-flush (section 10.2), goodbye packets (section 10.1) and
-	// evictions when the cache was full.
-	Expired, Flushed, Goodbyes, Evicted uint64
-}
+// The event kinds (see sd.EventKind).
+const (
+	Add    = sd.Add
+	Update = sd.Update
+	Remove = sd.Remove
+)
 
 // transport is what the browser needs of an mdns.Conn.
 type transport interface {

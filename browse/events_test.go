@@ -110,7 +110,7 @@ func TestSameInstanceOnTwoInterfacesIsOne(t *testing.T) {
 			netip.MustParseAddr("fe80::2%eth1"),
 		}, in[0].Addrs)
 		assert.Equal(t, []string{"eth0", "eth1"}, in[0].Ifaces)
-		assert.Equal(t, []Source{{"eth0", mdns.IPv4}, {"eth0", mdns.IPv6}, {"eth1", mdns.IPv6}}, in[0].Seen)
+		assert.Equal(t, []Source{{Iface: "eth0", Family: mdns.IPv4}, {Iface: "eth0", Family: mdns.IPv6}, {Iface: "eth1", Family: mdns.IPv6}}, in[0].Seen)
 
 		// Goodbye on eth1 only: still there, fewer addresses.
 		tr.inject(fakeEth1, mdns.IPv6, goodbye(m))

@@ -13,7 +13,8 @@
 //   - Decode reads the RDATA of a TXT record (the wire form);
 //   - ParseArgs reads command-line arguments "key=value", "key=", "key",
 //     with \xHH and \\ escapes (FormatArg writes them back);
-//   - ParseJSON reads a JSON object {"key": "value"} or array ["key=value"];
+//   - ParseJSON reads a JSON object {"key": "value"} or array ["key=value"]
+//     (FormatJSON writes the object back);
 //   - FromRR reads a miekg/dns *dns.TXT.
 //
 // Encode and Record.RR write a record back. Get, Keys and Map look keys up

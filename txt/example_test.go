@@ -111,6 +111,17 @@ func ExampleParseJSON() {
 	// txt: JSON offset 10: key "path": an object is not a TXT value: want a string, a number or true
 }
 
+func ExampleFormatJSON() {
+	rec, _ := txt.ParseArgs([]string{"path=/tz?a=1&b=<2>", "secure", "note=", "PATH=/ignored", `bin=\xff`})
+	fmt.Printf("%s\n", txt.FormatJSON(rec))
+
+	back, _ := txt.ParseJSON(txt.FormatJSON(rec))
+	fmt.Println(back)
+	// Output:
+	// {"path":"/tz?a=1&b=<2>","secure":true,"note":"","bin":"\\xff"}
+	// "path=/tz?a=1&b=<2>" "secure" "note=" "bin=\\xff"
+}
+
 func ExampleRecord_Get() {
 	rec, _ := txt.Decode([]byte("\x07Path=/a\x07PATH=/b"))
 	v, hasValue, ok := rec.Get("path")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // JSONError reports JSON input ParseJSON cannot read.
@@ -160,6 +161,64 @@ func jsonArray(dec *json.Decoder, fail jsonFail) ([]Item, error) {
 		return nil, fail("", -1, "reading the end of the array", err)
 	}
 	return items, nil
+}
+
+// FormatJSON returns r as the JSON object ParseJSON reads, as a client sees
+// the record (RFC 6763 section 6.4): one member per key in wire order, the
+// first occurrence of a key (compared ignoring ASCII case) winning, later
+// ones and strings with an empty key left out, as Keys and Get see them. A
+// value is a string ("" for an empty value), a boolean attribute is true:
+//
+//	path=/tz color note=   →   {"path":"/tz","color":true,"note":""}
+//
+// What JSON requires is escaped (a backslash as \\, a double quote as \",
+// control characters as \n or \u0001, and U+2028 and U+2029), nothing else:
+// <, > and & stay as they are, the output is for people as much as for
+// programs. A byte of a key that is not valid UTF-8 becomes U+FFFD (keys
+// are printable US-ASCII in a record that passes Check).
+//
+// ParseJSON(FormatJSON(r)) gives back, key, value and HasValue byte for
+// byte, the items of r that a client sees, provided their keys and values
+// are valid UTF-8 (and no key holds '=', which no decoded or parsed
+// record's does). A value that is not valid UTF-8 (binary bytes) cannot be
+// a JSON string: it is written as FormatArg writes a value, with \xHH
+// escapes and a backslash doubled (the bytes FF 41 5C give "\\xffA\\\\" in
+// JSON), which ParseArgs reads back as the bytes but ParseJSON keeps as
+// that text.
+func FormatJSON(r Record) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	// Encoding a string into a bytes.Buffer cannot fail; Encode adds a
+	// newline, which is dropped.
+	str := func(s string) {
+		_ = enc.Encode(s)
+		b.Truncate(b.Len() - 1)
+	}
+	b.WriteByte('{')
+	seen := make(map[string]bool, len(r.Items))
+	for _, it := range r.Items {
+		k := foldKey(it.Key)
+		if it.Key == "" || seen[k] {
+			continue
+		}
+		if len(seen) > 0 {
+			b.WriteByte(',')
+		}
+		seen[k] = true
+		str(it.Key)
+		b.WriteByte(':')
+		switch {
+		case !it.HasValue:
+			b.WriteString("true")
+		case utf8.Valid(it.Value):
+			str(string(it.Value))
+		default:
+			str(FormatArg(Item{Value: it.Value, HasValue: true})[1:])
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 // jsonKind names the kind of a JSON token for error messages.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -105,4 +106,126 @@ func TestParseJSONErrors(t *testing.T) {
 			assert.True(t, errors.As(err, &se), "%s: %v", tt.in, err)
 		}
 	}
+}
+
+func jItem(k, v string, hasValue bool) Item {
+	return Item{Key: k, Value: []byte(v), HasValue: hasValue}
+}
+
+// TestFormatJSON pins the bytes lansd browse --json prints for a TXT
+// record (they were those of cmd/lansd's jsonTXT before FormatJSON).
+func TestFormatJSON(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		items []Item
+		want  string
+	}{
+		{"zero record", nil, `{}`},
+		{"only an empty key", []Item{jItem("", "x", true)}, `{}`},
+		{"as a client sees it",
+			[]Item{jItem("path", "/tz", true), jItem("color", "", false), jItem("note", "", true),
+				jItem("PATH", "/dup", true), jItem("", "", false), jItem("", "novalue", true), jItem("Color", "x", true)},
+			`{"path":"/tz","color":true,"note":""}`},
+		{"binary values",
+			[]Item{jItem("bin", "\xff\x00a\\", true), jItem("nul", "\x00", true), jItem("bs", `a\x41`, true)},
+			`{"bin":"\\xff\\x00a\\\\","nul":"\u0000","bs":"a\\x41"}`},
+		{"control characters, no HTML escapes",
+			[]Item{jItem("ctl", "a\x01\n\t\b\f\r\x7f\u2028\u2029<>&\"\\", true)},
+			"{\"ctl\":\"a\\u0001\\n\\t\\b\\f\\r\x7f\\u2028\\u2029<>&\\\"\\\\\"}"},
+		{"keys", []Item{jItem("k\xff", "v", true), jItem("<a&b>", "<script>&amp;</script>", true)},
+			`{"k\ufffd":"v","<a&b>":"<script>&amp;</script>"}`},
+		{"UTF-8", []Item{jItem("name", "Büro ☕ 東京", true), jItem("c1", "\u0085\u009b", true)},
+			"{\"name\":\"Büro ☕ 東京\",\"c1\":\"\u0085\u009b\"}"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := FormatJSON(Record{Items: c.items})
+			assert.Equal(t, c.want, string(got))
+			assert.True(t, json.Valid(got), "%s", got)
+		})
+	}
+}
+
+// clientItems returns the items of r a client sees (RFC 6763 section
+// 6.4), without offsets.
+func clientItems(r Record) []Item {
+	var out []Item
+	for _, k := range r.Keys() {
+		v, hasValue, _ := r.Get(k)
+		it := Item{Key: k, HasValue: hasValue}
+		if hasValue {
+			it.Value = append([]byte{}, v...)
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+func withoutOffsets(items []Item) []Item {
+	var out []Item
+	for _, it := range items {
+		it.Offset = 0
+		if it.HasValue && it.Value == nil {
+			it.Value = []byte{}
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+func TestFormatJSONRoundTrip(t *testing.T) {
+	for _, items := range [][]Item{
+		nil,
+		{jItem("path", "/tz", true)},
+		{jItem("color", "", false), jItem("note", "", true), jItem("empty", "", true)},
+		{jItem("a", "1", true), jItem("A", "2", true), jItem("b", "", false), jItem("B", "x", true), jItem("", "lost", true), jItem("", "", false)},
+		{jItem("u", "Büro ☕ \u2028 \x00\x01\x1f\x7f", true), jItem("esc", `"quoted" \ \x41 \\`, true)},
+		{jItem("html", "<a href=\"x\">&amp;</a>", true), jItem("<k&>", "v", true)},
+		{jItem("eq", "a=b==c=", true), jItem("txtvers", "1", true)},
+	} {
+		r := Record{Items: items}
+		back, err := ParseJSON(FormatJSON(r))
+		require.NoError(t, err, "%s", FormatJSON(r))
+		assert.Equal(t, withoutOffsets(clientItems(r)), withoutOffsets(back.Items), "%s", FormatJSON(r))
+	}
+
+	// A binary value comes back as its escaped text, which ParseArgs reads
+	// as the bytes.
+	r := Record{Items: []Item{jItem("bin", "\xff\x41\x5c", true)}}
+	back, err := ParseJSON(FormatJSON(r))
+	require.NoError(t, err)
+	require.Len(t, back.Items, 1)
+	assert.Equal(t, `\xffA\\`, string(back.Items[0].Value))
+	args, err := ParseArgs([]string{"bin=" + string(back.Items[0].Value)})
+	require.NoError(t, err)
+	assert.Equal(t, []byte("\xff\x41\x5c"), args.Items[0].Value)
+}
+
+// FuzzFormatJSON formats arbitrary decoded records: the output is always
+// valid JSON that ParseJSON accepts, with one member per key a client
+// sees, and items with valid UTF-8 come back byte for byte.
+func FuzzFormatJSON(f *testing.F) {
+	f.Add([]byte("\x08path=/tz\x05color\x05note=\x08PATH=/x"))
+	f.Add([]byte("\x04b=\xff\\\x03\xffk="))
+	f.Fuzz(func(t *testing.T, wire []byte) {
+		r, err := Decode(wire)
+		if err != nil {
+			return
+		}
+		out := FormatJSON(r)
+		require.True(t, json.Valid(out), "%q", out)
+		back, err := ParseJSON(out)
+		require.NoError(t, err, "%q", out)
+		want := clientItems(r)
+		require.Len(t, back.Items, len(want), "%q", out)
+		for i, w := range want {
+			got := back.Items[i]
+			require.Equal(t, w.HasValue, got.HasValue)
+			if utf8.ValidString(w.Key) {
+				require.Equal(t, w.Key, got.Key)
+			}
+			if w.HasValue && utf8.Valid(w.Value) {
+				require.Equal(t, string(w.Value), string(got.Value))
+			}
+		}
+	})
 }

@@ -153,11 +153,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		return exitUsage
 	}
 
-	level := slog.LevelError
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(env.stderr, f.verbose, slog.LevelError)
 	trim := startupMemory()
 	r, err := newResponder(ctx, announce.Options{
 		Interfaces: f.ifaces,
@@ -314,64 +310,6 @@ func flattenErr(err error) []error {
 	}
 }
 
-// flagOfField maps announce.FieldError fields to the flags that set them.
-var flagOfField = map[string]string{
-	"Instance": "--name",
-	"Type":     "--service",
-	"Subtypes": "--subtype",
-	"Domain":   "--domain",
-	"Port":     "--port",
-	"Host":     "--host",
-	"TXT":      "--txt",
-}
-
-// fieldLabel names a service field in a message: by flag for the service
-// given by flags, by JSON path for services[i] of a configuration file.
-func fieldLabel(label string, index int, field string) string {
-	if label != "" {
-		return announce.ConfigPath(index, field)
-	}
-	name, suffix := field, ""
-	if j := strings.IndexByte(name, '['); j >= 0 {
-		name, suffix = name[:j], name[j:]
-	}
-	if fl, ok := flagOfField[name]; ok {
-		return fl + suffix
-	}
-	return field
-}
-
-// findingLines returns one line per problem with service i: field problems
-// first, then every TXT finding (errors and warnings) in validate's form.
-func findingLines(label string, i int, report txt.Report, err error) []string {
-	var lines []string
-	var ve *announce.ValidationError
-	if errors.As(err, &ve) {
-		for _, e := range flattenErr(ve.Err) {
-			var fe *announce.FieldError
-			if errors.As(e, &fe) {
-				cp := *fe
-				cp.Field = fieldLabel(label, i, fe.Field)
-				lines = append(lines, "error: "+cp.Error())
-			} else {
-				lines = append(lines, "error: "+e.Error())
-			}
-		}
-	} else if err != nil {
-		lines = append(lines, "error: "+err.Error())
-	}
-	for _, f := range report.Findings {
-		line := f.Error()
-		if label != "" {
-			// "error: services[1].txt: key ...": the path after the severity.
-			sev := f.Severity.String() + ": "
-			line = sev + announce.ConfigPath(i, "TXT") + ": " + strings.TrimPrefix(line, sev)
-		}
-		lines = append(lines, line)
-	}
-	return lines
-}
-
 // checkServices validates every service before anything is sent and
 // prints the findings on stderr. It reports whether to go on: invalid
 // services stop the command unless noValidate, which prints the findings
@@ -391,38 +329,26 @@ func checkServices(env *cliEnv, services []announce.Service, labels []string, re
 					lines = append(lines, l)
 				}
 			}
-			for _, l := range lines {
-				fmt.Fprintln(env.stderr, l)
-			}
+			printLines(env.stderr, "", lines)
 			if noValidate {
 				fmt.Fprintf(env.stderr, "lansd announce: service %q cannot be published, even with --no-validate\n", s.Instance)
 			}
 			refused++
 			unpublishable++
 		case verr != nil && !noValidate:
-			for _, l := range lines {
-				fmt.Fprintln(env.stderr, l)
-			}
+			printLines(env.stderr, "", lines)
 			refused++
 		case verr != nil:
-			for _, l := range lines {
-				fmt.Fprintln(env.stderr, "warning: ignored (--no-validate): "+l)
-			}
+			printLines(env.stderr, "warning: ignored (--no-validate): ", lines)
 		default:
 			// Only warnings: shown, never blocking.
-			for _, l := range lines {
-				fmt.Fprintln(env.stderr, l)
-			}
+			printLines(env.stderr, "", lines)
 		}
 	}
 	if refused == 0 {
 		return true
 	}
-	if len(services) == 1 {
-		fmt.Fprintf(env.stderr, "lansd announce: service %q refused; nothing was sent\n", services[0].Instance)
-	} else {
-		fmt.Fprintf(env.stderr, "lansd announce: %d of %d services refused; nothing was sent\n", refused, len(services))
-	}
+	printRefused(env.stderr, services, refused)
 	if !noValidate && unpublishable == 0 {
 		fmt.Fprintln(env.stderr, "(--no-validate announces a service that breaks the rules anyway)")
 	}
@@ -632,27 +558,17 @@ func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *ann
 				report = ve.Report
 			}
 		}
-		for _, l := range findingLines(labels[i], i, report, err) {
-			fmt.Fprintln(env.stderr, l)
-		}
+		printLines(env.stderr, "", findingLines(labels[i], i, report, err))
 		if err != nil {
 			refused++
 		}
 	}
 	if refused > 0 {
-		if len(services) == 1 {
-			fmt.Fprintf(env.stderr, "lansd announce: service %q refused; nothing was sent\n", services[0].Instance)
-		} else {
-			fmt.Fprintf(env.stderr, "lansd announce: %d of %d services refused; nothing was sent\n", refused, len(services))
-		}
+		printRefused(env.stderr, services, refused)
 		return exitUsage
 	}
 
-	level := slog.LevelWarn
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(env.stderr, f.verbose, slog.LevelWarn)
 	r, err := newZoneRegistrar(announce.ZoneOptions{
 		Domain:   zone,
 		Server:   f.server,

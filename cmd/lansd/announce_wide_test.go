@@ -21,6 +21,7 @@ import (
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -129,7 +130,7 @@ func noMulticast(t *testing.T) *atomic.Int32 {
 	t.Helper()
 	var opened atomic.Int32
 	oldB, oldR, oldResp := newBrowser, resolveInstance, newResponder
-	newBrowser = func(context.Context, []string, browse.Options) (browser, error) {
+	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) {
 		opened.Add(1)
 		return nil, fmt.Errorf("test: the mDNS querier was opened")
 	}
@@ -451,7 +452,7 @@ func TestWideBrowseMixedDomainsUsesBoth(t *testing.T) {
 	// browses X by unicast DNS: the stub's failure ends the browse.
 	var opened atomic.Int32
 	old := newBrowser
-	newBrowser = func(context.Context, []string, browse.Options) (browser, error) {
+	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) {
 		opened.Add(1)
 		return nil, fmt.Errorf("test: mDNS stub")
 	}

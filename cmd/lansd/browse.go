@@ -22,6 +22,7 @@ import (
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -94,25 +95,16 @@ Exit status: 0 resolved, 1 not found before --timeout (the message says
 what was missing) or, with --strict, found but not conforming; 2 usage
 error; 3 when the network cannot be used.`
 
-// browser is what lansd browse needs of a *browse.Browser.
-type browser interface {
-	Events() <-chan browse.Event
-	Quiet() <-chan struct{}
-	Stats() browse.Stats
-	Err() error
-	Close() error
-}
-
 // newBrowser and resolveInstance open the network; they are variables so
 // that the command's tests can check nothing is opened before the input is
 // valid, and feed events without a network.
 var (
-	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (browser, error) {
+	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (sd.Browser, error) {
 		return browse.NewBrowser(ctx, types, opts)
 	}
 	resolveInstance = browse.Resolve
 	// newWideBrowser, resolveWide and listDomains use unicast DNS only.
-	newWideBrowser = func(ctx context.Context, types []string, opts browse.WideOptions) (browser, error) {
+	newWideBrowser = func(ctx context.Context, types []string, opts browse.WideOptions) (sd.Browser, error) {
 		return browse.NewWideBrowser(ctx, types, opts)
 	}
 	resolveWide = browse.ResolveWide
@@ -184,15 +176,11 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 	case f.ipv6Only:
 		fams = []mdns.Family{mdns.IPv6}
 	}
-	level := slog.LevelError
-	if f.verbose {
-		level = slog.LevelDebug
-	}
 	return browse.Options{
 		Interfaces: f.ifaces,
 		Families:   fams,
 		Registry:   reg,
-		Logger:     slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level})),
+		Logger:     newLogger(env.stderr, f.verbose, slog.LevelError),
 		Strict:     f.strict,
 	}, nil
 }
@@ -253,7 +241,7 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 	}
-	var parts []browser
+	var parts []sd.Browser
 	if len(wide) > 0 {
 		wb, err := newWideBrowser(ctx, types, f.wideOptions(opts, wide, *interval))
 		if err != nil {
@@ -272,7 +260,7 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		parts = append(parts, lb)
 	}
-	b := mergeBrowsers(parts)
+	b := sd.Merge(parts...)
 	defer b.Close()
 
 	out := newEventPrinter(env, f.jsonOut, *parsable)
@@ -480,97 +468,6 @@ func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains, ne
 	return exitOK
 }
 
-// mergedBrowser runs several browsers (Multicast DNS and unicast DNS) as
-// one: events of all, quiet when all are, the first error.
-type mergedBrowser struct {
-	parts  []browser
-	events chan browse.Event
-	quiet  chan struct{}
-	done   chan struct{} // closed by Close
-	failed chan struct{} // closed when a part stops with an error
-	wg     sync.WaitGroup
-	once   sync.Once
-	fail   sync.Once
-}
-
-// mergeBrowsers returns parts[0] alone, or a browser merging them.
-func mergeBrowsers(parts []browser) browser {
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	m := &mergedBrowser{parts: parts, events: make(chan browse.Event), quiet: make(chan struct{}),
-		done: make(chan struct{}), failed: make(chan struct{})}
-	for _, p := range parts {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			for ev := range p.Events() {
-				select {
-				case m.events <- ev:
-				case <-m.done:
-					return
-				case <-m.failed:
-					return
-				}
-			}
-			if p.Err() != nil {
-				// One part failing ends the whole browse, with its error.
-				m.fail.Do(func() { close(m.failed) })
-			}
-		}()
-	}
-	go func() {
-		m.wg.Wait()
-		close(m.events)
-	}()
-	go func() {
-		for _, p := range parts {
-			select {
-			case <-p.Quiet():
-			case <-m.done:
-				return
-			}
-		}
-		close(m.quiet)
-	}()
-	return m
-}
-
-func (m *mergedBrowser) Events() <-chan browse.Event { return m.events }
-func (m *mergedBrowser) Quiet() <-chan struct{}      { return m.quiet }
-
-func (m *mergedBrowser) Stats() browse.Stats {
-	var s browse.Stats
-	for _, p := range m.parts {
-		ps := p.Stats()
-		s.Records += ps.Records
-		s.Instances += ps.Instances
-		s.Queries += ps.Queries
-		s.Packets += ps.Packets
-	}
-	return s
-}
-
-func (m *mergedBrowser) Err() error {
-	for _, p := range m.parts {
-		if err := p.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (m *mergedBrowser) Close() error {
-	var errs []error
-	m.once.Do(func() {
-		close(m.done)
-		for _, p := range m.parts {
-			errs = append(errs, p.Close())
-		}
-	})
-	return errors.Join(errs...)
-}
-
 // eventPrinter writes events in one of the three formats, and a live
 // counter on stderr when stderr is a terminal.
 type eventPrinter struct {
@@ -599,7 +496,7 @@ func isTerminal(w io.Writer) bool {
 // startCounter shows "browsing N types: I instances, R records, Q queries"
 // on stderr, refreshed four times a second, when stderr is a terminal. The
 // returned function stops and erases it (idempotent).
-func (p *eventPrinter) startCounter(b browser, ntypes int, all bool) func() {
+func (p *eventPrinter) startCounter(b sd.Browser, ntypes int, all bool) func() {
 	if !isTerminal(p.env.stderr) {
 		return func() {}
 	}
@@ -693,9 +590,7 @@ func writeHuman(w io.Writer, mark string, in browse.Instance, verdict bool) {
 		b.WriteString("✗")
 	}
 	fmt.Fprintln(w, b.String())
-	for _, f := range in.Report.Findings {
-		fmt.Fprintf(w, "    %s\n", f.Error())
-	}
+	printFindings(w, "    ", in.Report.Findings)
 }
 
 // printable writes control bytes and bytes that are not UTF-8 as \DDD, and
@@ -731,21 +626,21 @@ func txtOrEmpty(r txt.Record) string {
 
 // jsonEvent is the --json form of an event.
 type jsonEvent struct {
-	Event      string        `json:"event"`
-	Instance   string        `json:"instance"`
-	Service    string        `json:"service"`
-	Domain     string        `json:"domain"`
-	Host       string        `json:"host"`
-	Port       uint16        `json:"port"`
-	Addrs      []string      `json:"addrs"`
-	TXT        jsonTXT       `json:"txt"`
-	Iface      []string      `json:"iface"`
-	TTL        int64         `json:"ttl"`
-	Conforms   bool          `json:"conforms"`
-	Findings   []jsonFinding `json:"findings"`
-	Name       string        `json:"name"`
-	Registered string        `json:"registered"`
-	Time       string        `json:"time"`
+	Event      string          `json:"event"`
+	Instance   string          `json:"instance"`
+	Service    string          `json:"service"`
+	Domain     string          `json:"domain"`
+	Host       string          `json:"host"`
+	Port       uint16          `json:"port"`
+	Addrs      []string        `json:"addrs"`
+	TXT        json.RawMessage `json:"txt"` // txt.FormatJSON
+	Iface      []string        `json:"iface"`
+	TTL        int64           `json:"ttl"`
+	Conforms   bool            `json:"conforms"`
+	Findings   []jsonFinding   `json:"findings"`
+	Name       string          `json:"name"`
+	Registered string          `json:"registered"`
+	Time       string          `json:"time"`
 }
 
 type jsonFinding struct {
@@ -754,62 +649,6 @@ type jsonFinding struct {
 	Rule     string `json:"rule"`
 	Reason   string `json:"reason"`
 	Severity string `json:"severity"`
-}
-
-// jsonTXT is a TXT record as a JSON object in wire order, as a client reads
-// it (RFC 6763 section 6.4: the first occurrence of a key wins): a value is
-// a string (with \xHH escapes when it is not valid UTF-8), a boolean
-// attribute is true.
-type jsonTXT txt.Record
-
-// MarshalJSON writes the object.
-func (r jsonTXT) MarshalJSON() ([]byte, error) {
-	seen := map[string]bool{}
-	var b strings.Builder
-	b.WriteByte('{')
-	for _, it := range r.Items {
-		fold := asciiLower(it.Key)
-		if it.Key == "" || seen[fold] {
-			continue
-		}
-		if len(seen) > 0 {
-			b.WriteByte(',')
-		}
-		seen[fold] = true
-		kb, err := marshalNoHTML(it.Key)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(kb)
-		b.WriteByte(':')
-		var v any = true
-		if it.HasValue {
-			if utf8.Valid(it.Value) {
-				v = string(it.Value)
-			} else {
-				v = txt.FormatArg(txt.Item{Value: it.Value, HasValue: true})[1:]
-			}
-		}
-		vb, err := marshalNoHTML(v)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
-}
-
-// asciiLower folds ASCII letters only (RFC 6763 section 6.4: keys compare
-// case-insensitively, and are ASCII).
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 func writeJSONEvent(w io.Writer, event string, in browse.Instance, at time.Time) {
@@ -821,7 +660,7 @@ func writeJSONEvent(w io.Writer, event string, in browse.Instance, at time.Time)
 		Host:       in.Host,
 		Port:       in.Port,
 		Addrs:      make([]string, len(in.Addrs)),
-		TXT:        jsonTXT(in.TXT),
+		TXT:        txt.FormatJSON(in.TXT),
 		Iface:      append([]string{}, in.Ifaces...),
 		TTL:        int64(in.TTL / time.Second),
 		Conforms:   in.Conforms(),

@@ -22,6 +22,7 @@ import (
 	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -33,11 +34,12 @@ type fakeBrowser struct {
 	closed bool
 }
 
-func (f *fakeBrowser) Events() <-chan browse.Event { return f.events }
-func (f *fakeBrowser) Quiet() <-chan struct{}      { return f.quiet }
-func (f *fakeBrowser) Stats() browse.Stats         { return browse.Stats{} }
-func (f *fakeBrowser) Err() error                  { return f.err }
-func (f *fakeBrowser) Close() error                { f.closed = true; return nil }
+func (f *fakeBrowser) Events() <-chan browse.Event  { return f.events }
+func (f *fakeBrowser) Quiet() <-chan struct{}       { return f.quiet }
+func (f *fakeBrowser) Instances() []browse.Instance { return nil }
+func (f *fakeBrowser) Stats() browse.Stats          { return browse.Stats{} }
+func (f *fakeBrowser) Err() error                   { return f.err }
+func (f *fakeBrowser) Close() error                 { f.closed = true; return nil }
 
 // withBrowser replaces newBrowser: it records the call and replays evs.
 // With quiet the channel stays open and Quiet is closed after the events.
@@ -47,7 +49,7 @@ func withBrowser(t *testing.T, evs []browse.Event, quiet bool) (*fakeBrowser, *[
 	var gotTypes []string
 	var gotOpts browse.Options
 	old := newBrowser
-	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (browser, error) {
+	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (sd.Browser, error) {
 		gotTypes, gotOpts = types, opts
 		go func() {
 			for _, ev := range evs {
@@ -69,7 +71,7 @@ func withBrowser(t *testing.T, evs []browse.Event, quiet bool) (*fakeBrowser, *[
 func noNetwork(t *testing.T) {
 	t.Helper()
 	oldB, oldR := newBrowser, resolveInstance
-	newBrowser = func(context.Context, []string, browse.Options) (browser, error) {
+	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) {
 		t.Fatal("the network was opened although the input is invalid")
 		return nil, nil
 	}
@@ -287,14 +289,14 @@ func TestBrowseOnceStopsWhenQuiet(t *testing.T) {
 func TestBrowseNetworkFailure(t *testing.T) {
 	old := newBrowser
 	t.Cleanup(func() { newBrowser = old })
-	newBrowser = func(context.Context, []string, browse.Options) (browser, error) {
+	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) {
 		return nil, errors.New("browse: mdns: listen: no usable interface")
 	}
 	code, _, errOut := lansd(t, "", "browse", "timezone")
 	assert.Equal(t, exitInternal, code)
 	assert.Contains(t, errOut, "no usable interface")
 
-	newBrowser = func(context.Context, []string, browse.Options) (browser, error) {
+	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) {
 		return nil, mdns.ErrUnknownInterface
 	}
 	code, _, _ = lansd(t, "", "browse", "timezone", "--iface", "nope0")
@@ -302,7 +304,7 @@ func TestBrowseNetworkFailure(t *testing.T) {
 
 	fb := &fakeBrowser{events: make(chan browse.Event), quiet: make(chan struct{}), err: errors.New("reading packets: boom")}
 	close(fb.events)
-	newBrowser = func(context.Context, []string, browse.Options) (browser, error) { return fb, nil }
+	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) { return fb, nil }
 	code, _, errOut = lansd(t, "", "browse", "timezone")
 	assert.Equal(t, exitInternal, code)
 	assert.Contains(t, errOut, "boom")
@@ -395,7 +397,7 @@ func TestBrowseCounterOnlyOnTerminal(t *testing.T) {
 	fb := &fakeBrowser{events: make(chan browse.Event), quiet: make(chan struct{})}
 	old := newBrowser
 	t.Cleanup(func() { newBrowser = old })
-	newBrowser = func(context.Context, []string, browse.Options) (browser, error) {
+	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) {
 		go func() {
 			time.Sleep(700 * time.Millisecond) // the counter ticks meanwhile
 			fb.events <- browse.Event{Kind: browse.Add, Instance: in, Time: evTime}

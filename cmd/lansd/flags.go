@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/lansd/lansd/registry"
@@ -74,4 +75,14 @@ func loadRegistry(path string) (*registry.Registry, error) {
 		return nil, &usageError{err}
 	}
 	return reg, nil
+}
+
+// newLogger returns the logger of a command: slog text lines on w, from
+// debug up with --verbose, else only records at level quiet or above.
+func newLogger(w io.Writer, verbose bool, quiet slog.Level) *slog.Logger {
+	level := quiet
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

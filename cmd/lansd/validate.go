@@ -108,9 +108,7 @@ func readRecord(stdin io.Reader, args []string, wire, jsonIn string, haveWire, h
 
 // printReport prints one line per finding and a verdict line.
 func printReport(w io.Writer, rec txt.Record, svc *registry.Service, report txt.Report) {
-	for _, f := range report.Findings {
-		fmt.Fprintln(w, f.Error())
-	}
+	printFindings(w, "", report.Findings)
 	subject := "TXT record"
 	if svc != nil {
 		subject = fmt.Sprintf("TXT record for %s (%s)", svc.Name, svc.Type())

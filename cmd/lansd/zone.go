@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -143,63 +142,6 @@ func parseAddrs(args []string, host, domain string) ([]netip.Addr, error) {
 		out = append(out, ip)
 	}
 	return out, nil
-}
-
-// flagOf names the flag behind a Service field in messages.
-func flagOf(field string) string {
-	switch {
-	case field == "Instance":
-		return "--name"
-	case field == "Type":
-		return "--service"
-	case strings.HasPrefix(field, "Subtypes["):
-		return "--subtype" + strings.TrimPrefix(field, "Subtypes")
-	case field == "Domain":
-		return "--domain"
-	case field == "Port":
-		return "--port"
-	case field == "Host", field == "HostName":
-		return "--host"
-	case field == "TTL":
-		return "--ttl"
-	case field == "TXT":
-		return "--txt"
-	case field == "Zone":
-		return "--domain"
-	}
-	return field
-}
-
-// printZoneFindings prints why the service was refused, one finding a
-// line, naming flags rather than fields.
-func printZoneFindings(w io.Writer, err error) {
-	var ve *announce.ValidationError
-	if !errors.As(err, &ve) {
-		var fe *announce.FieldError
-		if errors.As(err, &fe) {
-			fe2 := *fe
-			fe2.Field = flagOf(fe.Field)
-			fmt.Fprintf(w, "lansd zone: %v\n", &fe2)
-			return
-		}
-		fmt.Fprintf(w, "lansd zone: %v\n", err)
-		return
-	}
-	fmt.Fprintf(w, "lansd zone: service %q refused; nothing printed:\n", ve.Service)
-	for _, e := range ve.Unwrap() {
-		var fe *announce.FieldError
-		var te *txt.Error
-		switch {
-		case errors.As(e, &fe):
-			fe2 := *fe
-			fe2.Field = flagOf(fe.Field)
-			fmt.Fprintf(w, "  %v\n", &fe2)
-		case errors.As(e, &te):
-			fmt.Fprintf(w, "  --txt %v\n", te)
-		default:
-			fmt.Fprintf(w, "  %v\n", e)
-		}
-	}
 }
 
 // printZone writes the records as zone-file lines with comments.
