@@ -7,7 +7,7 @@
 // Resolve looks up one instance, Enumerate lists the service types on the
 // link.
 //
-// # Querying (query.go)
+// # Querying (query.go, querier.go)
 //
 //   - Continuous querying (RFC 6762 section 5.2): the first query after a
 //     random 20-120 ms, then at intervals of 1 s, 2 s, 4 s, ... up to 60
@@ -45,7 +45,12 @@
 //     random 0-2%, unless an answer refreshed it first. Other records are
 //     never refreshed.
 //
-// # Cache (cache.go)
+// # Cache (internal/engine/cache.go)
+//
+// The cache, the instances and the verdicts are the browse engine
+// (internal/engine), which unicast DNS browsing (package wide) shares; this
+// package feeds it the Multicast DNS packets received and asks on the link
+// the questions it wants asked.
 //
 // Every record of every response is cached, answers meant for other
 // queriers included, keyed by interface, name, type, class and rdata (names
@@ -64,7 +69,7 @@
 // evicted record is gone as if it had expired: an instance that loses one
 // is removed, and asked for again.
 //
-// # Instances and events (events.go, resolve.go, verdict.go)
+// # Instances and events (internal/engine: instances.go, assemble.go, verdict.go)
 //
 // An instance is one whatever the number of interfaces and address
 // families it is seen on: its addresses are all those of its host (IPv6

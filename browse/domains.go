@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // Browsing-domain kinds (RFC 6763 section 11): the first label of the
@@ -66,7 +68,7 @@ type DomainOptions struct {
 // nibbles of the masked address under ip6.arpa. for IPv6.
 func ReverseDomain(p netip.Prefix) (string, error) {
 	if !p.IsValid() {
-		return "", fmt.Errorf("%w: network %q is not a valid prefix", ErrBadName, p)
+		return "", fmt.Errorf("browse: %w: network %q is not a valid prefix", ErrBadName, p)
 	}
 	return dns.ReverseAddr(p.Masked().Addr().Unmap().String())
 }
@@ -117,7 +119,7 @@ func LocalNetworks() ([]netip.Prefix, error) {
 // got an answer. The reverse-mapping domains of opts.Networks are asked
 // the same way (section 11: "b._dns-sd._udp.0.1.168.192.in-addr.arpa.").
 func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
-	q, err := newQuerier(opts.Server, opts.Timeout)
+	q, err := newWideQuerier(opts.Server, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +146,7 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 		froms = appendName(froms, f)
 	}
 	if len(froms) == 0 {
-		return nil, fmt.Errorf("%w: no domain to ask for browsing domains (none given, no network, and no search domain in %s)", ErrBadName, resolvConf)
+		return nil, fmt.Errorf("browse: %w: no domain to ask for browsing domains (none given, no network, and no search domain in %s)", ErrBadName, resolvConf)
 	}
 	var qs []qKeyName
 	for _, f := range froms {
@@ -178,7 +180,7 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 		answered = true
 		kind, from, _ := strings.Cut(qs[i].name, "._dns-sd._udp.")
 		for _, rr := range answerRRs(a, dns.TypePTR) {
-			d := Domain{Name: displayName(rr.(*dns.PTR).Ptr), Kind: kind, From: displayName(from), TTL: time.Duration(rr.Header().Ttl) * time.Second}
+			d := Domain{Name: dnsname.Display(rr.(*dns.PTR).Ptr), Kind: kind, From: dnsname.Display(from), TTL: time.Duration(rr.Header().Ttl) * time.Second}
 			if !slices.Contains(out, d) {
 				out = append(out, d)
 			}
@@ -189,13 +191,13 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 	}
 	kindOrder := func(k string) int { return slices.Index(domainKinds, k) }
 	slices.SortFunc(out, func(a, b Domain) int {
-		if c := compareStrings(a.From, b.From); c != 0 {
+		if c := strings.Compare(a.From, b.From); c != 0 {
 			return c
 		}
 		if c := kindOrder(a.Kind) - kindOrder(b.Kind); c != 0 {
 			return c
 		}
-		return compareStrings(a.Name, b.Name)
+		return strings.Compare(a.Name, b.Name)
 	})
 	return out, nil
 }

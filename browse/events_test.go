@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -110,7 +111,7 @@ func TestSameInstanceOnTwoInterfacesIsOne(t *testing.T) {
 			netip.MustParseAddr("fe80::2%eth1"),
 		}, in[0].Addrs)
 		assert.Equal(t, []string{"eth0", "eth1"}, in[0].Ifaces)
-		assert.Equal(t, []Source{{"eth0", mdns.IPv4}, {"eth0", mdns.IPv6}, {"eth1", mdns.IPv6}}, in[0].Seen)
+		assert.Equal(t, []Source{{Iface: "eth0", Family: mdns.IPv4}, {Iface: "eth0", Family: mdns.IPv6}, {Iface: "eth1", Family: mdns.IPv6}}, in[0].Seen)
 
 		// Goodbye on eth1 only: still there, fewer addresses.
 		tr.inject(fakeEth1, mdns.IPv6, goodbye(m))
@@ -262,12 +263,12 @@ func TestSubtypeAndEnumeration(t *testing.T) {
 		tr := newFake(t)
 		b, log := browseFake(t, []string{ServicesType, "_printer._sub._http._tcp"}, Options{}, tr)
 		time.Sleep(200 * time.Millisecond)
-		require.NotEmpty(t, tr.queries(servicesName, dns.TypePTR))
+		require.NotEmpty(t, tr.queries(engine.ServicesName, dns.TypePTR))
 		require.NotEmpty(t, tr.queries("_printer._sub._http._tcp.local.", dns.TypePTR))
 		assert.Empty(t, tr.queries("_timezone._tcp.local.", dns.TypePTR))
 
 		// A responder enumerates its type: the browser browses it.
-		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{ptrRR(servicesName, "_timezone._tcp.local.", 4500)}))
+		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{ptrRR(engine.ServicesName, "_timezone._tcp.local.", 4500)}))
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
 		assert.NotEmpty(t, tr.queries("_timezone._tcp.local.", dns.TypePTR))
@@ -390,9 +391,9 @@ func TestEnumerate(t *testing.T) {
 		tr.onSend = func(s sentMsg) {
 			if s.Family == mdns.IPv4 {
 				go tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{
-					ptrRR(servicesName, "_timezone._tcp.local.", 4500),
-					ptrRR(servicesName, "_http._tcp.local.", 4500),
-					ptrRR(servicesName, "not a type.local.", 4500),
+					ptrRR(engine.ServicesName, "_timezone._tcp.local.", 4500),
+					ptrRR(engine.ServicesName, "_http._tcp.local.", 4500),
+					ptrRR(engine.ServicesName, "not a type.local.", 4500),
 				}))
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -121,7 +123,7 @@ func TestContinuousQuerySchedule(t *testing.T) {
 		synctest.Wait()
 		times := ptrQueryTimes(tr, "_timezone._tcp.local.", start)
 		require.GreaterOrEqual(t, len(times), 14)
-		// The application's call asks at once (see engine.begin); then
+		// The application's call asks at once (see querier.begin); then
 		// RFC 6762 section 5.2: 1 s, doubling, capped at 60 minutes.
 		assert.Zero(t, times[0], "first query at once")
 		want := time.Second
@@ -134,7 +136,7 @@ func TestContinuousQuerySchedule(t *testing.T) {
 			assert.Equal(t, uint16(0), s.Msg.Id)
 			if s.Time.Sub(start) < time.Second {
 				// RFC 6762 section 5.4: the first query asks for unicast responses.
-				assert.Equal(t, uint16(dns.ClassINET|quBit), s.Msg.Question[0].Qclass, "QU first query (%d)", i)
+				assert.Equal(t, uint16(dns.ClassINET|dnsname.QU), s.Msg.Question[0].Qclass, "QU first query (%d)", i)
 			} else {
 				assert.Equal(t, uint16(dns.ClassINET), s.Msg.Question[0].Qclass, "QM: no unicast-response bit after the first (%d)", i)
 			}
@@ -159,12 +161,12 @@ func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 		defer cancel()
 		tr := newFake(t)
 		chg := make(chan ifChange, 1)
-		e, err := newEngine(Options{})
+		q, err := newQuerier(Options{}, nil)
 		require.NoError(t, err)
-		bt, err := parseBrowseType("_timezone._tcp", e.reg)
+		bt, err := engine.ParseType("_timezone._tcp", q.reg)
 		require.NoError(t, err)
-		e.wantTypes = append(e.wantTypes, bt)
-		b := start(ctx, e, tr, chg)
+		q.wantTypes = append(q.wantTypes, bt)
+		b := start(ctx, q, tr, chg)
 		defer b.Close()
 		consume(b)
 		time.Sleep(10 * time.Minute)
@@ -373,6 +375,6 @@ func TestFirstTransmissionIsQU(t *testing.T) {
 	msgs := buildQueries([]*question{fresh, again}, func([]*question) []dns.RR { return nil }, 1472)
 	require.Len(t, msgs, 1)
 	require.Len(t, msgs[0].Question, 2)
-	assert.Equal(t, uint16(dns.ClassINET|quBit), msgs[0].Question[0].Qclass, "first transmission: QU (RFC 6762 section 5.4)")
+	assert.Equal(t, uint16(dns.ClassINET|dnsname.QU), msgs[0].Question[0].Qclass, "first transmission: QU (RFC 6762 section 5.4)")
 	assert.Equal(t, uint16(dns.ClassINET), msgs[0].Question[1].Qclass, "repeat: QM")
 }

@@ -2,8 +2,8 @@ package browse
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,8 +12,10 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 )
 
 // Polling bounds of a WideBrowser that follows the records' TTLs.
@@ -59,41 +61,48 @@ type WideOptions struct {
 // poll asks the PTR records of every type (RFC 6763 section 4), then the
 // SRV and TXT records of every instance found and the A and AAAA records
 // of their targets, over UDP (TCP when an answer is truncated). Instances,
-// events and verdicts are built by the same code as for Multicast DNS:
+// events and verdicts are built by the same engine as for Multicast DNS:
 // Add when an instance becomes complete, Update when its TXT record, port,
 // target or addresses change, Remove when its PTR record is gone (or its
 // records have not been confirmed for twice their TTL because the server
 // stopped answering). Its methods are safe for concurrent use.
 type WideBrowser struct {
-	loopCore
-	q        *querier
+	q        *wideQuerier
+	log      *slog.Logger
 	interval time.Duration
+	cancel   context.CancelFunc
+	events   chan Event
+	quiet    chan struct{}
+	cmds     chan func()
+	done     chan struct{} // closed when the loop has exited
+	wg       sync.WaitGroup
+
+	closeOnce sync.Once
+	err       error // set by the loop before done is closed
 
 	// Owned by the loop.
-	family    mdns.Family
-	ptrNames  []string // PTR question names of the types browsed
-	enumNames []string // _services._dns-sd._udp.<domain> names, for ServicesType
-	rounds    int
-	quietSent bool
+	e                 *engine.Engine
+	family            sd.Family
+	ptrNames          []string // PTR question names of the types browsed
+	enumNames         []string // _services._dns-sd._udp.<domain> names, for ServicesType
+	rounds            int
+	quietSent         bool
+	packets, nqueries uint64
 }
 
-// wideTransport stands in for the mDNS transport in the engine: it names
-// the "interface" records came from after the servers asked.
-type wideTransport struct{ name string }
+var _ sd.Browser = (*WideBrowser)(nil)
 
-func (t wideTransport) ReadPacket(ctx context.Context) (*mdns.Packet, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-func (t wideTransport) SendMulticast(context.Context, *dns.Msg, int, mdns.Family) error {
-	return errors.New("browse: unicast DNS browsing sends no multicast")
-}
-func (t wideTransport) Interfaces() []mdns.Interface { return []mdns.Interface{{Name: t.name}} }
-func (t wideTransport) Interface(int) (mdns.Interface, bool) {
-	return mdns.Interface{Name: t.name}, true
-}
-func (t wideTransport) Families() []mdns.Family { return nil }
-func (t wideTransport) Close() error            { return nil }
+// wideAsker is the engine's Asker for unicast DNS. Every poll asks all the
+// questions of its plan (the browsed types, every instance followed, every
+// target known: see widePlan), so the questions the engine wants asked
+// need no scheduling of their own; records arrive from the servers asked,
+// which stand for the interface.
+type wideAsker struct{ label string }
+
+func (wideAsker) Browse(string, time.Time, bool)       {}
+func (wideAsker) Resolve([]engine.Question, time.Time) {}
+func (wideAsker) Refresh(engine.Question, time.Time)   {}
+func (a wideAsker) IfaceName(int) string               { return a.label }
 
 // wideIfIndex is the interface index of every record a WideBrowser caches.
 const wideIfIndex = 0
@@ -102,14 +111,14 @@ const wideIfIndex = 0
 // when it is not a domain name or is "local." (Multicast DNS).
 func CheckDomain(d string) (string, error) {
 	if d == "" {
-		return "", fmt.Errorf("%w: empty domain", ErrBadName)
+		return "", fmt.Errorf("browse: %w: empty domain", ErrBadName)
 	}
 	f := dns.Fqdn(d)
 	if _, ok := dns.IsDomainName(f); !ok || f == "." || strings.Contains(f, "..") {
-		return "", fmt.Errorf("%w: domain %q is not a domain name", ErrBadName, d)
+		return "", fmt.Errorf("browse: %w: domain %q is not a domain name", ErrBadName, d)
 	}
-	if dns.IsSubDomain(localDomain, strings.ToLower(f)) {
-		return "", fmt.Errorf("%w: domain %q: local. is browsed with Multicast DNS, not unicast DNS", ErrBadName, d)
+	if dns.IsSubDomain(dnsname.Local, dnsname.ASCIILower(f)) {
+		return "", fmt.Errorf("browse: %w: domain %q: local. is browsed with Multicast DNS, not unicast DNS", ErrBadName, d)
 	}
 	return f, nil
 }
@@ -117,42 +126,54 @@ func CheckDomain(d string) (string, error) {
 // parseWideType turns a type to browse into its PTR question name in
 // domain: "timezone", "_timezone._tcp" or "_printer._sub._http._tcp" as
 // for NewBrowser; a type naming a domain is refused (give it in Domains).
-func parseWideType(s, domain string, reg *registry.Registry) (browseType, error) {
-	if t, err := registry.ParseType(s); err == nil && t.Domain != "" && !strings.EqualFold(strings.TrimSuffix(t.Domain, "."), "local") {
-		return browseType{}, fmt.Errorf("%w: %q: give the domain in the domain list, not in the type", ErrBadName, s)
+func parseWideType(s, domain string, reg *registry.Registry) (engine.Type, error) {
+	if t, err := registry.ParseType(s); err == nil && t.Domain != "" && !dnsname.Equal(t.Domain, dnsname.Local) {
+		return engine.Type{}, fmt.Errorf("browse: %w: %q: give the domain in the domain list, not in the type", ErrBadName, s)
 	}
-	bt, err := parseBrowseType(s, reg)
+	bt, err := engine.ParseType(s, reg)
 	if err != nil {
-		return browseType{}, err
+		return engine.Type{}, fmt.Errorf("browse: %w", err)
 	}
-	bt.query = strings.TrimSuffix(bt.query, localDomain) + domain
+	bt.Query = strings.TrimSuffix(bt.Query, dnsname.Local) + domain
 	return bt, nil
 }
 
-// wideEngine returns an engine for unicast browsing and the checked
-// options.
-func wideEngine(opts WideOptions) (*engine, *querier, error) {
-	e, err := newEngine(opts.Options)
-	if err != nil {
-		return nil, nil, err
+// wideEngine checks opts and returns the registry, an engine for unicast
+// browsing (sink as for engine.Config.Sink) and the querier.
+func wideEngine(opts WideOptions, sink func(sd.Event)) (*registry.Registry, *engine.Engine, *wideQuerier, error) {
+	for _, f := range opts.Families {
+		if f != sd.IPv4 && f != sd.IPv6 {
+			return nil, nil, nil, fmt.Errorf("browse: Options.Families: unknown family %d", int(f))
+		}
 	}
 	if opts.Interval < 0 {
-		return nil, nil, fmt.Errorf("browse: WideOptions.Interval: %v is negative", opts.Interval)
+		return nil, nil, nil, fmt.Errorf("browse: WideOptions.Interval: %v is negative", opts.Interval)
 	}
-	q, err := newQuerier(opts.Server, opts.Timeout)
+	q, err := newWideQuerier(opts.Server, opts.Timeout)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	e.tr = wideTransport{name: q.label()}
-	return e, q, nil
+	reg := opts.Registry
+	if reg == nil {
+		reg = registry.Builtin()
+	}
+	e := engine.New(engine.Config{
+		Asker:      wideAsker{label: q.label()},
+		Registry:   reg,
+		Logger:     opts.Logger,
+		Strict:     opts.Strict,
+		MaxRecords: opts.MaxRecords,
+		Sink:       sink,
+	})
+	return reg, e, q, nil
 }
 
 // serverFamily is the address family of the first server, for Seen.
-func serverFamily(q *querier) mdns.Family {
+func serverFamily(q *wideQuerier) sd.Family {
 	if ap, err := netip.ParseAddrPort(q.servers[0]); err == nil && ap.Addr().Unmap().Is6() {
-		return mdns.IPv6
+		return sd.IPv6
 	}
-	return mdns.IPv4
+	return sd.IPv4
 }
 
 // NewWideBrowser starts browsing types (as for NewBrowser: "timezone",
@@ -164,44 +185,51 @@ func serverFamily(q *querier) mdns.Family {
 // domain that does not parse (wrapping ErrBadName), no types, no domains,
 // no system resolver when Server is empty.
 func NewWideBrowser(ctx context.Context, types []string, opts WideOptions) (*WideBrowser, error) {
-	e, q, err := wideEngine(opts)
+	reg, e, q, err := wideEngine(opts, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(types) == 0 {
-		return nil, fmt.Errorf("%w: no service type to browse", ErrBadName)
+		return nil, fmt.Errorf("browse: %w: no service type to browse", ErrBadName)
 	}
 	if len(opts.Domains) == 0 {
-		return nil, fmt.Errorf("%w: no domain to browse", ErrBadName)
+		return nil, fmt.Errorf("browse: %w: no domain to browse", ErrBadName)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	b := &WideBrowser{
-		loopCore: newLoopCore(e, cancel),
 		q:        q,
+		log:      log,
 		interval: opts.Interval,
+		events:   make(chan Event),
+		quiet:    make(chan struct{}),
+		cmds:     make(chan func()),
+		done:     make(chan struct{}),
+		e:        e,
 		family:   serverFamily(q),
 	}
+	now := time.Now()
 	for _, d := range opts.Domains {
 		dom, err := CheckDomain(d)
 		if err != nil {
-			cancel()
 			return nil, err
 		}
 		for _, t := range types {
-			if strings.EqualFold(strings.TrimSuffix(t, "."), ServicesType) {
+			if dnsname.Equal(t, ServicesType) {
 				b.enumNames = appendName(b.enumNames, ServicesType+"."+dom)
 				continue
 			}
-			bt, err := parseWideType(t, dom, e.reg)
+			bt, err := parseWideType(t, dom, reg)
 			if err != nil {
-				cancel()
 				return nil, err
 			}
-			e.types[mustKey(bt.query)] = bt
-			b.ptrNames = appendName(b.ptrNames, bt.query)
+			e.AddType(bt, now)
+			b.ptrNames = appendName(b.ptrNames, bt.Query)
 		}
 	}
-	e.ctx = ctx
+	ctx, b.cancel = context.WithCancel(ctx)
 	b.wg.Add(1)
 	go b.loop(ctx)
 	return b, nil
@@ -209,9 +237,8 @@ func NewWideBrowser(ctx context.Context, types []string, opts WideOptions) (*Wid
 
 // appendName appends name to names unless an equal name is there.
 func appendName(names []string, name string) []string {
-	k := mustKey(name)
 	for _, n := range names {
-		if mustKey(n) == k {
+		if dnsname.Equal(n, name) {
 			return names
 		}
 	}
@@ -237,13 +264,13 @@ type wideAnswer struct {
 // wideRound is the outcome of one poll.
 type wideRound struct {
 	answers []*wideAnswer
-	types   []browseType // types found by enumeration
+	types   []engine.Type // types found by enumeration
 	queries int
 }
 
 // poll runs one poll: enumeration, PTR, then SRV and TXT of each instance,
 // then A and AAAA of each target.
-func (q *querier) poll(ctx context.Context, p widePlan, reg *registry.Registry) *wideRound {
+func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
 	res := &wideRound{}
 	ask := func(qs []qKeyName) []*wideAnswer {
 		out := make([]*wideAnswer, len(qs))
@@ -273,18 +300,18 @@ func (q *querier) poll(ctx context.Context, p widePlan, reg *registry.Registry) 
 	for _, a := range ask(enumQs) {
 		dom := strings.TrimPrefix(a.name, ServicesType+".")
 		for _, rr := range answerRRs(a, dns.TypePTR) {
-			ls := labels(rr.(*dns.PTR).Ptr)
-			if len(ls) < 3 || len(res.types) >= maxTypes {
+			ls := dnsname.Labels(rr.(*dns.PTR).Ptr)
+			if len(ls) < 3 || len(res.types) >= engine.MaxTypes {
 				continue
 			}
 			t, err := registry.ParseType(ls[0] + "." + ls[1])
 			if err != nil || t.Subtype != "" || t.Proto == "" {
 				continue
 			}
-			st := registry.Type{Service: strings.ToLower(t.Service), Proto: t.Proto}.String()
-			bt := browseType{service: st, query: st + "." + dom}
+			st := engine.BaseType(t)
+			bt := engine.Type{Service: st, Query: st + "." + dom}
 			res.types = append(res.types, bt)
-			ptrs = appendName(ptrs, bt.query)
+			ptrs = appendName(ptrs, bt.Query)
 		}
 	}
 	// Section 4: PTR records name the instances.
@@ -295,12 +322,12 @@ func (q *querier) poll(ctx context.Context, p widePlan, reg *registry.Registry) 
 	insts := slices.Clone(p.insts)
 	seen := map[string]bool{}
 	for _, n := range insts {
-		seen[mustKey(n)] = true
+		seen[dnsname.MustKey(n)] = true
 	}
 	for _, a := range ask(ptrQs) {
 		for _, rr := range answerRRs(a, dns.TypePTR) {
 			n := rr.(*dns.PTR).Ptr
-			k, ok := nameKey(n)
+			k, ok := dnsname.Key(n)
 			if !ok || seen[k] || len(insts) >= maxWideInstances {
 				continue
 			}
@@ -316,12 +343,12 @@ func (q *querier) poll(ctx context.Context, p widePlan, reg *registry.Registry) 
 	hosts := slices.Clone(p.hosts)
 	hseen := map[string]bool{}
 	for _, h := range hosts {
-		hseen[mustKey(h)] = true
+		hseen[dnsname.MustKey(h)] = true
 	}
 	for _, a := range ask(instQs) {
 		for _, rr := range answerRRs(a, dns.TypeSRV) {
 			t := rr.(*dns.SRV).Target
-			k, ok := nameKey(t)
+			k, ok := dnsname.Key(t)
 			if !ok || hseen[k] || t == "." {
 				continue
 			}
@@ -359,18 +386,18 @@ func answerRRs(a *wideAnswer, qtype uint16) []dns.RR {
 	return out
 }
 
-// plan returns what the next poll asks: the browsed types, the instances
-// followed and the targets known (so that a failed PTR or SRV query does
-// not lose them).
-func (e *engine) widePlan(ptrNames, enumNames []string) widePlan {
+// planPoll returns what the next poll of e asks: the browsed types, the
+// instances the engine follows and the targets known (so that a failed PTR
+// or SRV query does not lose them).
+func planPoll(e *engine.Engine, ptrNames, enumNames []string) widePlan {
 	p := widePlan{enum: enumNames, ptrs: slices.Clone(ptrNames)}
-	for _, bt := range e.types {
-		p.ptrs = appendName(p.ptrs, bt.query)
+	for _, n := range e.Browsed() {
+		p.ptrs = appendName(p.ptrs, n)
 	}
-	for _, t := range e.tracked {
-		p.insts = append(p.insts, t.name)
-		if srv := e.bestSRV(t.key); srv != nil {
-			p.hosts = append(p.hosts, srv.rr.(*dns.SRV).Target)
+	for _, t := range e.Tracked() {
+		p.insts = append(p.insts, t.Name)
+		if t.Target != "" {
+			p.hosts = append(p.hosts, t.Target)
 		}
 	}
 	slices.Sort(p.insts)
@@ -379,19 +406,21 @@ func (e *engine) widePlan(ptrNames, enumNames []string) widePlan {
 	return p
 }
 
-// applyRound puts a poll's answers into the cache: each RRset asked and
-// answered is replaced by the answer (records no longer there leave the
-// cache, and with them the instances they made), RRsets whose question
-// failed are kept, and records nobody asks about any more are dropped. It
-// returns the delay until the next poll. keepFor is the minimum time a
-// record stays without being confirmed (it is also kept for its TTL).
-func (e *engine) applyRound(r *wideRound, fam mdns.Family, interval time.Duration, now time.Time) time.Duration {
+// rrset names an RRset asked in a poll: name key and type.
+type rrset struct {
+	name   string
+	rrtype uint16
+}
+
+// applyRound puts a poll's answers into e: each RRset asked and answered
+// is replaced by the answer (records no longer there leave the cache, and
+// with them the instances they made), RRsets whose question failed are
+// kept, and records nobody asks about any more are dropped. It returns the
+// delay until the next poll and the number of answers received. A record
+// stays without being confirmed for twice the poll interval and its TTL.
+func applyRound(e *engine.Engine, r *wideRound, fam sd.Family, interval time.Duration, now time.Time) (time.Duration, uint64) {
 	for _, bt := range r.types {
-		k := mustKey(bt.query)
-		if _, ok := e.types[k]; !ok && len(e.types) < maxTypes {
-			e.types[k] = bt
-		}
-		e.seenTypes[k] = bt.service
+		e.TypeFound(bt, now)
 	}
 	var minTTL time.Duration
 	note := func(d time.Duration) {
@@ -399,22 +428,20 @@ func (e *engine) applyRound(r *wideRound, fam mdns.Family, interval time.Duratio
 			minTTL = d
 		}
 	}
-	asked := map[setKey]bool{}
-	failed := map[setKey]bool{}
-	fresh := map[*entry]bool{}
+	var answered uint64
+	failed := map[rrset]bool{}
+	fresh := map[*engine.Entry]bool{}
 	var puts []dns.RR
 	for _, a := range r.answers {
-		k, ok := nameKey(a.name)
+		k, ok := dnsname.Key(a.name)
 		if !ok {
 			continue
 		}
-		s := setKey{name: k, rrtype: a.qtype}
 		if a.err != nil {
-			failed[s] = true
+			failed[rrset{name: k, rrtype: a.qtype}] = true
 			continue
 		}
-		e.stats.Packets++
-		asked[s] = true
+		answered++
 		rrs := answerRRs(a, a.qtype)
 		if len(rrs) == 0 {
 			note(negativeTTL(a.msg))
@@ -437,33 +464,21 @@ func (e *engine) applyRound(r *wideRound, fam mdns.Family, interval time.Duratio
 			rr = dns.Copy(rr)
 			rr.Header().Ttl = 1
 		}
-		en, isNew := e.cache.put(rr, wideIfIndex, fam, now)
+		en, _ := e.Put(rr, wideIfIndex, fam, now)
 		if en == nil {
 			continue
 		}
 		// The record stays until a poll says it is gone, or until it has
 		// gone unconfirmed for twice the poll interval and its TTL.
-		en.expires = now.Add(max(en.ttl, poll)*2 + time.Second)
-		en.refreshAt = time.Time{}
-		e.cache.fix(en)
+		ttl := time.Duration(rr.Header().Ttl) * time.Second
+		e.Confirm(en, now.Add(max(ttl, poll)*2+time.Second))
 		fresh[en] = true
-		if isNew {
-			e.lastNew = now
-			e.recordChanged(en, true)
-		}
 	}
-	var gone []*entry
-	for _, en := range e.cache.entries {
-		if fresh[en] || failed[en.set] {
-			continue
-		}
-		// Asked and not in the answer, or asked about by nobody.
-		gone = append(gone, en)
-	}
-	for _, en := range gone {
-		e.cache.remove(en)
-	}
-	return poll
+	// Asked and not in the answer, or asked about by nobody.
+	e.RemoveIf(func(en *engine.Entry) bool {
+		return !fresh[en] && !failed[rrset{name: en.NameKey(), rrtype: en.Type()}]
+	})
+	return poll, answered
 }
 
 // loop polls, delivers events and runs commands until ctx is done.
@@ -481,10 +496,9 @@ func (b *WideBrowser) loop(ctx context.Context) {
 	defer roundWG.Wait()
 	for {
 		now := time.Now()
-		e.flushDirty(now)
-		// Resolution questions are the multicast querier's business.
-		e.sched = newScheduler(e.rnd)
-		if b.rounds > 0 && !b.quietSent && len(e.pending) == 0 {
+		e.Settle(now)
+		ev, pending := e.NextEvent()
+		if b.rounds > 0 && !b.quietSent && pending == 0 {
 			b.quietSent = true
 			close(b.quiet)
 		}
@@ -492,17 +506,16 @@ func (b *WideBrowser) loop(ctx context.Context) {
 		if running {
 			wake = now.Add(time.Hour)
 		}
-		if c, ok := e.cache.next(); ok && c.Before(wake) {
+		if c, ok := e.Wake(); ok && c.Before(wake) {
 			wake = c
 		}
 		timer.Reset(max(0, wake.Sub(now)))
 		var out chan Event
-		var ev Event
-		if len(e.pending) > 0 {
-			out, ev = b.events, e.pending[0]
+		if pending > 0 {
+			out = b.events
 		}
 		in := results
-		if len(e.pending) >= maxPending {
+		if pending >= maxPending {
 			in = nil
 		}
 		select {
@@ -511,36 +524,35 @@ func (b *WideBrowser) loop(ctx context.Context) {
 		case r := <-in:
 			running = false
 			b.rounds++
-			e.stats.Queries += uint64(r.queries)
+			b.nqueries += uint64(r.queries)
 			if err := r.failure(b.rounds == 1); err != nil {
 				b.err = err
 				return
 			}
 			for _, a := range r.answers {
 				if a.err != nil {
-					e.log.Warn("browse: unicast DNS query failed; keeping what was known", "err", a.err)
+					b.log.Warn("browse: unicast DNS query failed; keeping what was known", "err", a.err)
 					break
 				}
 			}
-			poll := e.applyRound(r, b.family, b.interval, time.Now())
+			poll, n := applyRound(e, r, b.family, b.interval, time.Now())
+			b.packets += n
 			next = time.Now().Add(poll)
-			e.log.Debug("browse: poll done", "queries", r.queries, "next", poll)
+			b.log.Debug("browse: poll done", "queries", r.queries, "next", poll)
 		case <-timer.C:
 			now := time.Now()
-			e.cache.advance(now) // expiry only: polls confirm records
+			e.Advance(now) // expiry only: polls confirm records
 			if !running && !now.Before(next) {
 				running = true
-				p := e.widePlan(b.ptrNames, b.enumNames)
-				reg := e.reg
+				p := planPoll(e, b.ptrNames, b.enumNames)
 				roundWG.Add(1)
 				go func() {
 					defer roundWG.Done()
-					results <- b.q.poll(ctx, p, reg)
+					results <- b.q.poll(ctx, p)
 				}()
 			}
 		case out <- ev:
-			e.pending[0] = Event{}
-			e.pending = e.pending[1:]
+			e.EventSent()
 		case f := <-b.cmds:
 			f()
 		}
@@ -570,17 +582,64 @@ func (r *wideRound) failure(first bool) error {
 	return errs[0]
 }
 
+// do runs f on the loop; it returns false when the browser has stopped.
+func (b *WideBrowser) do(f func()) bool {
+	ran := make(chan struct{})
+	select {
+	case b.cmds <- func() { f(); close(ran) }:
+		<-ran
+		return true
+	case <-b.done:
+		return false
+	}
+}
+
+// Events returns the channel of instance events. It is closed when the
+// browser stops. Events must be received promptly.
+func (b *WideBrowser) Events() <-chan Event { return b.events }
+
 // Quiet returns a channel closed once the first poll is done and its
 // events have been received.
 func (b *WideBrowser) Quiet() <-chan struct{} { return b.quiet }
+
+// Instances returns the complete instances now known, sorted by name.
+func (b *WideBrowser) Instances() []Instance {
+	var out []Instance
+	b.do(func() { out = b.e.Instances() })
+	return out
+}
+
+// Types returns the service types the domains enumerate
+// (_services._dns-sd._udp, RFC 6763 section 9), "_timezone._tcp", sorted.
+func (b *WideBrowser) Types() []string {
+	var out []string
+	b.do(func() { out = b.e.Enumerated() })
+	return out
+}
 
 // Stats returns the counters: Queries counts unicast queries sent, Packets
 // answers received, Truncated UDP answers asked again over TCP.
 func (b *WideBrowser) Stats() Stats {
 	var s Stats
-	b.do(func() { s = b.e.snapshot() })
+	b.do(func() {
+		s = b.e.Stats()
+		s.Packets = b.packets
+		s.Queries = b.nqueries
+	})
 	s.Truncated = b.q.truncated.Load()
 	return s
+}
+
+// Err returns the error that stopped the browser (a *ServerError when no
+// server answered the first poll), nil while it runs or when it stopped
+// because its context ended or Close was called.
+func (b *WideBrowser) Err() error {
+	select {
+	case <-b.done:
+		return b.err
+	default:
+		return nil
+	}
 }
 
 // Close stops the browser and waits for its goroutines. It is idempotent.

@@ -9,8 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lansd/lansd/internal/udns"
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/udns"
 )
 
 // DefaultWideTimeout bounds one unicast DNS query, retransmissions and
@@ -68,10 +70,10 @@ func (e *ServerError) Error() string {
 // Unwrap returns the last error.
 func (e *ServerError) Unwrap() error { return e.Err }
 
-// querier sends unicast DNS queries (RFC 1035) to a list of servers: UDP
+// wideQuerier sends unicast DNS queries (RFC 1035) to a list of servers: UDP
 // first, TCP when the answer is truncated (RFC 7766 section 6.2.1), with
 // retransmissions within a bounded time.
-type querier struct {
+type wideQuerier struct {
 	servers []string
 	timeout time.Duration
 	// recurse sets RD: true when asking the system's resolvers.
@@ -80,14 +82,14 @@ type querier struct {
 	truncated atomic.Uint64
 }
 
-// newQuerier returns a querier for server (host or host:port, port 53 by
+// newWideQuerier returns a wideQuerier for server (host or host:port, port 53 by
 // default), or for the system resolvers of /etc/resolv.conf when server is
 // empty.
-func newQuerier(server string, timeout time.Duration) (*querier, error) {
+func newWideQuerier(server string, timeout time.Duration) (*wideQuerier, error) {
 	if timeout <= 0 {
 		timeout = DefaultWideTimeout
 	}
-	q := &querier{timeout: timeout}
+	q := &wideQuerier{timeout: timeout}
 	if server == "" {
 		cfg, err := dns.ClientConfigFromFile(resolvConf)
 		if err != nil {
@@ -114,23 +116,23 @@ func newQuerier(server string, timeout time.Duration) (*querier, error) {
 func hostPort(s string) (string, error) {
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		if h == "" || p == "" {
-			return "", fmt.Errorf("%w: server %q: want host or host:port", ErrBadName, s)
+			return "", fmt.Errorf("browse: %w: server %q: want host or host:port", ErrBadName, s)
 		}
 		return s, nil
 	}
 	h := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 	if h == "" || strings.ContainsAny(h, " /;") {
-		return "", fmt.Errorf("%w: server %q: want host or host:port", ErrBadName, s)
+		return "", fmt.Errorf("browse: %w: server %q: want host or host:port", ErrBadName, s)
 	}
 	return net.JoinHostPort(h, "53"), nil
 }
 
 // label names the servers in Iface and messages.
-func (q *querier) label() string { return strings.Join(q.servers, ",") }
+func (q *wideQuerier) label() string { return strings.Join(q.servers, ",") }
 
 // query asks name/qtype and returns the answer, whose RCODE is NOERROR or
 // NXDOMAIN. Other RCODEs and silence are a *ServerError.
-func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+func (q *wideQuerier) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
@@ -181,7 +183,7 @@ func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 
 // once sends m to srv over UDP and, if the answer is truncated, again over
 // TCP (RFC 7766 section 6.2.1), waiting at most wait for the UDP answer.
-func (q *querier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Duration) (*dns.Msg, error) {
+func (q *wideQuerier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Duration) (*dns.Msg, error) {
 	tctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	r, err := udns.Exchange(tctx, "udp", srv, m, wideUDPSize, nil)
@@ -195,7 +197,7 @@ func (q *querier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Du
 			return nil, fmt.Errorf("over TCP after a truncated UDP answer: %w", err)
 		}
 	}
-	if len(r.Question) != 1 || !sameName(r.Question[0].Name, m.Question[0].Name) || r.Question[0].Qtype != m.Question[0].Qtype {
+	if len(r.Question) != 1 || !dnsname.Equal(r.Question[0].Name, m.Question[0].Name) || r.Question[0].Qtype != m.Question[0].Qtype {
 		return nil, fmt.Errorf("answer from %s does not match the question", srv)
 	}
 	return r, nil
@@ -211,12 +213,4 @@ func negativeTTL(r *dns.Msg) time.Duration {
 		}
 	}
 	return 0
-}
-
-// sameName reports whether two names in presentation form are the same
-// name (miekg/dns writes a space in a label as "\ ", a user may not).
-func sameName(a, b string) bool {
-	ka, oka := nameKey(a)
-	kb, okb := nameKey(b)
-	return oka && okb && ka == kb
 }

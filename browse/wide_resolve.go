@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/registry"
 )
 
@@ -19,35 +21,35 @@ import (
 // ErrBadName.
 func SplitInstanceName(s string) (name, instance, service, domain string, err error) {
 	if s == "" {
-		return "", "", "", "", fmt.Errorf("%w: empty instance name", ErrBadName)
+		return "", "", "", "", fmt.Errorf("browse: %w: empty instance name", ErrBadName)
 	}
 	full := strings.TrimSuffix(s, ".") + "."
-	ls := labels(full)
+	ls := dnsname.Labels(full)
 	if len(ls) == 3 {
 		ls = append(ls, "local")
 	}
 	if len(ls) < 4 {
-		return "", "", "", "", fmt.Errorf("%w: %q: want Instance._service._tcp.domain. (RFC 6763 section 4.1)", ErrBadName, s)
+		return "", "", "", "", fmt.Errorf("browse: %w: %q: want Instance._service._tcp.domain. (RFC 6763 section 4.1)", ErrBadName, s)
 	}
 	t, perr := registry.ParseType(ls[1] + "." + ls[2])
 	if perr != nil || t.Proto == "" {
-		return "", "", "", "", fmt.Errorf("%w: %q: want Instance._service._tcp.domain. (RFC 6763 section 4.1); an unescaped dot in the instance label must be written \\.", ErrBadName, s)
+		return "", "", "", "", fmt.Errorf("browse: %w: %q: want Instance._service._tcp.domain. (RFC 6763 section 4.1); an unescaped dot in the instance label must be written \\.", ErrBadName, s)
 	}
 	if ls[0] == "" {
-		return "", "", "", "", fmt.Errorf("%w: %q: empty instance label", ErrBadName, s)
+		return "", "", "", "", fmt.Errorf("browse: %w: %q: empty instance label", ErrBadName, s)
 	}
 	if len(ls[0]) > 63 {
-		return "", "", "", "", fmt.Errorf("%w: %q: instance label is %d bytes, more than 63 (RFC 6763 section 4.1.1)", ErrBadName, s, len(ls[0]))
+		return "", "", "", "", fmt.Errorf("browse: %w: %q: instance label is %d bytes, more than 63 (RFC 6763 section 4.1.1)", ErrBadName, s, len(ls[0]))
 	}
 	rest := ls[3:]
 	for i, l := range rest {
-		rest[i] = escapeLabel(l)
+		rest[i] = dnsname.EscapeLabel(l)
 	}
 	domain = strings.Join(rest, ".") + "."
-	service = registry.Type{Service: strings.ToLower(t.Service), Proto: t.Proto}.String()
-	name = escapeLabel(ls[0]) + "." + service + "." + domain
-	if _, ok := nameKey(name); !ok {
-		return "", "", "", "", fmt.Errorf("%w: %q is not a valid domain name", ErrBadName, s)
+	service = engine.BaseType(t)
+	name = dnsname.EscapeLabel(ls[0]) + "." + service + "." + domain
+	if _, ok := dnsname.Key(name); !ok {
+		return "", "", "", "", fmt.Errorf("browse: %w: %q is not a valid domain name", ErrBadName, s)
 	}
 	return name, ls[0], service, domain, nil
 }
@@ -63,7 +65,7 @@ const resolveRetry = time.Second
 // ends. opts.Domains is not used. The instance and its verdict are built as
 // for Multicast DNS. Errors: a name that does not parse or lies in local.
 // (ErrBadName), a *ServerError when no server answers, a *ResolveError
-// naming what was missing when ctx ends first.
+// naming what was missing (wrapped) when ctx ends first.
 func ResolveWide(ctx context.Context, instanceName string, opts WideOptions) (Instance, error) {
 	name, _, _, domain, err := SplitInstanceName(instanceName)
 	if err != nil {
@@ -72,24 +74,20 @@ func ResolveWide(ctx context.Context, instanceName string, opts WideOptions) (In
 	if _, err := CheckDomain(domain); err != nil {
 		return Instance{}, err
 	}
-	e, q, err := wideEngine(opts)
-	if err != nil {
-		return Instance{}, err
-	}
-	e.ctx = ctx
-	t := e.track(name)
-	t.pinned = true
 	var found *Instance
-	e.discard = true
-	e.onEvent = func(ev Event) {
+	_, e, q, err := wideEngine(opts, func(ev Event) {
 		if ev.Kind != Remove {
 			in := ev.Instance
 			found = &in
 		}
+	})
+	if err != nil {
+		return Instance{}, err
 	}
+	e.Pin(name)
 	fam := serverFamily(q)
 	for {
-		r := q.poll(ctx, e.widePlan(nil, nil), e.reg)
+		r := q.poll(ctx, planPoll(e, nil, nil))
 		answered := false
 		var firstErr error
 		for _, a := range r.answers {
@@ -102,14 +100,14 @@ func ResolveWide(ctx context.Context, instanceName string, opts WideOptions) (In
 		if !answered && firstErr != nil {
 			return Instance{}, firstErr
 		}
-		e.applyRound(r, fam, resolveRetry, time.Now())
-		e.flushDirty(time.Now())
+		applyRound(e, r, fam, resolveRetry, time.Now())
+		e.Settle(time.Now())
 		if found != nil {
 			return *found, nil
 		}
 		select {
 		case <-ctx.Done():
-			return Instance{}, &ResolveError{Name: name, Missing: e.missing(t.key), Err: ctx.Err()}
+			return Instance{}, fmt.Errorf("browse: %w", &ResolveError{Name: name, Missing: e.Missing(name), Err: ctx.Err()})
 		case <-time.After(resolveRetry):
 		}
 	}
