@@ -5,12 +5,19 @@
 //
 // Browse (or NewBrowser and its Events channel) follows service types,
 // Resolve looks up one instance, Enumerate lists the service types on the
-// link.
+// link. Instances, events and stats are those of package sd, the DNS-SD
+// vocabulary all lansd browsers share.
+//
+// This package serves only the local. domain over Multicast DNS. Browsing
+// and resolving services in unicast DNS domains (wide-area DNS-SD) is
+// package wide, which builds the same instances and verdicts.
 //
 // # Querying (query.go, querier.go)
 //
-//   - Continuous querying (RFC 6762 section 5.2): the first query after a
-//     random 20-120 ms, then at intervals of 1 s, 2 s, 4 s, ... up to 60
+//   - Continuous querying (RFC 6762 section 5.2): the first query at once
+//     for the application's own call (no trigger other hosts share), after
+//     a random 20-120 ms when an interface comes up or a type is learnt
+//     from a response; then at intervals of 1 s, 2 s, 4 s, ... up to 60
 //     minutes. All browsed types share packets when due together.
 //   - Known answers (section 7.1): every query lists the cached records that
 //     answer it with more than half their TTL left, with their remaining

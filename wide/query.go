@@ -1,4 +1,4 @@
-package browse
+package wide
 
 import (
 	"context"
@@ -15,33 +15,26 @@ import (
 	"github.com/lansd/lansd/internal/udns"
 )
 
-// DefaultWideTimeout bounds one unicast DNS query, retransmissions and
-// every server tried included, unless WideOptions.Timeout says otherwise.
-const DefaultWideTimeout = 5 * time.Second
-
-// Unicast query parameters.
+// Unicast query parameters. A query, retransmissions and every server
+// tried included, takes at most DefaultTimeout unless the options say
+// otherwise.
 const (
-	// wideUDPSize is the EDNS(0) UDP payload size advertised (RFC 6891;
+	// queryUDPSize is the EDNS(0) UDP payload size advertised (RFC 6891;
 	// 1232 bytes avoids IP fragmentation, DNS Flag Day 2020).
-	wideUDPSize = 1232
-	// wideFirstTry is how long the first UDP try waits; each further try
+	queryUDPSize = 1232
+	// queryFirstTry is how long the first UDP try waits; each further try
 	// waits twice as long, within the timeout.
-	wideFirstTry = time.Second
-	// widePause is the pause before trying again after a try that failed
+	queryFirstTry = time.Second
+	// queryPause is the pause before trying again after a try that failed
 	// at once (ICMP port unreachable: nothing listens).
-	widePause = 200 * time.Millisecond
-	// resolvConf is where the system resolvers and search domains are.
-	resolvConf = "/etc/resolv.conf"
+	queryPause = 200 * time.Millisecond
 )
 
-// ErrNoAnswer is wrapped by a *ServerError when a DNS server did not answer
-// within the timeout.
-var ErrNoAnswer = errors.New("browse: DNS server did not answer")
-
-// ServerError is a unicast DNS query that failed: no answer within the
+// QueryError is a unicast DNS query that failed: no answer within the
 // timeout (Err wraps ErrNoAnswer), or an answer with an error RCODE other
-// than NXDOMAIN (Rcode).
-type ServerError struct {
+// than NXDOMAIN (Rcode). Its message has no package prefix; the browser,
+// Resolve and Domains return it wrapped with the prefix "browse: ".
+type QueryError struct {
 	// Servers are the servers asked, host:port.
 	Servers []string
 	// Name and Qtype are the question.
@@ -57,10 +50,10 @@ type ServerError struct {
 }
 
 // Error names the question, the servers and what went wrong, e.g.
-// `browse: query _timezone._tcp.tz.example.net. PTR at 127.0.0.1:5300: no
-// answer within 5s: ...`.
-func (e *ServerError) Error() string {
-	q := fmt.Sprintf("browse: query %s %s at %s", e.Name, dns.TypeToString[e.Qtype], strings.Join(e.Servers, ", "))
+// `query _timezone._tcp.tz.example.net. PTR at 127.0.0.1:5300: no answer
+// within 5s: ...`.
+func (e *QueryError) Error() string {
+	q := fmt.Sprintf("query %s %s at %s", e.Name, dns.TypeToString[e.Qtype], strings.Join(e.Servers, ", "))
 	if e.Rcode >= 0 {
 		return fmt.Sprintf("%s: %s", q, dns.RcodeToString[e.Rcode])
 	}
@@ -68,12 +61,12 @@ func (e *ServerError) Error() string {
 }
 
 // Unwrap returns the last error.
-func (e *ServerError) Unwrap() error { return e.Err }
+func (e *QueryError) Unwrap() error { return e.Err }
 
-// wideQuerier sends unicast DNS queries (RFC 1035) to a list of servers: UDP
+// querier sends unicast DNS queries (RFC 1035) to a list of servers: UDP
 // first, TCP when the answer is truncated (RFC 7766 section 6.2.1), with
 // retransmissions within a bounded time.
-type wideQuerier struct {
+type querier struct {
 	servers []string
 	timeout time.Duration
 	// recurse sets RD: true when asking the system's resolvers.
@@ -82,14 +75,14 @@ type wideQuerier struct {
 	truncated atomic.Uint64
 }
 
-// newWideQuerier returns a wideQuerier for server (host or host:port, port 53 by
+// newQuerier returns a querier for server (host or host:port, port 53 by
 // default), or for the system resolvers of /etc/resolv.conf when server is
 // empty.
-func newWideQuerier(server string, timeout time.Duration) (*wideQuerier, error) {
+func newQuerier(server string, timeout time.Duration) (*querier, error) {
 	if timeout <= 0 {
-		timeout = DefaultWideTimeout
+		timeout = DefaultTimeout
 	}
-	q := &wideQuerier{timeout: timeout}
+	q := &querier{timeout: timeout}
 	if server == "" {
 		cfg, err := dns.ClientConfigFromFile(resolvConf)
 		if err != nil {
@@ -128,21 +121,21 @@ func hostPort(s string) (string, error) {
 }
 
 // label names the servers in Iface and messages.
-func (q *wideQuerier) label() string { return strings.Join(q.servers, ",") }
+func (q *querier) label() string { return strings.Join(q.servers, ",") }
 
 // query asks name/qtype and returns the answer, whose RCODE is NOERROR or
-// NXDOMAIN. Other RCODEs and silence are a *ServerError.
-func (q *wideQuerier) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+// NXDOMAIN. Other RCODEs and silence are a *QueryError.
+func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = q.recurse
-	m.SetEdns0(wideUDPSize, false)
+	m.SetEdns0(queryUDPSize, false)
 	var last error
 	lastRcode := -1
-	wait := wideFirstTry
+	wait := queryFirstTry
 	for ctx.Err() == nil {
 		for _, srv := range q.servers {
 			if ctx.Err() != nil {
@@ -160,7 +153,7 @@ func (q *wideQuerier) query(ctx context.Context, name string, qtype uint16) (*dn
 			lastRcode = r.Rcode
 			last = fmt.Errorf("%s from %s", dns.RcodeToString[r.Rcode], srv)
 			if len(q.servers) == 1 {
-				return nil, &ServerError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: r.Rcode, Waited: time.Since(start), Err: last}
+				return nil, &QueryError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: r.Rcode, Waited: time.Since(start), Err: last}
 			}
 		}
 		if lastRcode >= 0 {
@@ -169,7 +162,7 @@ func (q *wideQuerier) query(ctx context.Context, name string, qtype uint16) (*dn
 		wait *= 2
 		select {
 		case <-ctx.Done():
-		case <-time.After(widePause):
+		case <-time.After(queryPause):
 		}
 	}
 	if last == nil {
@@ -178,15 +171,15 @@ func (q *wideQuerier) query(ctx context.Context, name string, qtype uint16) (*dn
 	if lastRcode < 0 && !errors.Is(last, ErrNoAnswer) {
 		last = fmt.Errorf("%w: %w", ErrNoAnswer, last)
 	}
-	return nil, &ServerError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: lastRcode, Waited: time.Since(start), Err: last}
+	return nil, &QueryError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: lastRcode, Waited: time.Since(start), Err: last}
 }
 
 // once sends m to srv over UDP and, if the answer is truncated, again over
 // TCP (RFC 7766 section 6.2.1), waiting at most wait for the UDP answer.
-func (q *wideQuerier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Duration) (*dns.Msg, error) {
+func (q *querier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Duration) (*dns.Msg, error) {
 	tctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	r, err := udns.Exchange(tctx, "udp", srv, m, wideUDPSize, nil)
+	r, err := udns.Exchange(tctx, "udp", srv, m, queryUDPSize, nil)
 	if err != nil {
 		return nil, err
 	}

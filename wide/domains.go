@@ -1,4 +1,4 @@
-package browse
+package wide
 
 import (
 	"context"
@@ -53,7 +53,7 @@ type DomainOptions struct {
 	// Server is the DNS server asked, host:port; empty means the system's
 	// resolvers.
 	Server string
-	// Timeout bounds one query; zero means DefaultWideTimeout.
+	// Timeout bounds one query; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Networks are the networks whose reverse-mapping domains are asked
 	// too (RFC 6763 section 11): for 198.51.100.0/24, the names under
@@ -111,15 +111,16 @@ func LocalNetworks() ([]netip.Prefix, error) {
 
 // Domains enumerates browsing domains (RFC 6763 section 11): for each
 // domain of opts.Domains, each network of opts.Networks and, unless
-// opts.NoSearch, each system search domain, it asks the PTR records of b._dns-sd._udp.<domain>,
-// db._dns-sd._udp.<domain> and lb._dns-sd._udp.<domain>, and returns
-// their targets, sorted by From, Kind and Name. A domain whose queries
-// fail (REFUSED, for one, from a server not authoritative for it) lists
-// nothing; the error of the first failure is returned only when no query
-// got an answer. The reverse-mapping domains of opts.Networks are asked
-// the same way (section 11: "b._dns-sd._udp.0.1.168.192.in-addr.arpa.").
+// opts.NoSearch, each system search domain, it asks the PTR records of
+// b._dns-sd._udp.<domain>, db._dns-sd._udp.<domain> and
+// lb._dns-sd._udp.<domain>, and returns their targets, sorted by From,
+// Kind and Name. A domain whose queries fail (REFUSED, for one, from a
+// server not authoritative for it) lists nothing; the error of the first
+// failure (wrapping a *QueryError) is returned only when no query got an
+// answer. The reverse-mapping domains of opts.Networks are asked the same
+// way (section 11: "b._dns-sd._udp.0.1.168.192.in-addr.arpa.").
 func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
-	q, err := newWideQuerier(opts.Server, opts.Timeout)
+	q, err := newQuerier(opts.Server, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -148,20 +149,20 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 	if len(froms) == 0 {
 		return nil, fmt.Errorf("browse: %w: no domain to ask for browsing domains (none given, no network, and no search domain in %s)", ErrBadName, resolvConf)
 	}
-	var qs []qKeyName
+	var qs []pollQuestion
 	for _, f := range froms {
 		for _, k := range domainKinds {
-			qs = append(qs, qKeyName{name: k + "._dns-sd._udp." + f, qtype: dns.TypePTR})
+			qs = append(qs, pollQuestion{name: k + "._dns-sd._udp." + f, qtype: dns.TypePTR})
 		}
 	}
-	answers := make([]*wideAnswer, len(qs))
-	sem := make(chan struct{}, wideParallel)
+	answers := make([]*pollAnswer, len(qs))
+	sem := make(chan struct{}, pollParallel)
 	done := make(chan struct{})
 	for i, qq := range qs {
 		go func() {
 			sem <- struct{}{}
 			m, err := q.query(ctx, qq.name, qq.qtype)
-			answers[i] = &wideAnswer{name: qq.name, qtype: qq.qtype, msg: m, err: err}
+			answers[i] = &pollAnswer{name: qq.name, qtype: qq.qtype, msg: m, err: err}
 			<-sem
 			done <- struct{}{}
 		}()
@@ -187,7 +188,7 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 		}
 	}
 	if !answered && len(errs) > 0 {
-		return nil, errs[0]
+		return nil, fmt.Errorf("browse: %w", errs[0])
 	}
 	kindOrder := func(k string) int { return slices.Index(domainKinds, k) }
 	slices.SortFunc(out, func(a, b Domain) int {

@@ -1,4 +1,4 @@
-package browse
+package wide
 
 import (
 	"context"
@@ -18,31 +18,40 @@ import (
 	"github.com/lansd/lansd/sd"
 )
 
-// Polling bounds of a WideBrowser that follows the records' TTLs.
+// Polling bounds of a Browser that follows the records' TTLs.
 const (
 	// MinPoll is the shortest wait between two polls.
 	MinPoll = time.Second
-	// MaxPoll is the longest wait between two polls when WideOptions.Interval
+	// MaxPoll is the longest wait between two polls when BrowseOptions.Interval
 	// is zero.
 	MaxPoll = 5 * time.Minute
 )
 
-// Wide-area limits.
+// Polling limits.
 const (
-	// wideParallel is how many queries a poll has in flight at once.
-	wideParallel = 16
-	// maxWideInstances bounds the instance names one poll follows.
-	maxWideInstances = 5000
+	// pollParallel is how many queries a poll has in flight at once.
+	pollParallel = 16
+	// maxPolledInstances bounds the instance names one poll follows.
+	maxPolledInstances = 5000
 )
 
-// WideOptions configure browsing unicast DNS domains (wide-area DNS-SD,
-// RFC 6763 sections 4 to 12 over ordinary DNS queries).
-type WideOptions struct {
-	// Options: Registry, Logger, Strict and MaxRecords as for a Multicast
-	// DNS browser; Interfaces and Families do not apply.
-	Options
-	// Domains are the domains to browse, "tz.example.net.". "local." is
-	// refused: it is browsed with Multicast DNS (NewBrowser).
+// BrowseOptions configure browsing unicast DNS domains (wide-area DNS-SD,
+// RFC 6763 sections 4 to 12 over ordinary DNS queries) with NewBrowser, and
+// resolving an instance with Resolve.
+type BrowseOptions struct {
+	// Registry supplies the service types of bare names ("timezone") and
+	// the TXT rules verdicts are given against; nil means registry.Builtin().
+	Registry *registry.Registry
+	// Logger receives debug logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Strict makes the verdicts treat warnings as errors (txt.Options.Strict).
+	Strict bool
+	// MaxRecords bounds the record cache; 0 means 10,000 records, as for
+	// Multicast DNS (package browse).
+	MaxRecords int
+	// Domains are the domains to browse, "tz.example.net."; Resolve does
+	// not use them. "local." is refused: it is browsed with Multicast DNS
+	// (package browse).
 	Domains []string
 	// Server is the DNS server asked, host:port (port 53 when left out).
 	// Empty means the system's resolvers (/etc/resolv.conf), asked with
@@ -50,28 +59,30 @@ type WideOptions struct {
 	Server string
 	// Interval is the wait between two polls; zero means the smallest TTL
 	// of the records (or the negative-caching TTL of empty answers, RFC
-	// 2308) of the last poll, within MinPoll and MaxPoll.
+	// 2308) of the last poll, within MinPoll and MaxPoll. Resolve does not
+	// use it.
 	Interval time.Duration
 	// Timeout bounds one query, retransmissions included; zero means
-	// DefaultWideTimeout (5 s).
+	// DefaultTimeout (5 s).
 	Timeout time.Duration
 }
 
-// WideBrowser browses service types in unicast DNS domains by polling: each
+// Browser browses service types in unicast DNS domains by polling: each
 // poll asks the PTR records of every type (RFC 6763 section 4), then the
 // SRV and TXT records of every instance found and the A and AAAA records
 // of their targets, over UDP (TCP when an answer is truncated). Instances,
-// events and verdicts are built by the same engine as for Multicast DNS:
+// events and verdicts are built by the same engine as for Multicast DNS
+// (package browse), in the vocabulary of package sd:
 // Add when an instance becomes complete, Update when its TXT record, port,
 // target or addresses change, Remove when its PTR record is gone (or its
 // records have not been confirmed for twice their TTL because the server
 // stopped answering). Its methods are safe for concurrent use.
-type WideBrowser struct {
-	q        *wideQuerier
+type Browser struct {
+	q        *querier
 	log      *slog.Logger
 	interval time.Duration
 	cancel   context.CancelFunc
-	events   chan Event
+	events   chan sd.Event
 	quiet    chan struct{}
 	cmds     chan func()
 	done     chan struct{} // closed when the loop has exited
@@ -84,28 +95,32 @@ type WideBrowser struct {
 	e                 *engine.Engine
 	family            sd.Family
 	ptrNames          []string // PTR question names of the types browsed
-	enumNames         []string // _services._dns-sd._udp.<domain> names, for ServicesType
+	enumNames         []string // _services._dns-sd._udp.<domain> names, for sd.ServicesType
 	rounds            int
 	quietSent         bool
 	packets, nqueries uint64
 }
 
-var _ sd.Browser = (*WideBrowser)(nil)
+var _ sd.Browser = (*Browser)(nil)
 
-// wideAsker is the engine's Asker for unicast DNS. Every poll asks all the
+// pollAsker is the engine's Asker for unicast DNS. Every poll asks all the
 // questions of its plan (the browsed types, every instance followed, every
-// target known: see widePlan), so the questions the engine wants asked
+// target known: see planPoll), so the questions the engine wants asked
 // need no scheduling of their own; records arrive from the servers asked,
 // which stand for the interface.
-type wideAsker struct{ label string }
+type pollAsker struct{ label string }
 
-func (wideAsker) Browse(string, time.Time, bool)       {}
-func (wideAsker) Resolve([]engine.Question, time.Time) {}
-func (wideAsker) Refresh(engine.Question, time.Time)   {}
-func (a wideAsker) IfaceName(int) string               { return a.label }
+func (pollAsker) Browse(string, time.Time, bool)       {}
+func (pollAsker) Resolve([]engine.Question, time.Time) {}
+func (pollAsker) Refresh(engine.Question, time.Time)   {}
+func (a pollAsker) IfaceName(int) string               { return a.label }
 
-// wideIfIndex is the interface index of every record a WideBrowser caches.
-const wideIfIndex = 0
+// cacheIfIndex is the interface index of every record a Browser caches.
+const cacheIfIndex = 0
+
+// maxPending bounds the events waiting to be received from Events; when
+// reached, the browser applies no more polls until the receiver catches up.
+const maxPending = 4096
 
 // CheckDomain returns d fully qualified, or an error wrapping ErrBadName
 // when it is not a domain name or is "local." (Multicast DNS).
@@ -123,10 +138,10 @@ func CheckDomain(d string) (string, error) {
 	return f, nil
 }
 
-// parseWideType turns a type to browse into its PTR question name in
-// domain: "timezone", "_timezone._tcp" or "_printer._sub._http._tcp" as
-// for NewBrowser; a type naming a domain is refused (give it in Domains).
-func parseWideType(s, domain string, reg *registry.Registry) (engine.Type, error) {
+// parseType turns a type to browse into its PTR question name in domain:
+// "timezone", "_timezone._tcp" or "_printer._sub._http._tcp" as for
+// Multicast DNS; a type naming a domain is refused (give it in Domains).
+func parseType(s, domain string, reg *registry.Registry) (engine.Type, error) {
 	if t, err := registry.ParseType(s); err == nil && t.Domain != "" && !dnsname.Equal(t.Domain, dnsname.Local) {
 		return engine.Type{}, fmt.Errorf("browse: %w: %q: give the domain in the domain list, not in the type", ErrBadName, s)
 	}
@@ -138,18 +153,13 @@ func parseWideType(s, domain string, reg *registry.Registry) (engine.Type, error
 	return bt, nil
 }
 
-// wideEngine checks opts and returns the registry, an engine for unicast
+// newEngine checks opts and returns the registry, an engine for unicast
 // browsing (sink as for engine.Config.Sink) and the querier.
-func wideEngine(opts WideOptions, sink func(sd.Event)) (*registry.Registry, *engine.Engine, *wideQuerier, error) {
-	for _, f := range opts.Families {
-		if f != sd.IPv4 && f != sd.IPv6 {
-			return nil, nil, nil, fmt.Errorf("browse: Options.Families: unknown family %d", int(f))
-		}
-	}
+func newEngine(opts BrowseOptions, sink func(sd.Event)) (*registry.Registry, *engine.Engine, *querier, error) {
 	if opts.Interval < 0 {
-		return nil, nil, nil, fmt.Errorf("browse: WideOptions.Interval: %v is negative", opts.Interval)
+		return nil, nil, nil, fmt.Errorf("wide: BrowseOptions.Interval: %v is negative", opts.Interval)
 	}
-	q, err := newWideQuerier(opts.Server, opts.Timeout)
+	q, err := newQuerier(opts.Server, opts.Timeout)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -158,7 +168,7 @@ func wideEngine(opts WideOptions, sink func(sd.Event)) (*registry.Registry, *eng
 		reg = registry.Builtin()
 	}
 	e := engine.New(engine.Config{
-		Asker:      wideAsker{label: q.label()},
+		Asker:      pollAsker{label: q.label()},
 		Registry:   reg,
 		Logger:     opts.Logger,
 		Strict:     opts.Strict,
@@ -169,23 +179,23 @@ func wideEngine(opts WideOptions, sink func(sd.Event)) (*registry.Registry, *eng
 }
 
 // serverFamily is the address family of the first server, for Seen.
-func serverFamily(q *wideQuerier) sd.Family {
+func serverFamily(q *querier) sd.Family {
 	if ap, err := netip.ParseAddrPort(q.servers[0]); err == nil && ap.Addr().Unmap().Is6() {
 		return sd.IPv6
 	}
 	return sd.IPv4
 }
 
-// NewWideBrowser starts browsing types (as for NewBrowser: "timezone",
-// "_timezone._tcp", a subtype, or ServicesType for every type the domains
-// list under _services._dns-sd._udp, RFC 6763 section 9) in every domain
-// of opts.Domains. It returns at once; the first poll starts immediately
-// and events arrive on Events. When no server answers the first poll, the
-// browser stops and Err says why (a *ServerError). Errors: a type or
-// domain that does not parse (wrapping ErrBadName), no types, no domains,
-// no system resolver when Server is empty.
-func NewWideBrowser(ctx context.Context, types []string, opts WideOptions) (*WideBrowser, error) {
-	reg, e, q, err := wideEngine(opts, nil)
+// NewBrowser starts browsing types (as for Multicast DNS: "timezone",
+// "_timezone._tcp", a subtype, or sd.ServicesType for every type the
+// domains list under _services._dns-sd._udp, RFC 6763 section 9) in every
+// domain of opts.Domains. It returns at once; the first poll starts
+// immediately and events arrive on Events. When no server answers the
+// first poll, the browser stops and Err says why (wrapping a *QueryError).
+// Errors: a type or domain that does not parse (wrapping ErrBadName), no
+// types, no domains, no system resolver when Server is empty.
+func NewBrowser(ctx context.Context, types []string, opts BrowseOptions) (*Browser, error) {
+	reg, e, q, err := newEngine(opts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -199,11 +209,11 @@ func NewWideBrowser(ctx context.Context, types []string, opts WideOptions) (*Wid
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &WideBrowser{
+	b := &Browser{
 		q:        q,
 		log:      log,
 		interval: opts.Interval,
-		events:   make(chan Event),
+		events:   make(chan sd.Event),
 		quiet:    make(chan struct{}),
 		cmds:     make(chan func()),
 		done:     make(chan struct{}),
@@ -217,11 +227,11 @@ func NewWideBrowser(ctx context.Context, types []string, opts WideOptions) (*Wid
 			return nil, err
 		}
 		for _, t := range types {
-			if dnsname.Equal(t, ServicesType) {
-				b.enumNames = appendName(b.enumNames, ServicesType+"."+dom)
+			if dnsname.Equal(t, sd.ServicesType) {
+				b.enumNames = appendName(b.enumNames, sd.ServicesType+"."+dom)
 				continue
 			}
-			bt, err := parseWideType(t, dom, reg)
+			bt, err := parseType(t, dom, reg)
 			if err != nil {
 				return nil, err
 			}
@@ -245,36 +255,36 @@ func appendName(names []string, name string) []string {
 	return append(names, name)
 }
 
-// widePlan is what one poll asks.
-type widePlan struct {
+// pollPlan is what one poll asks.
+type pollPlan struct {
 	enum  []string // _services._dns-sd._udp.<domain>
 	ptrs  []string // PTR question names
 	insts []string // instance names followed, asked again even without PTR
 	hosts []string // SRV targets known, asked again even if SRV fails
 }
 
-// wideAnswer is the outcome of one question of a poll.
-type wideAnswer struct {
+// pollAnswer is the outcome of one question of a poll.
+type pollAnswer struct {
 	name  string
 	qtype uint16
 	msg   *dns.Msg // nil when err
 	err   error
 }
 
-// wideRound is the outcome of one poll.
-type wideRound struct {
-	answers []*wideAnswer
+// pollResult is the outcome of one poll.
+type pollResult struct {
+	answers []*pollAnswer
 	types   []engine.Type // types found by enumeration
 	queries int
 }
 
 // poll runs one poll: enumeration, PTR, then SRV and TXT of each instance,
 // then A and AAAA of each target.
-func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
-	res := &wideRound{}
-	ask := func(qs []qKeyName) []*wideAnswer {
-		out := make([]*wideAnswer, len(qs))
-		sem := make(chan struct{}, wideParallel)
+func (q *querier) poll(ctx context.Context, p pollPlan) *pollResult {
+	res := &pollResult{}
+	ask := func(qs []pollQuestion) []*pollAnswer {
+		out := make([]*pollAnswer, len(qs))
+		sem := make(chan struct{}, pollParallel)
 		var wg sync.WaitGroup
 		for i, qq := range qs {
 			wg.Add(1)
@@ -283,7 +293,7 @@ func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
 				defer wg.Done()
 				defer func() { <-sem }()
 				m, err := q.query(ctx, qq.name, qq.qtype)
-				out[i] = &wideAnswer{name: qq.name, qtype: qq.qtype, msg: m, err: err}
+				out[i] = &pollAnswer{name: qq.name, qtype: qq.qtype, msg: m, err: err}
 			}()
 		}
 		wg.Wait()
@@ -293,12 +303,12 @@ func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
 	}
 	ptrs := slices.Clone(p.ptrs)
 	// RFC 6763 section 9: the types listed under _services._dns-sd._udp.
-	var enumQs []qKeyName
+	var enumQs []pollQuestion
 	for _, n := range p.enum {
-		enumQs = append(enumQs, qKeyName{n, dns.TypePTR})
+		enumQs = append(enumQs, pollQuestion{n, dns.TypePTR})
 	}
 	for _, a := range ask(enumQs) {
-		dom := strings.TrimPrefix(a.name, ServicesType+".")
+		dom := strings.TrimPrefix(a.name, sd.ServicesType+".")
 		for _, rr := range answerRRs(a, dns.TypePTR) {
 			ls := dnsname.Labels(rr.(*dns.PTR).Ptr)
 			if len(ls) < 3 || len(res.types) >= engine.MaxTypes {
@@ -315,9 +325,9 @@ func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
 		}
 	}
 	// Section 4: PTR records name the instances.
-	var ptrQs []qKeyName
+	var ptrQs []pollQuestion
 	for _, n := range ptrs {
-		ptrQs = append(ptrQs, qKeyName{n, dns.TypePTR})
+		ptrQs = append(ptrQs, pollQuestion{n, dns.TypePTR})
 	}
 	insts := slices.Clone(p.insts)
 	seen := map[string]bool{}
@@ -328,7 +338,7 @@ func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
 		for _, rr := range answerRRs(a, dns.TypePTR) {
 			n := rr.(*dns.PTR).Ptr
 			k, ok := dnsname.Key(n)
-			if !ok || seen[k] || len(insts) >= maxWideInstances {
+			if !ok || seen[k] || len(insts) >= maxPolledInstances {
 				continue
 			}
 			seen[k] = true
@@ -336,9 +346,9 @@ func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
 		}
 	}
 	// Section 5: SRV and TXT of each instance.
-	var instQs []qKeyName
+	var instQs []pollQuestion
 	for _, n := range insts {
-		instQs = append(instQs, qKeyName{n, dns.TypeSRV}, qKeyName{n, dns.TypeTXT})
+		instQs = append(instQs, pollQuestion{n, dns.TypeSRV}, pollQuestion{n, dns.TypeTXT})
 	}
 	hosts := slices.Clone(p.hosts)
 	hseen := map[string]bool{}
@@ -357,23 +367,23 @@ func (q *wideQuerier) poll(ctx context.Context, p widePlan) *wideRound {
 		}
 	}
 	// The targets' addresses.
-	var hostQs []qKeyName
+	var hostQs []pollQuestion
 	for _, h := range hosts {
-		hostQs = append(hostQs, qKeyName{h, dns.TypeA}, qKeyName{h, dns.TypeAAAA})
+		hostQs = append(hostQs, pollQuestion{h, dns.TypeA}, pollQuestion{h, dns.TypeAAAA})
 	}
 	ask(hostQs)
 	return res
 }
 
-// qKeyName is a question to ask.
-type qKeyName struct {
+// pollQuestion is a question to ask.
+type pollQuestion struct {
 	name  string
 	qtype uint16
 }
 
 // answerRRs returns the answer records of type qtype, class IN, of a
 // successful answer.
-func answerRRs(a *wideAnswer, qtype uint16) []dns.RR {
+func answerRRs(a *pollAnswer, qtype uint16) []dns.RR {
 	if a.err != nil || a.msg == nil {
 		return nil
 	}
@@ -389,8 +399,8 @@ func answerRRs(a *wideAnswer, qtype uint16) []dns.RR {
 // planPoll returns what the next poll of e asks: the browsed types, the
 // instances the engine follows and the targets known (so that a failed PTR
 // or SRV query does not lose them).
-func planPoll(e *engine.Engine, ptrNames, enumNames []string) widePlan {
-	p := widePlan{enum: enumNames, ptrs: slices.Clone(ptrNames)}
+func planPoll(e *engine.Engine, ptrNames, enumNames []string) pollPlan {
+	p := pollPlan{enum: enumNames, ptrs: slices.Clone(ptrNames)}
 	for _, n := range e.Browsed() {
 		p.ptrs = appendName(p.ptrs, n)
 	}
@@ -406,8 +416,8 @@ func planPoll(e *engine.Engine, ptrNames, enumNames []string) widePlan {
 	return p
 }
 
-// rrset names an RRset asked in a poll: name key and type.
-type rrset struct {
+// pollRRset names an RRset asked in a poll: name key and type.
+type pollRRset struct {
 	name   string
 	rrtype uint16
 }
@@ -418,7 +428,7 @@ type rrset struct {
 // kept, and records nobody asks about any more are dropped. It returns the
 // delay until the next poll and the number of answers received. A record
 // stays without being confirmed for twice the poll interval and its TTL.
-func applyRound(e *engine.Engine, r *wideRound, fam sd.Family, interval time.Duration, now time.Time) (time.Duration, uint64) {
+func applyRound(e *engine.Engine, r *pollResult, fam sd.Family, interval time.Duration, now time.Time) (time.Duration, uint64) {
 	for _, bt := range r.types {
 		e.TypeFound(bt, now)
 	}
@@ -429,7 +439,7 @@ func applyRound(e *engine.Engine, r *wideRound, fam sd.Family, interval time.Dur
 		}
 	}
 	var answered uint64
-	failed := map[rrset]bool{}
+	failed := map[pollRRset]bool{}
 	fresh := map[*engine.Entry]bool{}
 	var puts []dns.RR
 	for _, a := range r.answers {
@@ -438,7 +448,7 @@ func applyRound(e *engine.Engine, r *wideRound, fam sd.Family, interval time.Dur
 			continue
 		}
 		if a.err != nil {
-			failed[rrset{name: k, rrtype: a.qtype}] = true
+			failed[pollRRset{name: k, rrtype: a.qtype}] = true
 			continue
 		}
 		answered++
@@ -464,7 +474,7 @@ func applyRound(e *engine.Engine, r *wideRound, fam sd.Family, interval time.Dur
 			rr = dns.Copy(rr)
 			rr.Header().Ttl = 1
 		}
-		en, _ := e.Put(rr, wideIfIndex, fam, now)
+		en, _ := e.Put(rr, cacheIfIndex, fam, now)
 		if en == nil {
 			continue
 		}
@@ -476,18 +486,18 @@ func applyRound(e *engine.Engine, r *wideRound, fam sd.Family, interval time.Dur
 	}
 	// Asked and not in the answer, or asked about by nobody.
 	e.RemoveIf(func(en *engine.Entry) bool {
-		return !fresh[en] && !failed[rrset{name: en.NameKey(), rrtype: en.Type()}]
+		return !fresh[en] && !failed[pollRRset{name: en.NameKey(), rrtype: en.Type()}]
 	})
 	return poll, answered
 }
 
 // loop polls, delivers events and runs commands until ctx is done.
-func (b *WideBrowser) loop(ctx context.Context) {
+func (b *Browser) loop(ctx context.Context) {
 	defer b.wg.Done()
 	defer close(b.done)
 	defer close(b.events)
 	e := b.e
-	results := make(chan *wideRound, 1)
+	results := make(chan *pollResult, 1)
 	running := false
 	next := time.Now()
 	timer := time.NewTimer(0)
@@ -510,7 +520,7 @@ func (b *WideBrowser) loop(ctx context.Context) {
 			wake = c
 		}
 		timer.Reset(max(0, wake.Sub(now)))
-		var out chan Event
+		var out chan sd.Event
 		if pending > 0 {
 			out = b.events
 		}
@@ -526,7 +536,7 @@ func (b *WideBrowser) loop(ctx context.Context) {
 			b.rounds++
 			b.nqueries += uint64(r.queries)
 			if err := r.failure(b.rounds == 1); err != nil {
-				b.err = err
+				b.err = fmt.Errorf("browse: %w", err)
 				return
 			}
 			for _, a := range r.answers {
@@ -561,7 +571,7 @@ func (b *WideBrowser) loop(ctx context.Context) {
 
 // failure returns the error that ends browsing: on the first poll, when
 // no browse question (PTR) got an answer at all.
-func (r *wideRound) failure(first bool) error {
+func (r *pollResult) failure(first bool) error {
 	if !first {
 		return nil
 	}
@@ -583,7 +593,7 @@ func (r *wideRound) failure(first bool) error {
 }
 
 // do runs f on the loop; it returns false when the browser has stopped.
-func (b *WideBrowser) do(f func()) bool {
+func (b *Browser) do(f func()) bool {
 	ran := make(chan struct{})
 	select {
 	case b.cmds <- func() { f(); close(ran) }:
@@ -596,22 +606,22 @@ func (b *WideBrowser) do(f func()) bool {
 
 // Events returns the channel of instance events. It is closed when the
 // browser stops. Events must be received promptly.
-func (b *WideBrowser) Events() <-chan Event { return b.events }
+func (b *Browser) Events() <-chan sd.Event { return b.events }
 
 // Quiet returns a channel closed once the first poll is done and its
 // events have been received.
-func (b *WideBrowser) Quiet() <-chan struct{} { return b.quiet }
+func (b *Browser) Quiet() <-chan struct{} { return b.quiet }
 
 // Instances returns the complete instances now known, sorted by name.
-func (b *WideBrowser) Instances() []Instance {
-	var out []Instance
+func (b *Browser) Instances() []sd.Instance {
+	var out []sd.Instance
 	b.do(func() { out = b.e.Instances() })
 	return out
 }
 
 // Types returns the service types the domains enumerate
 // (_services._dns-sd._udp, RFC 6763 section 9), "_timezone._tcp", sorted.
-func (b *WideBrowser) Types() []string {
+func (b *Browser) Types() []string {
 	var out []string
 	b.do(func() { out = b.e.Enumerated() })
 	return out
@@ -619,8 +629,8 @@ func (b *WideBrowser) Types() []string {
 
 // Stats returns the counters: Queries counts unicast queries sent, Packets
 // answers received, Truncated UDP answers asked again over TCP.
-func (b *WideBrowser) Stats() Stats {
-	var s Stats
+func (b *Browser) Stats() sd.Stats {
+	var s sd.Stats
 	b.do(func() {
 		s = b.e.Stats()
 		s.Packets = b.packets
@@ -630,10 +640,10 @@ func (b *WideBrowser) Stats() Stats {
 	return s
 }
 
-// Err returns the error that stopped the browser (a *ServerError when no
-// server answered the first poll), nil while it runs or when it stopped
-// because its context ended or Close was called.
-func (b *WideBrowser) Err() error {
+// Err returns the error that stopped the browser (wrapping a *QueryError
+// when no server answered the first poll), nil while it runs or when it
+// stopped because its context ended or Close was called.
+func (b *Browser) Err() error {
 	select {
 	case <-b.done:
 		return b.err
@@ -643,7 +653,7 @@ func (b *WideBrowser) Err() error {
 }
 
 // Close stops the browser and waits for its goroutines. It is idempotent.
-func (b *WideBrowser) Close() error {
+func (b *Browser) Close() error {
 	b.closeOnce.Do(func() {
 		b.cancel()
 		b.wg.Wait()

@@ -1,4 +1,4 @@
-package browse
+package wide
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 )
 
 // SplitInstanceName parses a service instance name in any domain, "Office
@@ -16,7 +17,7 @@ import (
 // label (dots and backslashes in it written \. and \\, \DDD for any byte),
 // the service type and the domain. A name of three labels,
 // "Office TZ._timezone._tcp", is in local. It returns the name in the form
-// Instance.Name uses, the raw instance label, the service type
+// sd.Instance.Name uses, the raw instance label, the service type
 // ("_timezone._tcp") and the domain ("tz.example.net."). Errors wrap
 // ErrBadName.
 func SplitInstanceName(s string) (name, instance, service, domain string, err error) {
@@ -54,35 +55,36 @@ func SplitInstanceName(s string) (name, instance, service, domain string, err er
 	return name, ls[0], service, domain, nil
 }
 
-// resolveRetry is the wait between two polls of ResolveWide while the
+// resolveRetry is the wait between two polls of Resolve while the
 // instance is incomplete.
 const resolveRetry = time.Second
 
-// ResolveWide looks up one service instance in a unicast DNS domain,
+// Resolve looks up one service instance in a unicast DNS domain,
 // "Office TZ._timezone._tcp.tz.example.net." (see SplitInstanceName): its
 // SRV and TXT records and its target's addresses, asked of opts.Server (or
 // the system resolvers), again every second until it is complete or ctx
-// ends. opts.Domains is not used. The instance and its verdict are built as
-// for Multicast DNS. Errors: a name that does not parse or lies in local.
-// (ErrBadName), a *ServerError when no server answers, a *ResolveError
-// naming what was missing (wrapped) when ctx ends first.
-func ResolveWide(ctx context.Context, instanceName string, opts WideOptions) (Instance, error) {
+// ends; opts.Domains and opts.Interval are not used. The instance and its
+// verdict are built as for Multicast DNS. Errors: a name that does not
+// parse or lies in local. (wrapping ErrBadName), a *QueryError when no
+// server answers, an *sd.ResolveError naming what was missing when ctx ends
+// first (both wrapped).
+func Resolve(ctx context.Context, instanceName string, opts BrowseOptions) (sd.Instance, error) {
 	name, _, _, domain, err := SplitInstanceName(instanceName)
 	if err != nil {
-		return Instance{}, err
+		return sd.Instance{}, err
 	}
 	if _, err := CheckDomain(domain); err != nil {
-		return Instance{}, err
+		return sd.Instance{}, err
 	}
-	var found *Instance
-	_, e, q, err := wideEngine(opts, func(ev Event) {
-		if ev.Kind != Remove {
+	var found *sd.Instance
+	_, e, q, err := newEngine(opts, func(ev sd.Event) {
+		if ev.Kind != sd.Remove {
 			in := ev.Instance
 			found = &in
 		}
 	})
 	if err != nil {
-		return Instance{}, err
+		return sd.Instance{}, err
 	}
 	e.Pin(name)
 	fam := serverFamily(q)
@@ -98,7 +100,7 @@ func ResolveWide(ctx context.Context, instanceName string, opts WideOptions) (In
 			}
 		}
 		if !answered && firstErr != nil {
-			return Instance{}, firstErr
+			return sd.Instance{}, fmt.Errorf("browse: %w", firstErr)
 		}
 		applyRound(e, r, fam, resolveRetry, time.Now())
 		e.Settle(time.Now())
@@ -107,7 +109,7 @@ func ResolveWide(ctx context.Context, instanceName string, opts WideOptions) (In
 		}
 		select {
 		case <-ctx.Done():
-			return Instance{}, fmt.Errorf("browse: %w", &ResolveError{Name: name, Missing: e.Missing(name), Err: ctx.Err()})
+			return sd.Instance{}, fmt.Errorf("browse: %w", &sd.ResolveError{Name: name, Missing: e.Missing(name), Err: ctx.Err()})
 		case <-time.After(resolveRetry):
 		}
 	}
