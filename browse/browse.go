@@ -120,11 +120,11 @@ const maxPending = 4096
 // NewBrowser opens the mDNS transport and starts browsing types, each a
 // registered service name ("timezone"), a DNS-SD type ("_timezone._tcp",
 // "_timezone._tcp.local.") or a subtype ("_printer._sub._http._tcp"), or
-// ServicesType to browse every type responders enumerate. It returns at
-// once; events arrive on Events. The browser runs until ctx is done or
-// Close is called. Errors: a type that does not parse (wrapping
-// ErrBadName), no types, or the transport's errors (sd.ErrNoInterface,
-// sd.ErrUnknownInterface).
+// ServicesType to browse every type responders enumerate. It returns once
+// the transport is open; events arrive on Events. ctx bounds only this
+// start-up; the browser runs until Close. Errors: a type that does not
+// parse (wrapping ErrBadName), no types, or the transport's errors
+// (sd.ErrNoInterface, sd.ErrUnknownInterface).
 func NewBrowser(ctx context.Context, types []string, opts Options) (*Browser, error) {
 	q, err := newQuerier(opts, nil)
 	if err != nil {
@@ -140,7 +140,7 @@ func NewBrowser(ctx context.Context, types []string, opts Options) (*Browser, er
 		}
 		q.wantTypes = append(q.wantTypes, bt)
 	}
-	return open(ctx, ctx, q, opts)
+	return open(ctx, q, opts)
 }
 
 // openTransport opens the mDNS transport; tests replace it.
@@ -148,11 +148,11 @@ var openTransport = func(ctx context.Context, cfg mdns.Config) (transport, error
 	return mdns.Listen(ctx, cfg)
 }
 
-// open starts the transport and the loop; setup bounds the opening, life
-// the browser.
-func open(setup, life context.Context, q *querier, opts Options) (*Browser, error) {
+// open opens the transport, within ctx, and starts the loop, which runs
+// until Close.
+func open(ctx context.Context, q *querier, opts Options) (*Browser, error) {
 	chg := make(chan ifChange, 16)
-	tr, err := openTransport(setup, mdns.Config{
+	tr, err := openTransport(ctx, mdns.Config{
 		Interfaces: opts.Interfaces,
 		Families:   opts.Families,
 		Logger:     q.log,
@@ -166,12 +166,12 @@ func open(setup, life context.Context, q *querier, opts Options) (*Browser, erro
 	if err != nil {
 		return nil, fmt.Errorf("browse: %w", err)
 	}
-	return start(life, q, tr, chg), nil
+	return start(q, tr, chg), nil
 }
 
-// start runs the browser loop over tr.
-func start(ctx context.Context, q *querier, tr transport, chg chan ifChange) *Browser {
-	ctx, cancel := context.WithCancel(ctx)
+// start runs the browser loop over tr until Close.
+func start(q *querier, tr transport, chg chan ifChange) *Browser {
+	ctx, cancel := context.WithCancel(context.Background())
 	b := &Browser{
 		tr:     tr,
 		pkts:   make(chan *mdns.Packet, 64),
@@ -211,7 +211,7 @@ func (b *Browser) read(ctx context.Context, errc chan<- error) {
 }
 
 // loop owns the querier and its engine: it handles packets, timers,
-// commands and event delivery until ctx is done.
+// commands and event delivery until ctx is cancelled by Close.
 func (b *Browser) loop(ctx context.Context, readErr <-chan error) {
 	defer b.wg.Done()
 	defer close(b.done)
@@ -278,8 +278,9 @@ func (b *Browser) do(f func()) bool {
 }
 
 // Events returns the channel of instance events. It is closed when the
-// browser stops. Events must be received promptly: while more than a few
-// thousand wait, the browser stops reading packets.
+// browser stops (Close, or a failure: see Err). Events must be received
+// promptly: while more than a few thousand wait, the browser stops reading
+// packets.
 func (b *Browser) Events() <-chan Event { return b.events }
 
 // Quiet returns a channel closed once the first rounds of queries have gone
@@ -312,7 +313,7 @@ func (b *Browser) Types() []string {
 }
 
 // Err returns the error that stopped the browser, nil while it runs or
-// when it stopped because its context ended or Close was called.
+// when Close stopped it.
 func (b *Browser) Err() error {
 	select {
 	case <-b.done:
@@ -335,17 +336,27 @@ func (b *Browser) Close() error {
 }
 
 // Browse browses types (see NewBrowser) and calls fn for every event, from
-// one goroutine and in order, until ctx is done; it then returns nil. It
-// returns an error when the types do not parse or the transport fails.
+// one goroutine and in order, until ctx is done; it then closes the
+// browser and returns nil. It returns an error when the types do not parse
+// or the transport fails.
 func Browse(ctx context.Context, types []string, opts Options, fn func(Event)) error {
 	b, err := NewBrowser(ctx, types, opts)
 	if err != nil {
 		return err
 	}
-	for ev := range b.Events() {
-		fn(ev)
+loop:
+	for {
+		select {
+		case ev, ok := <-b.Events():
+			if !ok {
+				err = b.Err()
+				break loop
+			}
+			fn(ev)
+		case <-ctx.Done():
+			break loop
+		}
 	}
-	err = b.Err()
 	if cerr := b.Close(); err == nil && cerr != nil && ctx.Err() == nil {
 		err = cerr
 	}

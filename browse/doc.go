@@ -99,6 +99,9 @@
 // and the question schedule; a second one reads packets from the transport.
 // Everything received can grow is bounded: the cache, the events waiting to
 // be received (the browser stops reading while too many wait), the
-// enumerated types, the duplicate-question table. Close (or the end of the
-// context) stops both goroutines and the transport's.
+// enumerated types, the duplicate-question table. The context given to
+// NewBrowser bounds only its start-up (opening the transport); Close stops
+// both goroutines and the transport's. Browse, Resolve and Enumerate run
+// until their context ends (or they have their answer) and close what they
+// opened.
 package browse

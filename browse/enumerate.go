@@ -20,7 +20,7 @@ func Enumerate(ctx context.Context, opts Options) ([]string, error) {
 	// The meta-query alone (no Service): the types found are noted, not
 	// browsed.
 	q.wantTypes = []engine.Type{{Query: engine.ServicesName}}
-	b, err := open(ctx, context.WithoutCancel(ctx), q, opts)
+	b, err := open(ctx, q, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -21,9 +21,8 @@ import (
 // current synctest bubble; the browser is closed at the end of the test.
 func browseFake(t *testing.T, types []string, opts Options, tr *fakeTransport) (*Browser, *eventLog) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	b := startFake(t, ctx, types, opts, tr)
-	t.Cleanup(func() { cancel(); b.Close() })
+	b := startFake(t, types, opts, tr)
+	t.Cleanup(func() { b.Close() })
 	return b, consume(b)
 }
 
@@ -426,7 +425,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	// Outside a bubble, with the goroutine count: Close leaves nothing behind.
 	before := countGoroutines()
 	tr := newFake(t)
-	b := startFake(t, context.Background(), []string{"timezone"}, Options{}, tr)
+	b := startFake(t, []string{"timezone"}, Options{}, tr)
 	log := consume(b)
 	tr.inject(fakeEth0, mdns.IPv4, tzInstance(120))
 	require.Eventually(t, func() bool { return len(log.all()) == 1 }, 5*time.Second, 10*time.Millisecond)
@@ -459,5 +458,28 @@ func TestContextEndStopsBrowse(t *testing.T) {
 		assert.Equal(t, 0, n)
 		err = Browse(ctx, []string{"_timezone._xyz"}, Options{}, func(Event) {})
 		assert.ErrorIs(t, err, ErrBadName)
+	})
+}
+
+// NewBrowser's context bounds only its start-up, as for announce.New: the
+// browser runs on after it ends, until Close.
+func TestContextBoundsOnlyStartUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newFake(t)
+		withFakeTransport(t, tr)
+		ctx, cancel := context.WithCancel(context.Background())
+		b, err := NewBrowser(ctx, []string{"timezone"}, Options{})
+		require.NoError(t, err)
+		cancel()
+		log := consume(b)
+		time.Sleep(200 * time.Millisecond)
+		tr.inject(fakeEth0, mdns.IPv4, tzInstance(120))
+		synctest.Wait()
+		assert.Equal(t, []EventKind{Add}, log.kinds(), "still browsing after the start-up context ended")
+		assert.NoError(t, b.Err())
+		require.NoError(t, b.Close())
+		synctest.Wait()
+		_, open := <-b.Events()
+		assert.False(t, open, "Close stops it")
 	})
 }

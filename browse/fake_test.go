@@ -159,8 +159,8 @@ func (f *fakeTransport) injectFrom(ifc mdns.Interface, fam mdns.Family, src neti
 	}
 }
 
-// startFake runs a browser over a fake transport.
-func startFake(t testing.TB, ctx context.Context, types []string, opts Options, tr *fakeTransport) *Browser {
+// startFake runs a browser over a fake transport, until Close.
+func startFake(t testing.TB, types []string, opts Options, tr *fakeTransport) *Browser {
 	t.Helper()
 	q, err := newQuerier(opts, nil)
 	require.NoError(t, err)
@@ -169,7 +169,7 @@ func startFake(t testing.TB, ctx context.Context, types []string, opts Options, 
 		require.NoError(t, err)
 		q.wantTypes = append(q.wantTypes, bt)
 	}
-	return start(ctx, q, tr, nil)
+	return start(q, tr, nil)
 }
 
 // Record builders.

@@ -1,7 +1,6 @@
 package browse
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -112,11 +111,9 @@ func ptrQueryTimes(tr *fakeTransport, name string, start time.Time) []time.Durat
 
 func TestContinuousQuerySchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		start := time.Now()
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		consume(b)
 		time.Sleep(5 * time.Hour)
@@ -157,8 +154,6 @@ func TestContinuousQuerySchedule(t *testing.T) {
 // then at 1 s, 2 s, ...
 func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		chg := make(chan ifChange, 1)
 		q, err := newQuerier(Options{}, nil)
@@ -166,7 +161,7 @@ func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 		bt, err := engine.ParseType("_timezone._tcp", q.reg)
 		require.NoError(t, err)
 		q.wantTypes = append(q.wantTypes, bt)
-		b := start(ctx, q, tr, chg)
+		b := start(q, tr, chg)
 		defer b.Close()
 		consume(b)
 		time.Sleep(10 * time.Minute)
@@ -191,11 +186,9 @@ func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 
 func TestKnownAnswersListedWithRemainingTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		start := time.Now()
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		consume(b)
 		time.Sleep(500 * time.Millisecond)
@@ -225,11 +218,9 @@ func TestKnownAnswersListedWithRemainingTTL(t *testing.T) {
 
 func TestDuplicateQuestionSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		start := time.Now()
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		consume(b)
 		time.Sleep(130 * time.Millisecond)
@@ -276,10 +267,8 @@ func TestDuplicateQuestionSuppression(t *testing.T) {
 
 func TestRefreshQueriesAtEightyPercent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		log := consume(b)
 		time.Sleep(200 * time.Millisecond)
@@ -313,8 +302,6 @@ func TestRefreshQueriesAtEightyPercent(t *testing.T) {
 
 func TestRefreshAnswerKeepsInstance(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		// A responder: every query asking about the instance gets the whole
 		// announcement again.
@@ -327,7 +314,7 @@ func TestRefreshAnswerKeepsInstance(t *testing.T) {
 				tr.inject(fakeEth0, mdns.IPv4, tzInstance(10))
 			}()
 		}
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		log := consume(b)
 		time.Sleep(200 * time.Millisecond)

@@ -29,8 +29,9 @@ func Resolve(ctx context.Context, instanceName string, opts Options) (Instance, 
 		return Instance{}, err
 	}
 	q.e.Pin(name)
-	// The browser lives until Close; ctx bounds the wait below.
-	b, err := open(ctx, context.WithoutCancel(ctx), q, opts)
+	// ctx bounds the opening and the wait below; the browser runs until
+	// Close.
+	b, err := open(ctx, q, opts)
 	if err != nil {
 		return Instance{}, err
 	}

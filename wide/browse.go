@@ -189,12 +189,17 @@ func serverFamily(q *querier) sd.Family {
 // NewBrowser starts browsing types (as for Multicast DNS: "timezone",
 // "_timezone._tcp", a subtype, or sd.ServicesType for every type the
 // domains list under _services._dns-sd._udp, RFC 6763 section 9) in every
-// domain of opts.Domains. It returns at once; the first poll starts
-// immediately and events arrive on Events. When no server answers the
-// first poll, the browser stops and Err says why (wrapping a *QueryError).
-// Errors: a type or domain that does not parse (wrapping ErrBadName), no
-// types, no domains, no system resolver when Server is empty.
+// domain of opts.Domains. It returns at once (its start-up does no network
+// I/O); the first poll starts immediately and events arrive on Events. ctx
+// bounds only this start-up; the browser runs until Close. When no server
+// answers the first poll, the browser stops and Err says why (wrapping a
+// *QueryError). Errors: a type or domain that does not parse (wrapping
+// ErrBadName), no types, no domains, no system resolver when Server is
+// empty, or ctx's error when it has ended.
 func NewBrowser(ctx context.Context, types []string, opts BrowseOptions) (*Browser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	reg, e, q, err := newEngine(opts, nil)
 	if err != nil {
 		return nil, err
@@ -239,9 +244,10 @@ func NewBrowser(ctx context.Context, types []string, opts BrowseOptions) (*Brows
 			b.ptrNames = appendName(b.ptrNames, bt.Query)
 		}
 	}
-	ctx, b.cancel = context.WithCancel(ctx)
+	life, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
 	b.wg.Add(1)
-	go b.loop(ctx)
+	go b.loop(life)
 	return b, nil
 }
 
@@ -491,7 +497,7 @@ func applyRound(e *engine.Engine, r *pollResult, fam sd.Family, interval time.Du
 	return poll, answered
 }
 
-// loop polls, delivers events and runs commands until ctx is done.
+// loop polls, delivers events and runs commands until Close cancels ctx.
 func (b *Browser) loop(ctx context.Context) {
 	defer b.wg.Done()
 	defer close(b.done)
@@ -605,7 +611,8 @@ func (b *Browser) do(f func()) bool {
 }
 
 // Events returns the channel of instance events. It is closed when the
-// browser stops. Events must be received promptly.
+// browser stops (Close, or a failure: see Err). Events must be received
+// promptly: while more than a few thousand wait, polls are not applied.
 func (b *Browser) Events() <-chan sd.Event { return b.events }
 
 // Quiet returns a channel closed once the first poll is done and its
@@ -641,8 +648,8 @@ func (b *Browser) Stats() sd.Stats {
 }
 
 // Err returns the error that stopped the browser (wrapping a *QueryError
-// when no server answered the first poll), nil while it runs or when it
-// stopped because its context ended or Close was called.
+// when no server answered the first poll), nil while it runs or when Close
+// stopped it.
 func (b *Browser) Err() error {
 	select {
 	case <-b.done:

@@ -286,3 +286,29 @@ func TestNoMulticastTransport(t *testing.T) {
 		}
 	}
 }
+
+// NewBrowser's context bounds only its start-up, as for browse.NewBrowser
+// and announce.New: the browser polls on after it ends, until Close.
+func TestWideContextBoundsOnlyStartUp(t *testing.T) {
+	s := dnstest.StartBIND(t, wideZone)
+	s.Nsupdate(t, `update add _timezone._tcp.tz.example.net. 60 PTR Late._timezone._tcp.tz.example.net.`)
+	ctx, cancel := context.WithCancel(context.Background())
+	b, err := NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr, Interval: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer b.Close()
+	cancel()
+	// The instance becomes complete after the start-up context ended.
+	time.Sleep(300 * time.Millisecond)
+	s.Nsupdate(t, `update add Late._timezone._tcp.tz.example.net. 60 SRV 0 0 80 late.tz.example.net.
+update add Late._timezone._tcp.tz.example.net. 60 TXT "path=/"
+update add late.tz.example.net. 60 A 198.51.100.9`)
+	in := nextEvent(t, b, sd.Add, 5*time.Second).Instance
+	assert.Equal(t, "Late", in.Instance)
+	require.NoError(t, b.Close())
+	_, open := <-b.Events()
+	assert.False(t, open, "Close stops it")
+	assert.NoError(t, b.Err())
+
+	_, err = NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr})
+	assert.ErrorIs(t, err, context.Canceled, "a start-up whose context has ended")
+}

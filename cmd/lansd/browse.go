@@ -297,6 +297,9 @@ loop:
 			out.event(ev)
 		case <-quiet:
 			break loop
+		case <-ctx.Done():
+			// --timeout or an interrupt: the browsers run until Close.
+			break loop
 		}
 	}
 	stopCounter()
