@@ -36,7 +36,7 @@ type Options struct {
 }
 
 // DefaultMaxRecords bounds the cache when Options.MaxRecords is 0.
-const DefaultMaxRecords = engine.DefaultMaxRecords
+const DefaultMaxRecords = 10000
 
 // The DNS-SD vocabulary, shared with unicast DNS browsing (package wide):
 // these are the types of package sd under the names this package has

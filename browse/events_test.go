@@ -288,6 +288,10 @@ func TestSubtypeAndEnumeration(t *testing.T) {
 	})
 }
 
+func TestDefaultMaxRecordsIsTheEngines(t *testing.T) {
+	assert.Equal(t, engine.DefaultMaxRecords, DefaultMaxRecords)
+}
+
 func TestFloodKeepsBrowsedInstances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newFake(t)

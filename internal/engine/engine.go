@@ -23,12 +23,13 @@
 //   - Settle recomputes the instances touched since the last call and
 //     queues their events; NextEvent and EventSent hand them over one by
 //     one (or Config.Sink sees each one as it is queued).
-//   - Instances, Stats, Enumerated, Missing and Tracked (the instances
-//     followed, from which the unicast poller plans its polls) read the
-//     state; Needed, IsKnownAnswer and KnownAnswers answer the questions a
+//   - Instances, Stats, Enumerated, Missing, Browsed and Tracked (the
+//     types browsed and the instances followed, from which the unicast
+//     poller plans its polls) read the state; Needed, IsKnownAnswer and KnownAnswers answer the questions a
 //     Multicast DNS query scheduler asks (RFC 6762 sections 5.2, 7.1, 7.3).
-//   - AddType browses a type, TypeFound records one a unicast domain
-//     enumerates, Pin follows an instance by name (resolution).
+//   - AddType browses a type (ParseType reads one as a user gives it),
+//     TypeFound records one a unicast domain enumerates, Pin follows an
+//     instance by name (resolution).
 //
 // The engine calls its feeder back through an Asker: to start a continuous
 // browse question, to ask for the records an incomplete instance lacks, to
