@@ -125,12 +125,22 @@ func helperBrowse() int {
 			outf("FATAL %v", err)
 			return 1
 		}
-		for ev := range b.Events() {
-			switch ev.Kind {
-			case browse.Add:
-				add(ev.Instance.Instance)
-			case browse.Remove:
-				rmv(ev.Instance.Instance)
+		// The browser runs until Close; ctx bounds the run.
+	events:
+		for {
+			select {
+			case ev, ok := <-b.Events():
+				if !ok {
+					break events
+				}
+				switch ev.Kind {
+				case browse.Add:
+					add(ev.Instance.Instance)
+				case browse.Remove:
+					rmv(ev.Instance.Instance)
+				}
+			case <-ctx.Done():
+				break events
 			}
 		}
 		_ = b.Close()

@@ -5,12 +5,19 @@
 //
 // Browse (or NewBrowser and its Events channel) follows service types,
 // Resolve looks up one instance, Enumerate lists the service types on the
-// link.
+// link. Instances, events and stats are those of package sd, the DNS-SD
+// vocabulary all lansd browsers share.
 //
-// # Querying (query.go)
+// This package serves only the local. domain over Multicast DNS. Browsing
+// and resolving services in unicast DNS domains (wide-area DNS-SD) is
+// package wide, which builds the same instances and verdicts.
 //
-//   - Continuous querying (RFC 6762 section 5.2): the first query after a
-//     random 20-120 ms, then at intervals of 1 s, 2 s, 4 s, ... up to 60
+// # Querying (query.go, querier.go)
+//
+//   - Continuous querying (RFC 6762 section 5.2): the first query at once
+//     for the application's own call (no trigger other hosts share), after
+//     a random 20-120 ms when an interface comes up or a type is learnt
+//     from a response; then at intervals of 1 s, 2 s, 4 s, ... up to 60
 //     minutes. All browsed types share packets when due together.
 //   - Known answers (section 7.1): every query lists the cached records that
 //     answer it with more than half their TTL left, with their remaining
@@ -45,7 +52,12 @@
 //     random 0-2%, unless an answer refreshed it first. Other records are
 //     never refreshed.
 //
-// # Cache (cache.go)
+// # Cache (internal/engine/cache.go)
+//
+// The cache, the instances and the verdicts are the browse engine
+// (internal/engine), which unicast DNS browsing (package wide) shares; this
+// package feeds it the Multicast DNS packets received and asks on the link
+// the questions it wants asked.
 //
 // Every record of every response is cached, answers meant for other
 // queriers included, keyed by interface, name, type, class and rdata (names
@@ -64,7 +76,7 @@
 // evicted record is gone as if it had expired: an instance that loses one
 // is removed, and asked for again.
 //
-// # Instances and events (events.go, resolve.go, verdict.go)
+// # Instances and events (internal/engine: instances.go, assemble.go, verdict.go)
 //
 // An instance is one whatever the number of interfaces and address
 // families it is seen on: its addresses are all those of its host (IPv6
@@ -87,6 +99,9 @@
 // and the question schedule; a second one reads packets from the transport.
 // Everything received can grow is bounded: the cache, the events waiting to
 // be received (the browser stops reading while too many wait), the
-// enumerated types, the duplicate-question table. Close (or the end of the
-// context) stops both goroutines and the transport's.
+// enumerated types, the duplicate-question table. The context given to
+// NewBrowser bounds only its start-up (opening the transport); Close stops
+// both goroutines and the transport's. Browse, Resolve and Enumerate run
+// until their context ends (or they have their answer) and close what they
+// opened.
 package browse

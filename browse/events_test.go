@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -20,9 +21,8 @@ import (
 // current synctest bubble; the browser is closed at the end of the test.
 func browseFake(t *testing.T, types []string, opts Options, tr *fakeTransport) (*Browser, *eventLog) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	b := startFake(t, ctx, types, opts, tr)
-	t.Cleanup(func() { cancel(); b.Close() })
+	b := startFake(t, types, opts, tr)
+	t.Cleanup(func() { b.Close() })
 	return b, consume(b)
 }
 
@@ -262,12 +262,12 @@ func TestSubtypeAndEnumeration(t *testing.T) {
 		tr := newFake(t)
 		b, log := browseFake(t, []string{ServicesType, "_printer._sub._http._tcp"}, Options{}, tr)
 		time.Sleep(200 * time.Millisecond)
-		require.NotEmpty(t, tr.queries(servicesName, dns.TypePTR))
+		require.NotEmpty(t, tr.queries(engine.ServicesName, dns.TypePTR))
 		require.NotEmpty(t, tr.queries("_printer._sub._http._tcp.local.", dns.TypePTR))
 		assert.Empty(t, tr.queries("_timezone._tcp.local.", dns.TypePTR))
 
 		// A responder enumerates its type: the browser browses it.
-		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{ptrRR(servicesName, "_timezone._tcp.local.", 4500)}))
+		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{ptrRR(engine.ServicesName, "_timezone._tcp.local.", 4500)}))
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
 		assert.NotEmpty(t, tr.queries("_timezone._tcp.local.", dns.TypePTR))
@@ -286,6 +286,10 @@ func TestSubtypeAndEnumeration(t *testing.T) {
 		}
 		assert.Equal(t, map[string]string{"Office TZ": "_timezone._tcp", "Printer": "_http._tcp"}, names)
 	})
+}
+
+func TestDefaultMaxRecordsIsTheEngines(t *testing.T) {
+	assert.Equal(t, engine.DefaultMaxRecords, DefaultMaxRecords)
 }
 
 func TestFloodKeepsBrowsedInstances(t *testing.T) {
@@ -390,9 +394,9 @@ func TestEnumerate(t *testing.T) {
 		tr.onSend = func(s sentMsg) {
 			if s.Family == mdns.IPv4 {
 				go tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{
-					ptrRR(servicesName, "_timezone._tcp.local.", 4500),
-					ptrRR(servicesName, "_http._tcp.local.", 4500),
-					ptrRR(servicesName, "not a type.local.", 4500),
+					ptrRR(engine.ServicesName, "_timezone._tcp.local.", 4500),
+					ptrRR(engine.ServicesName, "_http._tcp.local.", 4500),
+					ptrRR(engine.ServicesName, "not a type.local.", 4500),
 				}))
 			}
 		}
@@ -425,7 +429,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	// Outside a bubble, with the goroutine count: Close leaves nothing behind.
 	before := countGoroutines()
 	tr := newFake(t)
-	b := startFake(t, context.Background(), []string{"timezone"}, Options{}, tr)
+	b := startFake(t, []string{"timezone"}, Options{}, tr)
 	log := consume(b)
 	tr.inject(fakeEth0, mdns.IPv4, tzInstance(120))
 	require.Eventually(t, func() bool { return len(log.all()) == 1 }, 5*time.Second, 10*time.Millisecond)
@@ -458,5 +462,28 @@ func TestContextEndStopsBrowse(t *testing.T) {
 		assert.Equal(t, 0, n)
 		err = Browse(ctx, []string{"_timezone._xyz"}, Options{}, func(Event) {})
 		assert.ErrorIs(t, err, ErrBadName)
+	})
+}
+
+// NewBrowser's context bounds only its start-up, as for announce.New: the
+// browser runs on after it ends, until Close.
+func TestContextBoundsOnlyStartUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newFake(t)
+		withFakeTransport(t, tr)
+		ctx, cancel := context.WithCancel(context.Background())
+		b, err := NewBrowser(ctx, []string{"timezone"}, Options{})
+		require.NoError(t, err)
+		cancel()
+		log := consume(b)
+		time.Sleep(200 * time.Millisecond)
+		tr.inject(fakeEth0, mdns.IPv4, tzInstance(120))
+		synctest.Wait()
+		assert.Equal(t, []EventKind{Add}, log.kinds(), "still browsing after the start-up context ended")
+		assert.NoError(t, b.Err())
+		require.NoError(t, b.Close())
+		synctest.Wait()
+		_, open := <-b.Events()
+		assert.False(t, open, "Close stops it")
 	})
 }

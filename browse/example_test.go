@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/lansd/lansd/browse"
 )
@@ -38,4 +39,28 @@ func ExampleResolve() {
 		log.Fatal(err) // e.g. browse: resolving "...": no TXT record: context deadline exceeded
 	}
 	fmt.Println(in.Host, in.Port, in.Addrs, in.TXT)
+}
+
+// Run a browser for ten seconds and print the instances it found. The
+// context given to NewBrowser bounds only opening the transport; the
+// browser runs until Close.
+func ExampleNewBrowser() {
+	b, err := browse.NewBrowser(context.Background(), []string{"timezone"}, browse.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	stop := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-b.Events():
+			if !ok {
+				log.Fatal(b.Err())
+			}
+			fmt.Println(ev.Kind, ev.Instance.Name)
+		case <-stop:
+			fmt.Println(len(b.Instances()), "instances")
+			return
+		}
+	}
 }

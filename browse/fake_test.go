@@ -15,6 +15,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -122,10 +124,10 @@ func (f *fakeTransport) Sent() []sentMsg {
 // queries returns the sent messages asking name/qtype.
 func (f *fakeTransport) queries(name string, qtype uint16) []sentMsg {
 	var out []sentMsg
-	k := mustKey(name)
+	k := dnsname.MustKey(name)
 	for _, s := range f.Sent() {
 		for _, q := range s.Msg.Question {
-			if q.Qtype == qtype && mustKey(q.Name) == k {
+			if q.Qtype == qtype && dnsname.MustKey(q.Name) == k {
 				out = append(out, s)
 				break
 			}
@@ -157,17 +159,17 @@ func (f *fakeTransport) injectFrom(ifc mdns.Interface, fam mdns.Family, src neti
 	}
 }
 
-// startFake runs a browser over a fake transport.
-func startFake(t testing.TB, ctx context.Context, types []string, opts Options, tr *fakeTransport) *Browser {
+// startFake runs a browser over a fake transport, until Close.
+func startFake(t testing.TB, types []string, opts Options, tr *fakeTransport) *Browser {
 	t.Helper()
-	e, err := newEngine(opts)
+	q, err := newQuerier(opts, nil)
 	require.NoError(t, err)
 	for _, ty := range types {
-		bt, err := parseBrowseType(ty, e.reg)
+		bt, err := engine.ParseType(ty, q.reg)
 		require.NoError(t, err)
-		e.wantTypes = append(e.wantTypes, bt)
+		q.wantTypes = append(q.wantTypes, bt)
 	}
-	return start(ctx, e, tr, nil)
+	return start(q, tr, nil)
 }
 
 // Record builders.
@@ -175,7 +177,7 @@ func startFake(t testing.TB, ctx context.Context, types []string, opts Options, 
 func hdr(name string, rrtype uint16, ttl uint32, flush bool) dns.RR_Header {
 	class := uint16(dns.ClassINET)
 	if flush {
-		class |= cacheFlushBit
+		class |= dnsname.CacheFlush
 	}
 	return dns.RR_Header{Name: name, Rrtype: rrtype, Class: class, Ttl: ttl}
 }

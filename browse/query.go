@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -114,7 +115,7 @@ func newScheduler(rnd *rand.Rand) *scheduler {
 
 // get returns the question for name/qtype, creating it without schedule.
 func (s *scheduler) get(name string, qtype uint16) *question {
-	k := qKey{name: mustKey(name), qtype: qtype}
+	k := qKey{name: dnsname.MustKey(name), qtype: qtype}
 	q := s.qs[k]
 	if q == nil {
 		q = &question{key: k, name: dns.Fqdn(name), qtype: qtype}
@@ -124,7 +125,7 @@ func (s *scheduler) get(name string, qtype uint16) *question {
 }
 
 // addContinuous starts continuous querying for name/qtype: first query at
-// start (see engine.begin for when that is), then every 1 s, 2 s, 4 s, ...
+// start (see querier.begin for when that is), then every 1 s, 2 s, 4 s, ...
 // up to 60 minutes (RFC 6762 section 5.2).
 func (s *scheduler) addContinuous(name string, qtype uint16, start time.Time) *question {
 	q := s.get(name, qtype)
@@ -265,13 +266,10 @@ const unicastWindow = 2 * time.Second
 // RFC 6762 section 5.4) on its first transmission, QM after that.
 func qclass(q *question) uint16 {
 	if q.lastSent.IsZero() {
-		return dns.ClassINET | quBit
+		return dns.ClassINET | dnsname.QU
 	}
 	return dns.ClassINET
 }
-
-// quBit is the unicast-response bit of a question's class (RFC 6762 section 5.4).
-const quBit = 1 << 15
 
 // sent advances the schedule of questions just asked (or suppressed) at now.
 func (s *scheduler) sent(qs []*question, now time.Time) {
@@ -406,7 +404,7 @@ func (s *scheduler) sendQueries(ctx context.Context, tr transport, qs []*questio
 			continue
 		}
 		for _, f := range fams {
-			if !hasFamily(ifc, f) {
+			if !ifc.HasFamily(f) {
 				continue
 			}
 			msgs := buildQueries(ask, func(ch []*question) []dns.RR { return ka(ifc.Index, ch) }, mdns.PacketLimit(ifc.MTU, f))
@@ -417,7 +415,7 @@ func (s *scheduler) sendQueries(ctx context.Context, tr transport, qs []*questio
 				}
 				packets++
 				for _, qq := range m.Question {
-					if qq.Qclass&quBit != 0 {
+					if qq.Qclass&dnsname.QU != 0 {
 						s.lastQU[ifc.Index] = now
 						break
 					}
@@ -429,14 +427,4 @@ func (s *scheduler) sendQueries(ctx context.Context, tr transport, qs []*questio
 		}
 	}
 	return packets, truncated, suppressed
-}
-
-// hasFamily reports whether ifc has an address of family f.
-func hasFamily(ifc mdns.Interface, f mdns.Family) bool {
-	for _, a := range ifc.Addrs {
-		if a.Is4() == (f == mdns.IPv4) {
-			return true
-		}
-	}
-	return false
 }

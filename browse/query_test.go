@@ -1,7 +1,6 @@
 package browse
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/internal/mdns"
 )
 
@@ -110,18 +111,16 @@ func ptrQueryTimes(tr *fakeTransport, name string, start time.Time) []time.Durat
 
 func TestContinuousQuerySchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		start := time.Now()
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		consume(b)
 		time.Sleep(5 * time.Hour)
 		synctest.Wait()
 		times := ptrQueryTimes(tr, "_timezone._tcp.local.", start)
 		require.GreaterOrEqual(t, len(times), 14)
-		// The application's call asks at once (see engine.begin); then
+		// The application's call asks at once (see querier.begin); then
 		// RFC 6762 section 5.2: 1 s, doubling, capped at 60 minutes.
 		assert.Zero(t, times[0], "first query at once")
 		want := time.Second
@@ -134,7 +133,7 @@ func TestContinuousQuerySchedule(t *testing.T) {
 			assert.Equal(t, uint16(0), s.Msg.Id)
 			if s.Time.Sub(start) < time.Second {
 				// RFC 6762 section 5.4: the first query asks for unicast responses.
-				assert.Equal(t, uint16(dns.ClassINET|quBit), s.Msg.Question[0].Qclass, "QU first query (%d)", i)
+				assert.Equal(t, uint16(dns.ClassINET|dnsname.QU), s.Msg.Question[0].Qclass, "QU first query (%d)", i)
 			} else {
 				assert.Equal(t, uint16(dns.ClassINET), s.Msg.Question[0].Qclass, "QM: no unicast-response bit after the first (%d)", i)
 			}
@@ -155,16 +154,14 @@ func TestContinuousQuerySchedule(t *testing.T) {
 // then at 1 s, 2 s, ...
 func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		chg := make(chan ifChange, 1)
-		e, err := newEngine(Options{})
+		q, err := newQuerier(Options{}, nil)
 		require.NoError(t, err)
-		bt, err := parseBrowseType("_timezone._tcp", e.reg)
+		bt, err := engine.ParseType("_timezone._tcp", q.reg)
 		require.NoError(t, err)
-		e.wantTypes = append(e.wantTypes, bt)
-		b := start(ctx, e, tr, chg)
+		q.wantTypes = append(q.wantTypes, bt)
+		b := start(q, tr, chg)
 		defer b.Close()
 		consume(b)
 		time.Sleep(10 * time.Minute)
@@ -189,11 +186,9 @@ func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 
 func TestKnownAnswersListedWithRemainingTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		start := time.Now()
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		consume(b)
 		time.Sleep(500 * time.Millisecond)
@@ -223,11 +218,9 @@ func TestKnownAnswersListedWithRemainingTTL(t *testing.T) {
 
 func TestDuplicateQuestionSuppression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		start := time.Now()
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		consume(b)
 		time.Sleep(130 * time.Millisecond)
@@ -274,10 +267,8 @@ func TestDuplicateQuestionSuppression(t *testing.T) {
 
 func TestRefreshQueriesAtEightyPercent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		log := consume(b)
 		time.Sleep(200 * time.Millisecond)
@@ -311,8 +302,6 @@ func TestRefreshQueriesAtEightyPercent(t *testing.T) {
 
 func TestRefreshAnswerKeepsInstance(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		tr := newFake(t)
 		// A responder: every query asking about the instance gets the whole
 		// announcement again.
@@ -325,7 +314,7 @@ func TestRefreshAnswerKeepsInstance(t *testing.T) {
 				tr.inject(fakeEth0, mdns.IPv4, tzInstance(10))
 			}()
 		}
-		b := startFake(t, ctx, []string{"_timezone._tcp"}, Options{}, tr)
+		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		log := consume(b)
 		time.Sleep(200 * time.Millisecond)
@@ -373,6 +362,6 @@ func TestFirstTransmissionIsQU(t *testing.T) {
 	msgs := buildQueries([]*question{fresh, again}, func([]*question) []dns.RR { return nil }, 1472)
 	require.Len(t, msgs, 1)
 	require.Len(t, msgs[0].Question, 2)
-	assert.Equal(t, uint16(dns.ClassINET|quBit), msgs[0].Question[0].Qclass, "first transmission: QU (RFC 6762 section 5.4)")
+	assert.Equal(t, uint16(dns.ClassINET|dnsname.QU), msgs[0].Question[0].Qclass, "first transmission: QU (RFC 6762 section 5.4)")
 	assert.Equal(t, uint16(dns.ClassINET), msgs[0].Question[1].Qclass, "repeat: QM")
 }

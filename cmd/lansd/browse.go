@@ -24,6 +24,7 @@ import (
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/wide"
 )
 
 const browseExample = `  lansd browse timezone
@@ -104,13 +105,13 @@ var (
 	}
 	resolveInstance = browse.Resolve
 	// newWideBrowser, resolveWide and listDomains use unicast DNS only.
-	newWideBrowser = func(ctx context.Context, types []string, opts browse.WideOptions) (sd.Browser, error) {
-		return browse.NewWideBrowser(ctx, types, opts)
+	newWideBrowser = func(ctx context.Context, types []string, opts wide.BrowseOptions) (sd.Browser, error) {
+		return wide.NewBrowser(ctx, types, opts)
 	}
-	resolveWide = browse.ResolveWide
-	listDomains = browse.Domains
+	resolveWide = wide.Resolve
+	listDomains = wide.Domains
 	// localNetworks lists this host's networks for --domains.
-	localNetworks = browse.LocalNetworks
+	localNetworks = wide.LocalNetworks
 )
 
 // netFlags are the network flags shared by browse and resolve.
@@ -137,13 +138,14 @@ func addNetFlags(fs *pflag.FlagSet, f *netFlags, defTimeout time.Duration, timeo
 }
 
 // wideOptions returns the unicast DNS browsing options.
-func (f *netFlags) wideOptions(opts browse.Options, domains []string, interval time.Duration) browse.WideOptions {
-	return browse.WideOptions{Options: opts, Domains: domains, Server: f.server, Interval: interval}
+func (f *netFlags) wideOptions(opts browse.Options, domains []string, interval time.Duration) wide.BrowseOptions {
+	return wide.BrowseOptions{Registry: opts.Registry, Logger: opts.Logger, Strict: opts.Strict, MaxRecords: opts.MaxRecords,
+		Domains: domains, Server: f.server, Interval: interval}
 }
 
 // splitDomains sorts --domain values into whether local. (Multicast DNS) is
 // among them and the unicast DNS domains; no --domain means local. only.
-func splitDomains(domains []string) (local bool, wide []string, err error) {
+func splitDomains(domains []string) (local bool, unicast []string, err error) {
 	if len(domains) == 0 {
 		return true, nil, nil
 	}
@@ -152,13 +154,13 @@ func splitDomains(domains []string) (local bool, wide []string, err error) {
 			local = true
 			continue
 		}
-		w, err := browse.CheckDomain(d)
+		w, err := wide.CheckDomain(d)
 		if err != nil {
 			return false, nil, usageErrorf("--domain: %w", err)
 		}
-		wide = append(wide, w)
+		unicast = append(unicast, w)
 	}
-	return local, wide, nil
+	return local, unicast, nil
 }
 
 // options checks the shared flags and builds the browse options.
@@ -220,7 +222,7 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	if *listDoms {
 		return runDomains(ctx, env, &f, fs.Args(), *domainArgs, *networks, *parsable)
 	}
-	local, wide, err := splitDomains(*domainArgs)
+	local, unicast, err := splitDomains(*domainArgs)
 	if err != nil {
 		return fail(env, "browse", err)
 	}
@@ -242,8 +244,8 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 		defer cancel()
 	}
 	var parts []sd.Browser
-	if len(wide) > 0 {
-		wb, err := newWideBrowser(ctx, types, f.wideOptions(opts, wide, *interval))
+	if len(unicast) > 0 {
+		wb, err := newWideBrowser(ctx, types, f.wideOptions(opts, unicast, *interval))
 		if err != nil {
 			return openError(env, "browse", err)
 		}
@@ -283,6 +285,9 @@ loop:
 			}
 			out.event(ev)
 		case <-quiet:
+			break loop
+		case <-ctx.Done():
+			// --timeout or an interrupt: the browsers run until Close.
 			break loop
 		}
 	}
@@ -363,7 +368,7 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 	if fs.NArg() != 1 {
 		return fail(env, "resolve", usageErrorf("want exactly one instance name, got %d arguments", fs.NArg()))
 	}
-	name, _, _, domain, err := browse.SplitInstanceName(fs.Arg(0))
+	name, _, _, domain, err := wide.SplitInstanceName(fs.Arg(0))
 	isLocal := err != nil || dnsname.Equal(domain, dnsname.Local)
 	if isLocal {
 		// Multicast DNS, or a bad name: said as for local. names.
@@ -429,7 +434,7 @@ func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains, ne
 		if dnsname.Equal(d, dnsname.Local) {
 			continue // Multicast DNS has no browsing-domain records
 		}
-		w, err := browse.CheckDomain(d)
+		w, err := wide.CheckDomain(d)
 		if err != nil {
 			return fail(env, "browse", usageErrorf("--domain: %w", err))
 		}
@@ -441,7 +446,7 @@ func runDomains(ctx context.Context, env *cliEnv, f *netFlags, args, domains, ne
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ds, err := listDomains(ctx, browse.DomainOptions{Domains: asked, Server: f.server, Networks: nets})
+	ds, err := listDomains(ctx, wide.DomainOptions{Domains: asked, Server: f.server, Networks: nets})
 	if err != nil {
 		if errors.Is(err, browse.ErrBadName) {
 			err = &usageError{err}

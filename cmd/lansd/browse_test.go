@@ -339,7 +339,8 @@ func TestResolveOutput(t *testing.T) {
 	assert.Equal(t, "Office TZ", got.Instance)
 
 	resolveInstance = func(ctx context.Context, name string, opts browse.Options) (browse.Instance, error) {
-		return browse.Instance{}, &browse.ResolveError{Name: name, Missing: []string{"SRV record", "TXT record"}, Err: context.DeadlineExceeded}
+		// As browse.Resolve returns it: wrapped, with the package prefix.
+		return browse.Instance{}, fmt.Errorf("browse: %w", &browse.ResolveError{Name: name, Missing: []string{"SRV record", "TXT record"}, Err: context.DeadlineExceeded})
 	}
 	code, out, errOut := lansd(t, "", "resolve", "Nobody._timezone._tcp", "--timeout", "1s")
 	assert.Equal(t, exitNonConf, code)

@@ -1,10 +1,11 @@
-package browse
+package wide
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +16,7 @@ import (
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
-	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -46,17 +47,6 @@ func wideRegistrar(t *testing.T, s *dnstest.Server) *announce.ZoneRegistrar {
 	return r
 }
 
-// forbidMulticast fails the test if the Multicast DNS transport is opened.
-func forbidMulticast(t *testing.T) {
-	t.Helper()
-	old := openTransport
-	openTransport = func(context.Context, mdns.Config) (transport, error) {
-		t.Error("the Multicast DNS transport was opened by unicast DNS browsing")
-		return nil, mdns.ErrNoInterface
-	}
-	t.Cleanup(func() { openTransport = old })
-}
-
 func wideTXT(t *testing.T, args ...string) txt.Record {
 	t.Helper()
 	rec, err := txt.ParseArgs(args)
@@ -71,7 +61,7 @@ func wideCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 // nextEvent waits for the next event of kind on b.
-func nextEvent(t *testing.T, b *WideBrowser, kind EventKind, within time.Duration) Event {
+func nextEvent(t *testing.T, b *Browser, kind sd.EventKind, within time.Duration) sd.Event {
 	t.Helper()
 	deadline := time.After(within)
 	for {
@@ -89,18 +79,17 @@ func nextEvent(t *testing.T, b *WideBrowser, kind EventKind, within time.Duratio
 }
 
 func TestWideBrowseAddUpdateRemove(t *testing.T) {
-	forbidMulticast(t)
 	s := dnstest.StartBIND(t, wideZone)
 	r := wideRegistrar(t, s)
 	ctx := wideCtx(t, 30*time.Second)
 	h, err := r.Add(ctx, announce.Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: wideTXT(t, "path=/tz")})
 	require.NoError(t, err)
 
-	b, err := NewWideBrowser(ctx, []string{"timezone"}, WideOptions{Domains: []string{wideZone}, Server: s.Addr, Interval: 200 * time.Millisecond})
+	b, err := NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr, Interval: 200 * time.Millisecond})
 	require.NoError(t, err)
 	defer b.Close()
 
-	add := nextEvent(t, b, Add, 5*time.Second)
+	add := nextEvent(t, b, sd.Add, 5*time.Second)
 	in := add.Instance
 	assert.Equal(t, `Office TZ._timezone._tcp.tz.example.net.`, in.Name)
 	assert.Equal(t, "Office TZ", in.Instance)
@@ -121,11 +110,11 @@ func TestWideBrowseAddUpdateRemove(t *testing.T) {
 	}
 
 	require.NoError(t, h.UpdateTXT(ctx, wideTXT(t, "path=/tz2")))
-	up := nextEvent(t, b, Update, 5*time.Second)
+	up := nextEvent(t, b, sd.Update, 5*time.Second)
 	assert.Equal(t, `"path=/tz2"`, up.Instance.TXT.String())
 
 	require.NoError(t, h.Remove(ctx))
-	rm := nextEvent(t, b, Remove, 5*time.Second)
+	rm := nextEvent(t, b, sd.Remove, 5*time.Second)
 	assert.Equal(t, in.Name, rm.Instance.Name)
 	assert.Empty(t, b.Instances())
 	st := b.Stats()
@@ -134,7 +123,6 @@ func TestWideBrowseAddUpdateRemove(t *testing.T) {
 }
 
 func TestWideBrowseVerdictAndStrict(t *testing.T) {
-	forbidMulticast(t)
 	// A TXT record that breaks the timezone rules, written by someone else.
 	s := dnstest.StartBIND(t, wideZone)
 	s.Nsupdate(t, `update add _timezone._tcp.tz.example.net. 60 PTR Bad._timezone._tcp.tz.example.net.
@@ -142,21 +130,20 @@ update add Bad._timezone._tcp.tz.example.net. 60 SRV 0 0 80 bad.tz.example.net.
 update add Bad._timezone._tcp.tz.example.net. 60 TXT "path"
 update add bad.tz.example.net. 60 A 198.51.100.9`)
 	ctx := wideCtx(t, 20*time.Second)
-	b, err := NewWideBrowser(ctx, []string{"_timezone._tcp"}, WideOptions{Options: Options{Strict: true}, Domains: []string{wideZone + "."}, Server: s.Addr})
+	b, err := NewBrowser(ctx, []string{"_timezone._tcp"}, BrowseOptions{Strict: true, Domains: []string{wideZone + "."}, Server: s.Addr})
 	require.NoError(t, err)
 	defer b.Close()
-	in := nextEvent(t, b, Add, 5*time.Second).Instance
+	in := nextEvent(t, b, sd.Add, 5*time.Second).Instance
 	assert.Equal(t, "Bad", in.Instance)
 	assert.False(t, in.Conforms(), "path without a value must not conform: %v", in.Report.Findings)
 	assert.Equal(t, 60*time.Second, in.TTL)
 }
 
 func TestWideBrowseServerDown(t *testing.T) {
-	forbidMulticast(t)
 	addr := dnstest.UnusedAddr(t)
 	ctx := wideCtx(t, 20*time.Second)
 	start := time.Now()
-	b, err := NewWideBrowser(ctx, []string{"timezone"}, WideOptions{Domains: []string{wideZone}, Server: addr, Timeout: time.Second})
+	b, err := NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: addr, Timeout: time.Second})
 	require.NoError(t, err)
 	defer b.Close()
 	for range b.Events() {
@@ -164,21 +151,20 @@ func TestWideBrowseServerDown(t *testing.T) {
 	}
 	err = b.Err()
 	require.Error(t, err)
-	var se *ServerError
+	var se *QueryError
 	require.ErrorAs(t, err, &se)
 	assert.ErrorIs(t, err, ErrNoAnswer)
 	assert.Contains(t, err.Error(), addr)
 	assert.Contains(t, err.Error(), "_timezone._tcp.tz.example.net.")
 	assert.Less(t, time.Since(start), 5*time.Second, "bounded wait")
 
-	_, err = ResolveWide(ctx, "Office TZ._timezone._tcp.tz.example.net.", WideOptions{Server: addr, Timeout: time.Second})
+	_, err = Resolve(ctx, "Office TZ._timezone._tcp.tz.example.net.", BrowseOptions{Server: addr, Timeout: time.Second})
 	assert.ErrorIs(t, err, ErrNoAnswer)
 	_, err = Domains(ctx, DomainOptions{Domains: []string{wideZone}, NoSearch: true, Server: addr, Timeout: time.Second})
 	assert.ErrorIs(t, err, ErrNoAnswer)
 }
 
 func TestWideBrowseLargeTXTUsesTCP(t *testing.T) {
-	forbidMulticast(t)
 	s := dnstest.StartBIND(t, wideZone)
 	var parts []string
 	for i := range 8 {
@@ -189,105 +175,19 @@ update add Big._timezone._tcp.tz.example.net. 60 SRV 0 0 80 big.tz.example.net.
 update add Big._timezone._tcp.tz.example.net. 60 TXT `+strings.Join(parts, " ")+`
 update add big.tz.example.net. 60 A 198.51.100.9`)
 	ctx := wideCtx(t, 20*time.Second)
-	b, err := NewWideBrowser(ctx, []string{"timezone"}, WideOptions{Domains: []string{wideZone}, Server: s.Addr})
+	b, err := NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr})
 	require.NoError(t, err)
 	defer b.Close()
-	in := nextEvent(t, b, Add, 5*time.Second).Instance
+	in := nextEvent(t, b, sd.Add, 5*time.Second).Instance
 	require.Len(t, in.TXT.Items, 8)
 	assert.Equal(t, strings.Repeat("v", 200), string(in.TXT.Items[7].Value))
 	wire, err := in.TXT.Encode()
 	require.NoError(t, err)
-	assert.Greater(t, len(wire), wideUDPSize, "the answer cannot fit in UDP")
+	assert.Greater(t, len(wire), queryUDPSize, "the answer cannot fit in UDP")
 	assert.Positive(t, b.Stats().Truncated, "a truncated UDP answer was retried over TCP")
 }
 
-func TestWideResolve(t *testing.T) {
-	forbidMulticast(t)
-	s := dnstest.StartBIND(t, wideZone)
-	r := wideRegistrar(t, s)
-	ctx := wideCtx(t, 20*time.Second)
-	_, err := r.Add(ctx, announce.Service{Instance: "Dot.ted", Type: "timezone", Port: 8081, TXT: wideTXT(t, "path=/x")})
-	require.NoError(t, err)
-	_, err = r.Add(ctx, announce.Service{Instance: "Office TZ", Type: "timezone", Port: 8082, TXT: wideTXT(t, "path=/y")})
-	require.NoError(t, err)
-	in, err := ResolveWide(ctx, "Office TZ._timezone._tcp.tz.example.net.", WideOptions{Server: s.Addr})
-	require.NoError(t, err)
-	assert.Equal(t, uint16(8082), in.Port)
-	in, err = ResolveWide(ctx, `Dot\.ted._timezone._tcp.tz.example.net`, WideOptions{Server: s.Addr})
-	require.NoError(t, err)
-	assert.Equal(t, "Dot.ted", in.Instance)
-	assert.Equal(t, `Dot\.ted._timezone._tcp.tz.example.net.`, in.Name)
-	assert.Equal(t, uint16(8081), in.Port)
-	assert.True(t, in.Conforms())
-
-	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-	defer cancel()
-	_, err = ResolveWide(short, "Nobody._timezone._tcp.tz.example.net.", WideOptions{Server: s.Addr})
-	var re *ResolveError
-	require.ErrorAs(t, err, &re)
-	assert.Contains(t, re.Missing, "SRV record")
-	assert.Contains(t, re.Missing, "TXT record")
-
-	_, err = ResolveWide(ctx, "X._timezone._tcp.local.", WideOptions{Server: s.Addr})
-	assert.ErrorIs(t, err, ErrBadName)
-}
-
-func TestWideDomains(t *testing.T) {
-	forbidMulticast(t)
-	s := dnstest.StartBIND(t, wideZone)
-	s.Nsupdate(t, `update add b._dns-sd._udp.tz.example.net. 60 PTR tz.example.net.
-update add b._dns-sd._udp.tz.example.net. 60 PTR lab.tz.example.net.
-update add db._dns-sd._udp.tz.example.net. 60 PTR tz.example.net.
-update add lb._dns-sd._udp.tz.example.net. 60 PTR lab.tz.example.net.`)
-	ctx := wideCtx(t, 20*time.Second)
-	ds, err := Domains(ctx, DomainOptions{Domains: []string{wideZone}, NoSearch: true, Server: s.Addr})
-	require.NoError(t, err)
-	var got []string
-	for _, d := range ds {
-		assert.Equal(t, "tz.example.net.", d.From)
-		assert.Equal(t, time.Minute, d.TTL)
-		got = append(got, d.Kind+" "+d.Name)
-	}
-	assert.Equal(t, []string{"b lab.tz.example.net.", "b tz.example.net.", "db tz.example.net.", "lb lab.tz.example.net."}, got)
-}
-
-// RFC 6763 section 11: the browsing domains of a network are also listed
-// under its reverse-mapping domain, "b._dns-sd._udp.0.100.51.198.in-addr.arpa."
-// for 198.51.100.0/24.
-func TestWideDomainsReverseMapping(t *testing.T) {
-	forbidMulticast(t)
-	s := dnstest.StartBIND(t, "100.51.198.in-addr.arpa.")
-	s.Nsupdate(t, `update add b._dns-sd._udp.0.100.51.198.in-addr.arpa. 60 PTR tz.example.net.
-update add lb._dns-sd._udp.0.100.51.198.in-addr.arpa. 60 PTR lab.tz.example.net.
-update add b._dns-sd._udp.128.100.51.198.in-addr.arpa. 60 PTR other.example.net.`)
-	ctx := wideCtx(t, 20*time.Second)
-	ds, err := Domains(ctx, DomainOptions{NoSearch: true, Server: s.Addr,
-		Networks: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")}})
-	require.NoError(t, err)
-	var got []string
-	for _, d := range ds {
-		got = append(got, d.Kind+" "+d.Name+" from "+d.From)
-	}
-	assert.Equal(t, []string{
-		"b tz.example.net. from 0.100.51.198.in-addr.arpa.",
-		"lb lab.tz.example.net. from 0.100.51.198.in-addr.arpa.",
-	}, got, "the network address of the /24, not the host's or another subnet's")
-
-	for p, want := range map[string]string{
-		"198.51.100.7/24":    "0.100.51.198.in-addr.arpa.",
-		"198.51.100.130/25":  "128.100.51.198.in-addr.arpa.",
-		"2001:db8:1:2::5/64": "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
-	} {
-		got, err := ReverseDomain(netip.MustParsePrefix(p))
-		require.NoError(t, err)
-		assert.Equal(t, want, got, p)
-	}
-	_, err = ReverseDomain(netip.Prefix{})
-	assert.ErrorIs(t, err, ErrBadName)
-}
-
 func TestWideMany(t *testing.T) {
-	forbidMulticast(t)
 	if testing.Short() {
 		t.Skip("500 registrations; skipped with -short")
 	}
@@ -311,14 +211,14 @@ func TestWideMany(t *testing.T) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	b, err := NewWideBrowser(ctx, []string{"timezone"}, WideOptions{Domains: []string{wideZone}, Server: s.Addr})
+	b, err := NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr})
 	require.NoError(t, err)
 	defer b.Close()
 	seen := map[string]uint16{}
 	for len(seen) < n {
 		select {
 		case ev := <-b.Events():
-			require.Equal(t, Add, ev.Kind)
+			require.Equal(t, sd.Add, ev.Kind)
 			seen[ev.Instance.Name] = ev.Instance.Port
 		case <-b.Quiet():
 			t.Fatalf("quiet after %d of %d instances", len(seen), n)
@@ -331,36 +231,34 @@ func TestWideMany(t *testing.T) {
 }
 
 func TestWideServicesEnumeration(t *testing.T) {
-	forbidMulticast(t)
 	s := dnstest.StartBIND(t, wideZone)
 	r := wideRegistrar(t, s)
 	ctx := wideCtx(t, 20*time.Second)
 	_, err := r.Add(ctx, announce.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: wideTXT(t, "path=/")})
 	require.NoError(t, err)
-	b, err := NewWideBrowser(ctx, []string{ServicesType}, WideOptions{Domains: []string{wideZone}, Server: s.Addr})
+	b, err := NewBrowser(ctx, []string{sd.ServicesType}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr})
 	require.NoError(t, err)
 	defer b.Close()
-	in := nextEvent(t, b, Add, 5*time.Second).Instance
+	in := nextEvent(t, b, sd.Add, 5*time.Second).Instance
 	assert.Equal(t, "Web", in.Instance)
 	assert.Equal(t, []string{"_http._tcp"}, b.Types())
 }
 
 func TestWideOptionsChecked(t *testing.T) {
-	forbidMulticast(t)
 	ctx := wideCtx(t, 5*time.Second)
 	for _, c := range []struct {
 		types []string
-		opts  WideOptions
+		opts  BrowseOptions
 		want  string
 	}{
-		{[]string{"timezone"}, WideOptions{Domains: []string{"local."}, Server: "127.0.0.1:1"}, "Multicast DNS"},
-		{[]string{"timezone"}, WideOptions{Domains: []string{"a..b"}, Server: "127.0.0.1:1"}, "not a domain name"},
-		{[]string{"timezone"}, WideOptions{Server: "127.0.0.1:1"}, "no domain"},
-		{nil, WideOptions{Domains: []string{wideZone}, Server: "127.0.0.1:1"}, "no service type"},
-		{[]string{"_timezone._tcp.example.org."}, WideOptions{Domains: []string{wideZone}, Server: "127.0.0.1:1"}, "not in the type"},
-		{[]string{"timezone"}, WideOptions{Domains: []string{wideZone}, Server: "a b"}, "host or host:port"},
+		{[]string{"timezone"}, BrowseOptions{Domains: []string{"local."}, Server: "127.0.0.1:1"}, "Multicast DNS"},
+		{[]string{"timezone"}, BrowseOptions{Domains: []string{"a..b"}, Server: "127.0.0.1:1"}, "not a domain name"},
+		{[]string{"timezone"}, BrowseOptions{Server: "127.0.0.1:1"}, "no domain"},
+		{nil, BrowseOptions{Domains: []string{wideZone}, Server: "127.0.0.1:1"}, "no service type"},
+		{[]string{"_timezone._tcp.example.org."}, BrowseOptions{Domains: []string{wideZone}, Server: "127.0.0.1:1"}, "not in the type"},
+		{[]string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: "a b"}, "host or host:port"},
 	} {
-		_, err := NewWideBrowser(ctx, c.types, c.opts)
+		_, err := NewBrowser(ctx, c.types, c.opts)
 		require.Error(t, err, "%v %+v", c.types, c.opts)
 		assert.ErrorIs(t, err, ErrBadName)
 		assert.Contains(t, err.Error(), c.want)
@@ -370,4 +268,47 @@ func TestWideOptionsChecked(t *testing.T) {
 	name, inst, svc, dom, err := SplitInstanceName(`A\.b._TimeZone._tcp.Example.NET`)
 	require.NoError(t, err)
 	assert.Equal(t, []string{`A\.b._timezone._tcp.Example.NET.`, "A.b", "_timezone._tcp", "Example.NET."}, []string{name, inst, svc, dom})
+}
+
+// Unicast DNS browsing never sends multicast: package wide does not even
+// link the Multicast DNS transport or the mDNS packages.
+func TestNoMulticastTransport(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to list the dependencies")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", "github.com/lansd/lansd/wide").Output()
+	require.NoError(t, err)
+	for _, dep := range strings.Fields(string(out)) {
+		switch dep {
+		case "github.com/lansd/lansd/internal/mdns", "github.com/lansd/lansd/browse", "github.com/lansd/lansd/announce":
+			t.Errorf("package wide depends on %s", dep)
+		}
+	}
+}
+
+// NewBrowser's context bounds only its start-up, as for browse.NewBrowser
+// and announce.New: the browser polls on after it ends, until Close.
+func TestWideContextBoundsOnlyStartUp(t *testing.T) {
+	s := dnstest.StartBIND(t, wideZone)
+	s.Nsupdate(t, `update add _timezone._tcp.tz.example.net. 60 PTR Late._timezone._tcp.tz.example.net.`)
+	ctx, cancel := context.WithCancel(context.Background())
+	b, err := NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr, Interval: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer b.Close()
+	cancel()
+	// The instance becomes complete after the start-up context ended.
+	time.Sleep(300 * time.Millisecond)
+	s.Nsupdate(t, `update add Late._timezone._tcp.tz.example.net. 60 SRV 0 0 80 late.tz.example.net.
+update add Late._timezone._tcp.tz.example.net. 60 TXT "path=/"
+update add late.tz.example.net. 60 A 198.51.100.9`)
+	in := nextEvent(t, b, sd.Add, 5*time.Second).Instance
+	assert.Equal(t, "Late", in.Instance)
+	require.NoError(t, b.Close())
+	_, open := <-b.Events()
+	assert.False(t, open, "Close stops it")
+	assert.NoError(t, b.Err())
+
+	_, err = NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr})
+	assert.ErrorIs(t, err, context.Canceled, "a start-up whose context has ended")
 }

@@ -1,4 +1,4 @@
-package browse
+package wide
 
 import (
 	"context"
@@ -9,37 +9,32 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lansd/lansd/internal/udns"
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/udns"
 )
 
-// DefaultWideTimeout bounds one unicast DNS query, retransmissions and
-// every server tried included, unless WideOptions.Timeout says otherwise.
-const DefaultWideTimeout = 5 * time.Second
-
-// Unicast query parameters.
+// Unicast query parameters. A query, retransmissions and every server
+// tried included, takes at most DefaultTimeout unless the options say
+// otherwise.
 const (
-	// wideUDPSize is the EDNS(0) UDP payload size advertised (RFC 6891;
+	// queryUDPSize is the EDNS(0) UDP payload size advertised (RFC 6891;
 	// 1232 bytes avoids IP fragmentation, DNS Flag Day 2020).
-	wideUDPSize = 1232
-	// wideFirstTry is how long the first UDP try waits; each further try
+	queryUDPSize = 1232
+	// queryFirstTry is how long the first UDP try waits; each further try
 	// waits twice as long, within the timeout.
-	wideFirstTry = time.Second
-	// widePause is the pause before trying again after a try that failed
+	queryFirstTry = time.Second
+	// queryPause is the pause before trying again after a try that failed
 	// at once (ICMP port unreachable: nothing listens).
-	widePause = 200 * time.Millisecond
-	// resolvConf is where the system resolvers and search domains are.
-	resolvConf = "/etc/resolv.conf"
+	queryPause = 200 * time.Millisecond
 )
 
-// ErrNoAnswer is wrapped by a *ServerError when a DNS server did not answer
-// within the timeout.
-var ErrNoAnswer = errors.New("browse: DNS server did not answer")
-
-// ServerError is a unicast DNS query that failed: no answer within the
+// QueryError is a unicast DNS query that failed: no answer within the
 // timeout (Err wraps ErrNoAnswer), or an answer with an error RCODE other
-// than NXDOMAIN (Rcode).
-type ServerError struct {
+// than NXDOMAIN (Rcode). Its message has no package prefix; the browser,
+// Resolve and Domains return it wrapped with the prefix "browse: ".
+type QueryError struct {
 	// Servers are the servers asked, host:port.
 	Servers []string
 	// Name and Qtype are the question.
@@ -55,10 +50,10 @@ type ServerError struct {
 }
 
 // Error names the question, the servers and what went wrong, e.g.
-// `browse: query _timezone._tcp.tz.example.net. PTR at 127.0.0.1:5300: no
-// answer within 5s: ...`.
-func (e *ServerError) Error() string {
-	q := fmt.Sprintf("browse: query %s %s at %s", e.Name, dns.TypeToString[e.Qtype], strings.Join(e.Servers, ", "))
+// `query _timezone._tcp.tz.example.net. PTR at 127.0.0.1:5300: no answer
+// within 5s: ...`.
+func (e *QueryError) Error() string {
+	q := fmt.Sprintf("query %s %s at %s", e.Name, dns.TypeToString[e.Qtype], strings.Join(e.Servers, ", "))
 	if e.Rcode >= 0 {
 		return fmt.Sprintf("%s: %s", q, dns.RcodeToString[e.Rcode])
 	}
@@ -66,7 +61,7 @@ func (e *ServerError) Error() string {
 }
 
 // Unwrap returns the last error.
-func (e *ServerError) Unwrap() error { return e.Err }
+func (e *QueryError) Unwrap() error { return e.Err }
 
 // querier sends unicast DNS queries (RFC 1035) to a list of servers: UDP
 // first, TCP when the answer is truncated (RFC 7766 section 6.2.1), with
@@ -85,7 +80,7 @@ type querier struct {
 // empty.
 func newQuerier(server string, timeout time.Duration) (*querier, error) {
 	if timeout <= 0 {
-		timeout = DefaultWideTimeout
+		timeout = DefaultTimeout
 	}
 	q := &querier{timeout: timeout}
 	if server == "" {
@@ -114,13 +109,13 @@ func newQuerier(server string, timeout time.Duration) (*querier, error) {
 func hostPort(s string) (string, error) {
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		if h == "" || p == "" {
-			return "", fmt.Errorf("%w: server %q: want host or host:port", ErrBadName, s)
+			return "", fmt.Errorf("browse: %w: server %q: want host or host:port", ErrBadName, s)
 		}
 		return s, nil
 	}
 	h := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 	if h == "" || strings.ContainsAny(h, " /;") {
-		return "", fmt.Errorf("%w: server %q: want host or host:port", ErrBadName, s)
+		return "", fmt.Errorf("browse: %w: server %q: want host or host:port", ErrBadName, s)
 	}
 	return net.JoinHostPort(h, "53"), nil
 }
@@ -129,7 +124,7 @@ func hostPort(s string) (string, error) {
 func (q *querier) label() string { return strings.Join(q.servers, ",") }
 
 // query asks name/qtype and returns the answer, whose RCODE is NOERROR or
-// NXDOMAIN. Other RCODEs and silence are a *ServerError.
+// NXDOMAIN. Other RCODEs and silence are a *QueryError.
 func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
@@ -137,10 +132,10 @@ func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = q.recurse
-	m.SetEdns0(wideUDPSize, false)
+	m.SetEdns0(queryUDPSize, false)
 	var last error
 	lastRcode := -1
-	wait := wideFirstTry
+	wait := queryFirstTry
 	for ctx.Err() == nil {
 		for _, srv := range q.servers {
 			if ctx.Err() != nil {
@@ -158,7 +153,7 @@ func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 			lastRcode = r.Rcode
 			last = fmt.Errorf("%s from %s", dns.RcodeToString[r.Rcode], srv)
 			if len(q.servers) == 1 {
-				return nil, &ServerError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: r.Rcode, Waited: time.Since(start), Err: last}
+				return nil, &QueryError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: r.Rcode, Waited: time.Since(start), Err: last}
 			}
 		}
 		if lastRcode >= 0 {
@@ -167,7 +162,7 @@ func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 		wait *= 2
 		select {
 		case <-ctx.Done():
-		case <-time.After(widePause):
+		case <-time.After(queryPause):
 		}
 	}
 	if last == nil {
@@ -176,7 +171,7 @@ func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 	if lastRcode < 0 && !errors.Is(last, ErrNoAnswer) {
 		last = fmt.Errorf("%w: %w", ErrNoAnswer, last)
 	}
-	return nil, &ServerError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: lastRcode, Waited: time.Since(start), Err: last}
+	return nil, &QueryError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: lastRcode, Waited: time.Since(start), Err: last}
 }
 
 // once sends m to srv over UDP and, if the answer is truncated, again over
@@ -184,7 +179,7 @@ func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Ms
 func (q *querier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Duration) (*dns.Msg, error) {
 	tctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	r, err := udns.Exchange(tctx, "udp", srv, m, wideUDPSize, nil)
+	r, err := udns.Exchange(tctx, "udp", srv, m, queryUDPSize, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +190,7 @@ func (q *querier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Du
 			return nil, fmt.Errorf("over TCP after a truncated UDP answer: %w", err)
 		}
 	}
-	if len(r.Question) != 1 || !sameName(r.Question[0].Name, m.Question[0].Name) || r.Question[0].Qtype != m.Question[0].Qtype {
+	if len(r.Question) != 1 || !dnsname.Equal(r.Question[0].Name, m.Question[0].Name) || r.Question[0].Qtype != m.Question[0].Qtype {
 		return nil, fmt.Errorf("answer from %s does not match the question", srv)
 	}
 	return r, nil
@@ -211,12 +206,4 @@ func negativeTTL(r *dns.Msg) time.Duration {
 		}
 	}
 	return 0
-}
-
-// sameName reports whether two names in presentation form are the same
-// name (miekg/dns writes a space in a label as "\ ", a user may not).
-func sameName(a, b string) bool {
-	ka, oka := nameKey(a)
-	kb, okb := nameKey(b)
-	return oka && okb && ka == kb
 }

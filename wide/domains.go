@@ -1,4 +1,4 @@
-package browse
+package wide
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
 )
 
 // Browsing-domain kinds (RFC 6763 section 11): the first label of the
@@ -51,7 +53,7 @@ type DomainOptions struct {
 	// Server is the DNS server asked, host:port; empty means the system's
 	// resolvers.
 	Server string
-	// Timeout bounds one query; zero means DefaultWideTimeout.
+	// Timeout bounds one query; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Networks are the networks whose reverse-mapping domains are asked
 	// too (RFC 6763 section 11): for 198.51.100.0/24, the names under
@@ -66,7 +68,7 @@ type DomainOptions struct {
 // nibbles of the masked address under ip6.arpa. for IPv6.
 func ReverseDomain(p netip.Prefix) (string, error) {
 	if !p.IsValid() {
-		return "", fmt.Errorf("%w: network %q is not a valid prefix", ErrBadName, p)
+		return "", fmt.Errorf("browse: %w: network %q is not a valid prefix", ErrBadName, p)
 	}
 	return dns.ReverseAddr(p.Masked().Addr().Unmap().String())
 }
@@ -109,13 +111,14 @@ func LocalNetworks() ([]netip.Prefix, error) {
 
 // Domains enumerates browsing domains (RFC 6763 section 11): for each
 // domain of opts.Domains, each network of opts.Networks and, unless
-// opts.NoSearch, each system search domain, it asks the PTR records of b._dns-sd._udp.<domain>,
-// db._dns-sd._udp.<domain> and lb._dns-sd._udp.<domain>, and returns
-// their targets, sorted by From, Kind and Name. A domain whose queries
-// fail (REFUSED, for one, from a server not authoritative for it) lists
-// nothing; the error of the first failure is returned only when no query
-// got an answer. The reverse-mapping domains of opts.Networks are asked
-// the same way (section 11: "b._dns-sd._udp.0.1.168.192.in-addr.arpa.").
+// opts.NoSearch, each system search domain, it asks the PTR records of
+// b._dns-sd._udp.<domain>, db._dns-sd._udp.<domain> and
+// lb._dns-sd._udp.<domain>, and returns their targets, sorted by From,
+// Kind and Name. A domain whose queries fail (REFUSED, for one, from a
+// server not authoritative for it) lists nothing; the error of the first
+// failure (wrapping a *QueryError) is returned only when no query got an
+// answer. The reverse-mapping domains of opts.Networks are asked the same
+// way (section 11: "b._dns-sd._udp.0.1.168.192.in-addr.arpa.").
 func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 	q, err := newQuerier(opts.Server, opts.Timeout)
 	if err != nil {
@@ -144,22 +147,22 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 		froms = appendName(froms, f)
 	}
 	if len(froms) == 0 {
-		return nil, fmt.Errorf("%w: no domain to ask for browsing domains (none given, no network, and no search domain in %s)", ErrBadName, resolvConf)
+		return nil, fmt.Errorf("browse: %w: no domain to ask for browsing domains (none given, no network, and no search domain in %s)", ErrBadName, resolvConf)
 	}
-	var qs []qKeyName
+	var qs []pollQuestion
 	for _, f := range froms {
 		for _, k := range domainKinds {
-			qs = append(qs, qKeyName{name: k + "._dns-sd._udp." + f, qtype: dns.TypePTR})
+			qs = append(qs, pollQuestion{name: k + "._dns-sd._udp." + f, qtype: dns.TypePTR})
 		}
 	}
-	answers := make([]*wideAnswer, len(qs))
-	sem := make(chan struct{}, wideParallel)
+	answers := make([]*pollAnswer, len(qs))
+	sem := make(chan struct{}, pollParallel)
 	done := make(chan struct{})
 	for i, qq := range qs {
 		go func() {
 			sem <- struct{}{}
 			m, err := q.query(ctx, qq.name, qq.qtype)
-			answers[i] = &wideAnswer{name: qq.name, qtype: qq.qtype, msg: m, err: err}
+			answers[i] = &pollAnswer{name: qq.name, qtype: qq.qtype, msg: m, err: err}
 			<-sem
 			done <- struct{}{}
 		}()
@@ -178,24 +181,24 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 		answered = true
 		kind, from, _ := strings.Cut(qs[i].name, "._dns-sd._udp.")
 		for _, rr := range answerRRs(a, dns.TypePTR) {
-			d := Domain{Name: displayName(rr.(*dns.PTR).Ptr), Kind: kind, From: displayName(from), TTL: time.Duration(rr.Header().Ttl) * time.Second}
+			d := Domain{Name: dnsname.Display(rr.(*dns.PTR).Ptr), Kind: kind, From: dnsname.Display(from), TTL: time.Duration(rr.Header().Ttl) * time.Second}
 			if !slices.Contains(out, d) {
 				out = append(out, d)
 			}
 		}
 	}
 	if !answered && len(errs) > 0 {
-		return nil, errs[0]
+		return nil, fmt.Errorf("browse: %w", errs[0])
 	}
 	kindOrder := func(k string) int { return slices.Index(domainKinds, k) }
 	slices.SortFunc(out, func(a, b Domain) int {
-		if c := compareStrings(a.From, b.From); c != 0 {
+		if c := strings.Compare(a.From, b.From); c != 0 {
 			return c
 		}
 		if c := kindOrder(a.Kind) - kindOrder(b.Kind); c != 0 {
 			return c
 		}
-		return compareStrings(a.Name, b.Name)
+		return strings.Compare(a.Name, b.Name)
 	})
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package browse
+package engine
 
 import (
 	"bytes"
@@ -6,33 +6,36 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/sd"
 )
 
-// tracked is an instance the browser follows: named by a PTR record under
-// a browsed type, or pinned by Resolve.
+// tracked is an instance the engine follows: named by a PTR record under
+// a browsed type, or pinned by resolution.
 type tracked struct {
-	key    string // nameKey of the instance name
+	key    string // dnsname.Key of the instance name
 	name   string // presentation form as first seen
-	pinned bool   // Resolve: followed without a PTR record
+	pinned bool   // resolution: followed without a PTR record
 	// ptrs are the cached PTR records (on any interface, under any browsed
 	// type or subtype) that point at the instance.
-	ptrs map[*entry]struct{}
+	ptrs map[*Entry]struct{}
 	// host is the key of the SRV target last seen, "" if none.
 	host string
 	// last is the instance as last reported by Add or Update; nil while it
 	// is not complete (never reported, or removed).
-	last *Instance
+	last *sd.Instance
 }
 
 // present reports whether the instance is still announced.
 func (t *tracked) present() bool { return t.pinned || len(t.ptrs) > 0 }
 
 // track returns the tracked instance for name, creating it.
-func (e *engine) track(name string) *tracked {
-	k := mustKey(name)
+func (e *Engine) track(name string) *tracked {
+	k := dnsname.MustKey(name)
 	t := e.tracked[k]
 	if t == nil {
-		t = &tracked{key: k, name: name, ptrs: map[*entry]struct{}{}}
+		t = &tracked{key: k, name: name, ptrs: map[*Entry]struct{}{}}
 		e.tracked[k] = t
 	}
 	return t
@@ -40,7 +43,7 @@ func (e *engine) track(name string) *tracked {
 
 // recordChanged notes that en was added to the cache (or its data changed),
 // marking the instances it belongs to for recomputation.
-func (e *engine) recordChanged(en *entry, added bool) {
+func (e *Engine) recordChanged(en *Entry, added bool) {
 	switch en.set.rrtype {
 	case dns.TypePTR:
 		e.ptrChanged(en, added)
@@ -56,25 +59,25 @@ func (e *engine) recordChanged(en *entry, added bool) {
 }
 
 // entryRemoved is called by the cache for every record that leaves it.
-func (e *engine) entryRemoved(en *entry) { e.recordChanged(en, false) }
+func (e *Engine) entryRemoved(en *Entry) { e.recordChanged(en, false) }
 
 // ptrChanged handles a PTR record: under a browsed type it names an
 // instance; under the enumeration name it names a service type.
-func (e *engine) ptrChanged(en *entry, added bool) {
+func (e *Engine) ptrChanged(en *Entry, added bool) {
 	ptr, ok := en.rr.(*dns.PTR)
 	if !ok {
 		return
 	}
-	if en.set.name == mustKey(servicesName) {
+	if en.set.name == servicesKey {
 		if added && e.enumerating {
-			e.typeSeen(ptr.Ptr)
+			e.typeSeen(ptr.Ptr, en.received)
 		}
 		return
 	}
 	if _, browsed := e.types[en.set.name]; !browsed {
 		return
 	}
-	tk := mustKey(ptr.Ptr)
+	tk := dnsname.MustKey(ptr.Ptr)
 	t := e.tracked[tk]
 	if added {
 		if t == nil {
@@ -90,7 +93,7 @@ func (e *engine) ptrChanged(en *entry, added bool) {
 }
 
 // setHost points t at host key h in the host index.
-func (e *engine) setHost(t *tracked, h string) {
+func (e *Engine) setHost(t *tracked, h string) {
 	if t.host == h {
 		return
 	}
@@ -117,7 +120,7 @@ func (e *engine) setHost(t *tracked, h string) {
 // Add when it becomes complete, Update when its TXT record, port, target or
 // addresses change, Remove when it stops being complete (goodbye, expiry,
 // or flushed records).
-func (e *engine) flushDirty(now time.Time) {
+func (e *Engine) flushDirty(now time.Time) {
 	if len(e.dirty) == 0 {
 		return
 	}
@@ -137,17 +140,17 @@ func (e *engine) flushDirty(now time.Time) {
 		switch {
 		case complete && t.last == nil:
 			t.last = &inst
-			e.emit(Event{Kind: Add, Instance: inst, Time: now})
+			e.emit(sd.Event{Kind: sd.Add, Instance: inst, Time: now})
 		case complete && changed(*t.last, inst):
 			t.last = &inst
-			e.emit(Event{Kind: Update, Instance: inst, Time: now})
+			e.emit(sd.Event{Kind: sd.Update, Instance: inst, Time: now})
 		case complete:
 			// Only TTL, interfaces or sources changed: no event.
 			t.last = &inst
 		case t.last != nil:
 			last := *t.last
 			t.last = nil
-			e.emit(Event{Kind: Remove, Instance: last, Time: now})
+			e.emit(sd.Event{Kind: sd.Remove, Instance: last, Time: now})
 		}
 		if !complete && t.present() {
 			e.askMissing(t, now)
@@ -159,12 +162,10 @@ func (e *engine) flushDirty(now time.Time) {
 	}
 }
 
-// emit queues ev for delivery.
-func (e *engine) emit(ev Event) {
-	if e.onEvent != nil {
-		e.onEvent(ev)
-	}
-	if e.discard {
+// emit queues ev for delivery, or gives it to the sink.
+func (e *Engine) emit(ev sd.Event) {
+	if e.sink != nil {
+		e.sink(ev)
 		return
 	}
 	e.pending = append(e.pending, ev)
@@ -172,8 +173,8 @@ func (e *engine) emit(ev Event) {
 
 // changed reports whether b differs from a in what an Update reports:
 // TXT record, port, target host, addresses.
-func changed(a, b Instance) bool {
-	if a.Port != b.Port || mustKey(a.Host) != mustKey(b.Host) {
+func changed(a, b sd.Instance) bool {
+	if a.Port != b.Port || !dnsname.Equal(a.Host, b.Host) {
 		return true
 	}
 	if !slices.Equal(a.Addrs, b.Addrs) {
@@ -184,14 +185,14 @@ func changed(a, b Instance) bool {
 	return !bytes.Equal(wa, wb)
 }
 
-// instances returns the complete instances, sorted by name.
-func (e *engine) instances() []Instance {
-	var out []Instance
+// Instances returns the complete instances, sorted by name.
+func (e *Engine) Instances() []sd.Instance {
+	var out []sd.Instance
 	for _, t := range e.tracked {
 		if t.last != nil {
 			out = append(out, *t.last)
 		}
 	}
-	slices.SortFunc(out, func(a, b Instance) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b sd.Instance) int { return compareStrings(a.Name, b.Name) })
 	return out
 }

@@ -1,4 +1,4 @@
-package browse
+package engine
 
 import (
 	"github.com/lansd/lansd/registry"
@@ -7,9 +7,9 @@ import (
 
 // verdict judges an instance's TXT record: txt.Validate against the
 // registry's Service for the instance's type ("_timezone._tcp"), syntax
-// only when the registry does not know the type, with Options.Strict. A
+// only when the registry does not know the type, with Config.Strict. A
 // record that could not be decoded (recErr) is a Fatal finding.
-func (e *engine) verdict(service string, rec txt.Record, recErr error) txt.Report {
+func (e *Engine) verdict(service string, rec txt.Record, recErr error) txt.Report {
 	if recErr != nil {
 		return txt.Report{Findings: []*txt.Error{{
 			Severity: txt.Fatal,
@@ -19,11 +19,11 @@ func (e *engine) verdict(service string, rec txt.Record, recErr error) txt.Repor
 		}}}
 	}
 	svc, _ := e.lookupService(service)
-	return txt.Validate(rec, svc, txt.Options{Strict: e.opts.Strict})
+	return txt.Validate(rec, svc, txt.Options{Strict: e.strict})
 }
 
 // lookupService finds the registry's Service for a DNS-SD type.
-func (e *engine) lookupService(service string) (*registry.Service, bool) {
+func (e *Engine) lookupService(service string) (*registry.Service, bool) {
 	if service == "" {
 		return nil, false
 	}

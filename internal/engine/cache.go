@@ -1,4 +1,4 @@
-package browse
+package engine
 
 import (
 	"container/heap"
@@ -10,15 +10,12 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/sd"
 )
 
-// DefaultMaxRecords bounds the cache when Options.MaxRecords is 0.
+// DefaultMaxRecords bounds the cache when Config.MaxRecords is 0.
 const DefaultMaxRecords = 10000
-
-// cacheFlushBit is the top bit of the rrclass of a record in a response:
-// the cache-flush bit (RFC 6762 section 10.2).
-const cacheFlushBit = 1 << 15
 
 // goodbyeTTL is how long a record announced with TTL 0 stays: RFC 6762
 // section 10.1 asks queriers to record a TTL of 1 and delete the record one
@@ -36,17 +33,18 @@ const refreshJitter = 0.02
 
 // setKey names an RRset across interfaces: owner name key and type.
 type setKey struct {
-	name   string // nameKey of the owner
+	name   string // dnsname.Key of the owner
 	rrtype uint16
 }
 
-// entry is one cached record as received on one interface.
-type entry struct {
+// Entry is one cached record as received on one interface. Feeders hold
+// entries only as handles, to give back to the Engine (Flush, Confirm).
+type Entry struct {
 	key     string // full key: interface, name, type, class, rdata
 	set     setKey
 	ifIndex int
 	class   uint16 // without the cache-flush bit
-	rdata   string // canonical rdata (see rdataKey)
+	rdata   string // canonical rdata (see dnsname.RdataKey)
 	// rr is the record as last received, class without the cache-flush bit
 	// and TTL as received.
 	rr dns.RR
@@ -73,13 +71,19 @@ type entry struct {
 	index       int // in the cache heap, -1 when not in it
 }
 
+// NameKey returns the key (dnsname.Key) of the record's owner name.
+func (e *Entry) NameKey() string { return e.set.name }
+
+// Type returns the record's type.
+func (e *Entry) Type() uint16 { return e.set.rrtype }
+
 // remaining returns the TTL left at now (never negative).
-func (e *entry) remaining(now time.Time) time.Duration {
+func (e *Entry) remaining(now time.Time) time.Duration {
 	return max(0, e.expires.Sub(now))
 }
 
 // due is the next time the cache must look at e.
-func (e *entry) due() time.Time {
+func (e *Entry) due() time.Time {
 	if !e.refreshAt.IsZero() && e.refreshAt.Before(e.expires) {
 		return e.refreshAt
 	}
@@ -87,7 +91,7 @@ func (e *entry) due() time.Time {
 }
 
 // addr returns the address of an A or AAAA record (invalid otherwise).
-func (e *entry) addr() netip.Addr {
+func (e *Entry) addr() netip.Addr {
 	switch r := e.rr.(type) {
 	case *dns.A:
 		a, _ := netip.AddrFromSlice(r.A.To4())
@@ -99,9 +103,9 @@ func (e *entry) addr() netip.Addr {
 	return netip.Addr{}
 }
 
-// familyBit is the bit of entry.families for f.
-func familyBit(f mdns.Family) uint8 {
-	if f == mdns.IPv6 {
+// familyBit is the bit of Entry.families for f.
+func familyBit(f sd.Family) uint8 {
+	if f == sd.IPv6 {
 		return 1 << 6
 	}
 	return 1 << 4
@@ -123,17 +127,17 @@ type cacheStats struct {
 // related ones, soonest to expire first. Evictions are counted.
 type cache struct {
 	max     int
-	entries map[string]*entry
-	sets    map[setKey]map[*entry]struct{}
+	entries map[string]*Entry
+	sets    map[setKey]map[*Entry]struct{}
 	h       entryHeap
 	rnd     *rand.Rand
 	stats   cacheStats
 	// related tells records someone cares about from the others, for
 	// eviction; nil means none is.
-	related func(*entry) bool
+	related func(*Entry) bool
 	// removed is called for every entry that leaves the cache (expiry,
 	// eviction, purge), after it has left.
-	removed func(*entry)
+	removed func(*Entry)
 }
 
 func newCache(max int, rnd *rand.Rand) *cache {
@@ -142,49 +146,14 @@ func newCache(max int, rnd *rand.Rand) *cache {
 	}
 	return &cache{
 		max:     max,
-		entries: map[string]*entry{},
-		sets:    map[setKey]map[*entry]struct{}{},
+		entries: map[string]*Entry{},
+		sets:    map[setKey]map[*Entry]struct{}{},
 		rnd:     rnd,
 	}
 }
 
 // Len returns the number of cached records.
 func (c *cache) Len() int { return len(c.entries) }
-
-// rdataKey returns the canonical rdata of rr: names in PTR and SRV rdata
-// by nameKey (case-insensitive, RFC 6762 section 16), addresses by their
-// bytes, everything else by its packed rdata.
-func rdataKey(rr dns.RR) string {
-	switch r := rr.(type) {
-	case *dns.PTR:
-		return mustKey(r.Ptr)
-	case *dns.SRV:
-		var b [6]byte
-		binary.BigEndian.PutUint16(b[0:], r.Priority)
-		binary.BigEndian.PutUint16(b[2:], r.Weight)
-		binary.BigEndian.PutUint16(b[4:], r.Port)
-		return string(b[:]) + mustKey(r.Target)
-	case *dns.A:
-		return string(r.A.To4())
-	case *dns.AAAA:
-		return string(r.AAAA.To16())
-	}
-	return string(packRdata(rr))
-}
-
-// packRdata returns the RDATA of rr as packed by miekg/dns (nil when it
-// does not pack).
-func packRdata(rr dns.RR) []byte {
-	cp := dns.Copy(rr)
-	h := cp.Header()
-	h.Name, h.Ttl = ".", 0
-	buf := make([]byte, dns.Len(cp)+1)
-	end, err := dns.PackRR(cp, buf, 0, nil, false)
-	if err != nil || int(h.Rdlength) > end {
-		return nil
-	}
-	return buf[end-int(h.Rdlength) : end]
-}
 
 // entryKey builds the full key of a record on an interface.
 func entryKey(ifIndex int, s setKey, class uint16, rdata string) string {
@@ -201,15 +170,15 @@ func entryKey(ifIndex int, s setKey, class uint16, rdata string) string {
 // or is unusable. A TTL of 0 is a goodbye: the record then lives one more
 // second (RFC 6762 section 10.1). Any other TTL sets the record's lifetime
 // afresh and restarts its refresh schedule (section 5.2).
-func (c *cache) put(rr dns.RR, ifIndex int, f mdns.Family, now time.Time) (e *entry, isNew bool) {
+func (c *cache) put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (e *Entry, isNew bool) {
 	h := rr.Header()
-	nk, ok := nameKey(h.Name)
+	nk, ok := dnsname.Key(h.Name)
 	if !ok {
 		return nil, false
 	}
-	class := h.Class &^ cacheFlushBit
+	class := h.Class &^ dnsname.CacheFlush
 	s := setKey{name: nk, rrtype: h.Rrtype}
-	rd := rdataKey(rr)
+	rd := dnsname.RdataKey(rr)
 	key := entryKey(ifIndex, s, class, rd)
 	cp := dns.Copy(rr)
 	cp.Header().Class = class
@@ -231,11 +200,11 @@ func (c *cache) put(rr dns.RR, ifIndex int, f mdns.Family, now time.Time) (e *en
 		if len(c.entries) >= c.max {
 			c.evict()
 		}
-		e = &entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: rd, first: now, index: -1}
+		e = &Entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: rd, first: now, index: -1}
 		c.entries[key] = e
 		m := c.sets[s]
 		if m == nil {
-			m = map[*entry]struct{}{}
+			m = map[*Entry]struct{}{}
 			c.sets[s] = m
 		}
 		m[e] = struct{}{}
@@ -259,7 +228,7 @@ func (c *cache) put(rr dns.RR, ifIndex int, f mdns.Family, now time.Time) (e *en
 }
 
 // refreshPoint returns when refresh step i of e is due.
-func (c *cache) refreshPoint(e *entry, i int) time.Time {
+func (c *cache) refreshPoint(e *Entry, i int) time.Time {
 	if i >= len(refreshPoints) {
 		return time.Time{}
 	}
@@ -269,11 +238,19 @@ func (c *cache) refreshPoint(e *entry, i int) time.Time {
 
 // shorten makes e expire one second from now and stops its refreshes
 // (goodbye, RFC 6762 section 10.1; cache flush, section 10.2).
-func (c *cache) shorten(e *entry, now time.Time) {
+func (c *cache) shorten(e *Entry, now time.Time) {
 	e.goodbye = true
 	e.received = now
 	e.ttl = goodbyeTTL
 	e.expires = now.Add(goodbyeTTL)
+	e.refreshAt = time.Time{}
+	c.fix(e)
+}
+
+// keepUntil makes e expire at until, without refreshes: the record stays
+// until then unless it is confirmed again.
+func (c *cache) keepUntil(e *Entry, until time.Time) {
+	e.expires = until
 	e.refreshAt = time.Time{}
 	c.fix(e)
 }
@@ -285,7 +262,7 @@ func (c *cache) shorten(e *entry, now time.Time) {
 // received in the last second, which may belong to the same multi-packet
 // announcement; it sets the others' TTL to 1). It returns how many records
 // were flushed.
-func (c *cache) flush(e *entry, now time.Time) int {
+func (c *cache) flush(e *Entry, now time.Time) int {
 	n := 0
 	for o := range c.sets[e.set] {
 		if o == e || o.ifIndex != e.ifIndex || o.class != e.class || o.goodbye {
@@ -301,9 +278,9 @@ func (c *cache) flush(e *entry, now time.Time) int {
 }
 
 // lookup returns the entries of an RRset on every interface (unordered).
-func (c *cache) lookup(s setKey) []*entry {
+func (c *cache) lookup(s setKey) []*Entry {
 	m := c.sets[s]
-	out := make([]*entry, 0, len(m))
+	out := make([]*Entry, 0, len(m))
 	for e := range m {
 		out = append(out, e)
 	}
@@ -325,7 +302,7 @@ func (c *cache) next() (time.Time, bool) {
 // advance expires the records whose time has come and returns those whose
 // refresh point is due (each advanced to its next point). Expired records
 // are removed and reported through c.removed.
-func (c *cache) advance(now time.Time) (refresh []*entry) {
+func (c *cache) advance(now time.Time) (refresh []*Entry) {
 	for len(c.h) > 0 {
 		e := c.h[0]
 		if e.due().After(now) {
@@ -346,7 +323,7 @@ func (c *cache) advance(now time.Time) (refresh []*entry) {
 }
 
 // remove drops e from the cache.
-func (c *cache) remove(e *entry) {
+func (c *cache) remove(e *Entry) {
 	if c.entries[e.key] != e {
 		return
 	}
@@ -367,7 +344,7 @@ func (c *cache) remove(e *entry) {
 
 // purge removes every entry of interface ifIndex (the interface is gone).
 func (c *cache) purge(ifIndex int) {
-	var gone []*entry
+	var gone []*Entry
 	for _, e := range c.entries {
 		if e.ifIndex == ifIndex {
 			gone = append(gone, e)
@@ -381,15 +358,15 @@ func (c *cache) purge(ifIndex int) {
 // evict makes room: it removes a tenth of the cache (at least one entry),
 // unrelated records first, each group soonest-to-expire first.
 func (c *cache) evict() {
-	all := make([]*entry, 0, len(c.entries))
-	rel := map[*entry]bool{}
+	all := make([]*Entry, 0, len(c.entries))
+	rel := map[*Entry]bool{}
 	for _, e := range c.entries {
 		all = append(all, e)
 		if c.related != nil && c.related(e) {
 			rel[e] = true
 		}
 	}
-	slices.SortFunc(all, func(a, b *entry) int {
+	slices.SortFunc(all, func(a, b *Entry) int {
 		if rel[a] != rel[b] {
 			if rel[a] {
 				return 1
@@ -406,7 +383,7 @@ func (c *cache) evict() {
 }
 
 // fix puts e at its place in the heap.
-func (c *cache) fix(e *entry) {
+func (c *cache) fix(e *Entry) {
 	if e.index < 0 {
 		heap.Push(&c.h, e)
 		return
@@ -415,7 +392,7 @@ func (c *cache) fix(e *entry) {
 }
 
 // entryHeap orders entries by their due time.
-type entryHeap []*entry
+type entryHeap []*Entry
 
 func (h entryHeap) Len() int           { return len(h) }
 func (h entryHeap) Less(i, j int) bool { return h[i].due().Before(h[j].due()) }
@@ -424,7 +401,7 @@ func (h entryHeap) Swap(i, j int) {
 	h[i].index, h[j].index = i, j
 }
 func (h *entryHeap) Push(x any) {
-	e := x.(*entry)
+	e := x.(*Entry)
 	e.index = len(*h)
 	*h = append(*h, e)
 }

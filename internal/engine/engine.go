@@ -1,0 +1,375 @@
+// Package engine is the browse engine that lansd's two browsers share: the
+// Multicast DNS querier (package browse) and the unicast DNS poller
+// (package wide). It caches the records they receive (with the cache rules
+// of RFC 6762 section 10), follows the instances the browsed types name,
+// assembles each one from its PTR, SRV, TXT, A and AAAA records into an
+// sd.Instance with its conformance verdict, and queues the add, update and
+// remove events (sd.Event). It does no I/O, starts no goroutine and is not
+// safe for concurrent use: the browser's loop goroutine owns it.
+//
+// # The seam
+//
+// A feeder (the mDNS querier's loop, the unicast poller) gives the engine
+// what it receives and runs its clock:
+//
+//   - Put caches a record received on an interface and address family;
+//     Flush applies a record's cache-flush bit once its whole packet is in
+//     (RFC 6762 section 10.2); Confirm keeps a record until a given time
+//     (a unicast answer lasts until the next poll confirms it); RemoveIf
+//     drops records a poll did not confirm; Purge drops an interface's
+//     records.
+//   - Wake says when the cache's next timer is due and Advance runs it:
+//     expiry, and refresh questions for records someone is interested in.
+//   - Settle recomputes the instances touched since the last call and
+//     queues their events; NextEvent and EventSent hand them over one by
+//     one (or Config.Sink sees each one as it is queued).
+//   - Instances, Stats, Enumerated, Missing, Browsed and Tracked (the
+//     types browsed and the instances followed, from which the unicast
+//     poller plans its polls) read the state; Needed, IsKnownAnswer and KnownAnswers answer the questions a
+//     Multicast DNS query scheduler asks (RFC 6762 sections 5.2, 7.1, 7.3).
+//   - AddType browses a type (ParseType reads one as a user gives it),
+//     TypeFound records one a unicast domain enumerates, Pin follows an
+//     instance by name (resolution).
+//
+// The engine calls its feeder back through an Asker: to start a continuous
+// browse question, to ask for the records an incomplete instance lacks, to
+// refresh a record before it expires, and to name an interface. The mDNS
+// scheduler asks these questions on the link; the unicast poller asks every
+// question of its plan in each poll and needs none of them.
+package engine
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
+)
+
+// Question is a question the engine wants asked: a name in presentation
+// form and a type (class IN).
+type Question struct {
+	Name string
+	Type uint16
+}
+
+// QKey is a question as a query scheduler keys it: the name's dnsname.Key
+// and the type.
+type QKey struct {
+	Name string
+	Type uint16
+}
+
+// Asker is what the engine calls back on its feeder. The calls come from
+// within the engine's methods, on the feeder's goroutine.
+type Asker interface {
+	// Browse starts the continuous question name PTR: a browsed type, or
+	// the enumeration name (RFC 6762 section 5.2). learnt is false for a
+	// type the application asked for (AddType), true for one learnt from a
+	// received record (an enumerated type).
+	Browse(name string, now time.Time, learnt bool)
+	// Resolve asks for what an incomplete instance lacks: its SRV and TXT
+	// records by instance name, the A and AAAA records of its SRV target.
+	// The feeder asks them until Needed says they are no longer needed.
+	Resolve(qs []Question, now time.Time)
+	// Refresh asks once for a record someone is interested in whose
+	// refresh point (80-95% of its TTL, RFC 6762 section 5.2) is due.
+	Refresh(q Question, now time.Time)
+	// IfaceName names interface index, for sd.Instance's Ifaces and Seen
+	// and the zone of IPv6 link-local addresses.
+	IfaceName(index int) string
+}
+
+// Config configures an Engine.
+type Config struct {
+	// Asker is called back for questions and interface names; required.
+	Asker Asker
+	// Registry supplies the rules verdicts are given against; nil means
+	// registry.Builtin().
+	Registry *registry.Registry
+	// Logger receives debug logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Strict makes the verdicts treat warnings as errors.
+	Strict bool
+	// MaxRecords bounds the record cache; 0 means DefaultMaxRecords.
+	MaxRecords int
+	// Sink, when set, sees every event as it is queued, and the events are
+	// not kept for NextEvent (resolution and enumeration need no queue).
+	Sink func(sd.Event)
+}
+
+// MaxTypes bounds the service types added by enumeration.
+const MaxTypes = 1024
+
+// Engine is the browse engine: cache, instances, events. See the package
+// documentation for its seam.
+type Engine struct {
+	ask    Asker
+	log    *slog.Logger
+	reg    *registry.Registry
+	strict bool
+	sink   func(sd.Event)
+
+	cache *cache
+
+	// types are the browsed PTR question names by key.
+	types map[string]Type
+	// enumerating: the Multicast DNS ServicesType question is asked;
+	// autoTypes: types it finds are browsed too.
+	enumerating, autoTypes bool
+	seenTypes              map[string]string // key -> "_x._tcp"
+
+	tracked map[string]*tracked        // by instance name key
+	hostIdx map[string]map[string]bool // host key -> instance keys
+	dirty   map[string]bool            // instance keys to recompute
+
+	pending []sd.Event
+}
+
+// New returns an engine.
+func New(cfg Config) *Engine {
+	if cfg.Registry == nil {
+		cfg.Registry = registry.Builtin()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	e := &Engine{
+		ask:       cfg.Asker,
+		log:       cfg.Logger,
+		reg:       cfg.Registry,
+		strict:    cfg.Strict,
+		sink:      cfg.Sink,
+		cache:     newCache(cfg.MaxRecords, rnd),
+		types:     map[string]Type{},
+		seenTypes: map[string]string{},
+		tracked:   map[string]*tracked{},
+		hostIdx:   map[string]map[string]bool{},
+		dirty:     map[string]bool{},
+	}
+	e.cache.related = e.related
+	e.cache.removed = e.entryRemoved
+	return e
+}
+
+// Put caches rr, a record of a response received on interface ifIndex over
+// family f at now, and marks the instances it changes for Settle. It
+// returns the record's entry, nil when rr was a goodbye (TTL 0) for a
+// record not cached or is unusable, and whether the record is new to the
+// cache. A TTL of 0 is a goodbye: the record lives one more second (RFC
+// 6762 section 10.1); any other TTL sets its lifetime afresh and restarts
+// its refresh schedule (section 5.2). The caller flushes (Flush) once the
+// whole packet is in.
+func (e *Engine) Put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (*Entry, bool) {
+	en, isNew := e.cache.put(rr, ifIndex, f, now)
+	switch {
+	case en == nil:
+	case isNew:
+		e.recordChanged(en, true)
+	case en.goodbye:
+		// Goodbye: nothing changes until it expires, one second from now
+		// (RFC 6762 section 10.1).
+	case en.set.rrtype == dns.TypePTR:
+		// A refreshed PTR record may have arrived over another family:
+		// the instance's Seen changes.
+		e.recordChanged(en, true)
+	}
+	return en, isNew
+}
+
+// Flush applies the cache-flush bit of en, received at now (RFC 6762
+// section 10.2): the other records of its RRset on its interface received
+// more than a second ago expire in one second. Records of one packet never
+// flush each other, so the caller flushes after putting the whole packet.
+func (e *Engine) Flush(en *Entry, now time.Time) { e.cache.flush(en, now) }
+
+// Confirm keeps en until until, without refresh questions: a unicast DNS
+// answer has no goodbye, so its records stay until a later poll no longer
+// confirms them (RemoveIf) or until until.
+func (e *Engine) Confirm(en *Entry, until time.Time) { e.cache.keepUntil(en, until) }
+
+// RemoveIf removes every cached record for which gone returns true (a
+// poll asked for it and it was not in the answer); their instances are
+// settled next.
+func (e *Engine) RemoveIf(gone func(*Entry) bool) {
+	var out []*Entry
+	for _, en := range e.cache.entries {
+		if gone(en) {
+			out = append(out, en)
+		}
+	}
+	for _, en := range out {
+		e.cache.remove(en)
+	}
+}
+
+// Purge removes every record received on interface ifIndex (it is gone).
+func (e *Engine) Purge(ifIndex int) { e.cache.purge(ifIndex) }
+
+// Wake returns when Advance must next run, and false when the cache is
+// empty.
+func (e *Engine) Wake() (time.Time, bool) { return e.cache.next() }
+
+// Advance runs the cache's timers due at now: records whose TTL has run out
+// leave the cache (their instances are settled next), and every record
+// whose refresh point is due and in which the browser has an active
+// interest is asked for again through Asker.Refresh (RFC 6762 section 5.2:
+// a querier "MUST NOT perform this cache maintenance for records for which
+// it has no local clients").
+func (e *Engine) Advance(now time.Time) {
+	for _, en := range e.cache.advance(now) {
+		if e.interested(en) {
+			e.ask.Refresh(Question{Name: en.rr.Header().Name, Type: en.set.rrtype}, now)
+		}
+	}
+}
+
+// Settle recomputes every instance touched since the last call and queues
+// its events (see flushDirty), asking through Asker.Resolve for what an
+// incomplete instance lacks.
+func (e *Engine) Settle(now time.Time) { e.flushDirty(now) }
+
+// NextEvent returns the first event waiting to be delivered and how many
+// wait (0: none, and ev is zero).
+func (e *Engine) NextEvent() (ev sd.Event, n int) {
+	if len(e.pending) == 0 {
+		return sd.Event{}, 0
+	}
+	return e.pending[0], len(e.pending)
+}
+
+// EventSent drops the first waiting event: it was delivered.
+func (e *Engine) EventSent() {
+	if len(e.pending) > 0 {
+		e.pending[0] = sd.Event{}
+		e.pending = e.pending[1:]
+	}
+}
+
+// Stats returns the engine's counters: Records, Instances and the cache
+// removals (Expired, Flushed, Goodbyes, Evicted). The feeder adds its own.
+func (e *Engine) Stats() sd.Stats {
+	var s sd.Stats
+	s.Records = e.cache.Len()
+	for _, t := range e.tracked {
+		if t.last != nil {
+			s.Instances++
+		}
+	}
+	s.Expired = e.cache.stats.expired
+	s.Flushed = e.cache.stats.flushed
+	s.Goodbyes = e.cache.stats.goodbyes
+	s.Evicted = e.cache.stats.evicted
+	return s
+}
+
+// Tracked is an instance the engine follows.
+type Tracked struct {
+	// Name is the instance name in presentation form, as first seen.
+	Name string
+	// Target is the target of its best SRV record, "" without one.
+	Target string
+}
+
+// Tracked returns the instances followed (named by a PTR record under a
+// browsed type, or pinned), in no particular order.
+func (e *Engine) Tracked() []Tracked {
+	out := make([]Tracked, 0, len(e.tracked))
+	for _, t := range e.tracked {
+		tr := Tracked{Name: t.name}
+		if srv := e.bestSRV(t.key); srv != nil {
+			tr.Target = srv.rr.(*dns.SRV).Target
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// Pin follows the instance name without a PTR record (resolution): it is
+// settled at the next Settle and asked for until it is complete.
+func (e *Engine) Pin(name string) {
+	t := e.track(name)
+	t.pinned = true
+	e.dirty[t.key] = true
+}
+
+// Browsed returns the PTR question names of the types browsed, sorted.
+func (e *Engine) Browsed() []string {
+	out := make([]string, 0, len(e.types))
+	for _, bt := range e.types {
+		out = append(out, bt.Query)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// IsKnownAnswer reports whether rr, a known answer in another querier's
+// query received on ifIndex at now, is a record we would list too: it is
+// cached on that interface and may be listed as a known answer (RFC 6762
+// section 7.3).
+func (e *Engine) IsKnownAnswer(rr dns.RR, ifIndex int, now time.Time) bool {
+	h := rr.Header()
+	k, ok := dnsname.Key(h.Name)
+	if !ok {
+		return false
+	}
+	s := setKey{name: k, rrtype: h.Rrtype}
+	en := e.cache.entries[entryKey(ifIndex, s, h.Class&^dnsname.CacheFlush, dnsname.RdataKey(rr))]
+	return en != nil && knownAnswerOK(en, now)
+}
+
+// knownAnswerOK reports whether en may be listed as a known answer at now:
+// RFC 6762 section 7.1, a querier "SHOULD NOT include records in the
+// Known-Answer list whose remaining TTL is less than half of their
+// original TTL"; records said goodbye to are left out too.
+func knownAnswerOK(en *Entry, now time.Time) bool {
+	return !en.goodbye && en.remaining(now)*2 > en.origTTL
+}
+
+// KnownAnswers returns the Known-Answer list for qs on ifIndex at now
+// (RFC 6762 section 7.1): the cached records answering them, each once,
+// with their remaining TTL and without the cache-flush bit.
+func (e *Engine) KnownAnswers(ifIndex int, qs []QKey, now time.Time) []dns.RR {
+	var out []dns.RR
+	seen := map[*Entry]bool{}
+	for _, q := range qs {
+		var ens []*Entry
+		if q.Type == dns.TypeANY {
+			for s := range e.cache.sets {
+				if s.name == q.Name {
+					ens = append(ens, e.cache.lookup(s)...)
+				}
+			}
+		} else {
+			ens = e.cache.lookup(setKey{name: q.Name, rrtype: q.Type})
+		}
+		slices.SortFunc(ens, func(a, b *Entry) int { return compareStrings(a.key, b.key) })
+		for _, en := range ens {
+			if en.ifIndex != ifIndex || seen[en] || !knownAnswerOK(en, now) {
+				continue
+			}
+			seen[en] = true
+			rr := dns.Copy(en.rr)
+			rr.Header().Ttl = uint32(en.remaining(now) / time.Second)
+			rr.Header().Class = en.class
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
