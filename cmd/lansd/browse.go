@@ -20,7 +20,6 @@ import (
 
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/dnsname"
-	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
@@ -171,12 +170,12 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 	if f.timeout < 0 {
 		return browse.Options{}, usageErrorf("--timeout: %v is negative", f.timeout)
 	}
-	var fams []mdns.Family
+	var fams []sd.Family
 	switch {
 	case f.ipv4Only:
-		fams = []mdns.Family{mdns.IPv4}
+		fams = []sd.Family{sd.IPv4}
 	case f.ipv6Only:
-		fams = []mdns.Family{mdns.IPv6}
+		fams = []sd.Family{sd.IPv6}
 	}
 	return browse.Options{
 		Interfaces: f.ifaces,
@@ -189,7 +188,7 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 
 // openError maps an error from opening the querier to an exit status.
 func openError(env *cliEnv, cmd string, err error) int {
-	if errors.Is(err, browse.ErrBadName) || errors.Is(err, mdns.ErrUnknownInterface) {
+	if errors.Is(err, browse.ErrBadName) || errors.Is(err, sd.ErrUnknownInterface) {
 		err = &usageError{err}
 	}
 	return fail(env, cmd, err)
@@ -707,7 +706,7 @@ func writeParsable(w io.Writer, ev browse.Event) {
 	domain := strings.TrimSuffix(in.Domain, ".")
 	sources := in.Seen
 	if len(sources) == 0 {
-		sources = []browse.Source{{Iface: "n/a", Family: mdns.IPv4}}
+		sources = []browse.Source{{Iface: "n/a", Family: sd.IPv4}}
 	}
 	head := func(mark string, s browse.Source) string {
 		return fmt.Sprintf("%s;%s;IPv%d;%s;%s;%s", mark, s.Iface, int(s.Family), name, in.Service, domain)
@@ -735,7 +734,7 @@ func writeParsable(w io.Writer, ev browse.Event) {
 func addrFor(addrs []netip.Addr, s browse.Source) netip.Addr {
 	var fallback netip.Addr
 	for _, a := range addrs {
-		if a.Is4() != (s.Family == mdns.IPv4) {
+		if a.Is4() != (s.Family == sd.IPv4) {
 			continue
 		}
 		if a.Zone() == "" || a.Zone() == s.Iface {

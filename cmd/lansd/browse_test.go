@@ -20,7 +20,6 @@ import (
 
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/clitest"
-	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
@@ -100,7 +99,7 @@ func testInstance(t *testing.T, svcName, inst string, rec txt.Record) browse.Ins
 		Addrs:      []netip.Addr{netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("fe80::2%lan0")},
 		TXT:        rec,
 		Ifaces:     []string{"lan0"},
-		Seen:       []browse.Source{{Iface: "lan0", Family: mdns.IPv4}, {Iface: "lan0", Family: mdns.IPv6}},
+		Seen:       []browse.Source{{Iface: "lan0", Family: sd.IPv4}, {Iface: "lan0", Family: sd.IPv6}},
 		TTL:        120 * time.Second,
 		Report:     txt.Validate(rec, svc, txt.Options{}),
 		Registered: svcName,
@@ -200,7 +199,7 @@ func TestBrowseHumanOutputAndStrict(t *testing.T) {
 	assert.True(t, fb.closed)
 	assert.Equal(t, []string{"_timezone._tcp", "_jnx-kcsync._tcp"}, *types)
 	assert.Equal(t, []string{"lan0"}, opts.Interfaces)
-	assert.Equal(t, []mdns.Family{mdns.IPv4}, opts.Families)
+	assert.Equal(t, []sd.Family{sd.IPv4}, opts.Families)
 	assert.False(t, opts.Strict)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	require.GreaterOrEqual(t, len(lines), 5, out)
@@ -297,7 +296,7 @@ func TestBrowseNetworkFailure(t *testing.T) {
 	assert.Contains(t, errOut, "no usable interface")
 
 	newBrowser = func(context.Context, []string, browse.Options) (sd.Browser, error) {
-		return nil, mdns.ErrUnknownInterface
+		return nil, sd.ErrUnknownInterface
 	}
 	code, _, _ = lansd(t, "", "browse", "timezone", "--iface", "nope0")
 	assert.Equal(t, exitUsage, code)
