@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -49,10 +50,10 @@ type ZoneOptions struct {
 	// SOA record, found through the system resolver (RFC 2136 section 4),
 	// port 53.
 	Server string
-	// TSIG is the key that signs every message (RFC 8945); see ParseTSIG
-	// and LoadTSIGFile. The zero TSIG sends unsigned messages, for zones
+	// TSIG is the key that signs every message (RFC 8945); see tsig.Parse
+	// and tsig.LoadFile. The zero Key sends unsigned messages, for zones
 	// that allow updates by address.
-	TSIG TSIG
+	TSIG tsig.Key
 	// HostName is the SRV target of services whose Host is empty: "h1"
 	// means "h1.<Domain>"; empty means the first label of os.Hostname()
 	// in the zone. When it lies inside the zone, its A and AAAA records
@@ -116,7 +117,7 @@ type ZoneRegistrar struct {
 	addrs    []netip.Addr // the host's addresses, cleaned
 	ttl      uint32
 	lease    time.Duration // asked for; 0: no lease option, no refresh
-	key      *TSIG
+	key      *tsig.Key
 	noRename bool
 	reg      *registry.Registry
 	log      *slog.Logger

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lansd/lansd/internal/udns"
+	"github.com/lansd/lansd/tsig"
 	"github.com/miekg/dns"
 )
 
@@ -39,7 +40,7 @@ const (
 type exchanger struct {
 	server  string // host:port
 	zone    string
-	key     *TSIG // nil: unsigned
+	key     *tsig.Key // nil: unsigned
 	timeout time.Duration
 }
 

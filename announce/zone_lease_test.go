@@ -1,6 +1,7 @@
 package announce
 
 import (
+	"github.com/lansd/lansd/tsig"
 	"net"
 	"net/netip"
 	"sync"
@@ -20,7 +21,7 @@ import (
 // leaseServer is an UPDATE server that grants a fixed lease.
 type leaseServer struct {
 	addr    string
-	key     TSIG
+	key     tsig.Key
 	granted uint32 // lease granted, seconds; 0 grants none
 
 	mu      sync.Mutex
@@ -31,7 +32,7 @@ type leaseServer struct {
 func startLeaseServer(t *testing.T, granted uint32) *leaseServer {
 	t.Helper()
 	ls := &leaseServer{
-		key:     TSIG{Name: "lease-key.", Algorithm: dns.HmacSHA256, Secret: "bGVhc2Ugc2VydmVyIHNlY3JldCBmb3IgdGVzdHM="},
+		key:     tsig.Key{Name: "lease-key.", Algorithm: dns.HmacSHA256, Secret: "bGVhc2Ugc2VydmVyIHNlY3JldCBmb3IgdGVzdHM="},
 		granted: granted,
 		notify:  make(chan struct{}, 100),
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -37,8 +38,8 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // serverKey returns the TSIG key of a test server.
-func serverKey(s *dnstest.Server) TSIG {
-	return TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}
+func serverKey(s *dnstest.Server) tsig.Key {
+	return tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}
 }
 
 // zoneOptions returns registrar options for s: host h1 in the zone with
@@ -320,13 +321,13 @@ func TestZoneWrongTSIGKey(t *testing.T) {
 	ctx := ctxT(t)
 	cases := []struct {
 		name  string
-		key   TSIG
+		key   tsig.Key
 		tsig  string
 		label string
 	}{
-		{"wrong secret", TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1zZXJ2ZXJzLWtleQ=="}, "BADSIG", "lansd-test"},
-		{"unknown key", TSIG{Name: "stranger.", Algorithm: s.Algorithm, Secret: s.Secret}, "BADKEY", "stranger"},
-		{"wrong algorithm", TSIG{Name: s.KeyName, Algorithm: dns.HmacSHA512, Secret: s.Secret}, "BADKEY", "lansd-test"},
+		{"wrong secret", tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1zZXJ2ZXJzLWtleQ=="}, "BADSIG", "lansd-test"},
+		{"unknown key", tsig.Key{Name: "stranger.", Algorithm: s.Algorithm, Secret: s.Secret}, "BADKEY", "stranger"},
+		{"wrong algorithm", tsig.Key{Name: s.KeyName, Algorithm: dns.HmacSHA512, Secret: s.Secret}, "BADKEY", "lansd-test"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -347,7 +348,7 @@ func TestZoneUpdatesRefused(t *testing.T) {
 		s := dnstest.StartBIND(t, testZone)
 		before := s.Snapshot(t)
 		o := zoneOptions(t, s)
-		o.TSIG = TSIG{}
+		o.TSIG = tsig.Key{}
 		r := newRegistrar(t, o)
 		_, err := r.Add(ctxT(t), officeTZ(t))
 		require.Error(t, err)
@@ -623,9 +624,9 @@ func TestZoneAlgorithms(t *testing.T) {
 
 func TestZoneKeyFileAgainstBIND(t *testing.T) {
 	s := dnstest.StartBIND(t, testZone)
-	k, err := LoadTSIGFile(s.KeyFile(t))
+	k, err := tsig.LoadFile(s.KeyFile(t))
 	require.NoError(t, err)
-	spec, err := ParseTSIG(s.TSIGSpec())
+	spec, err := tsig.Parse(s.TSIGSpec())
 	require.NoError(t, err)
 	assert.Equal(t, spec, k)
 	o := zoneOptions(t, s)
@@ -699,7 +700,7 @@ func TestZoneOptionsChecked(t *testing.T) {
 		{func(o *ZoneOptions) { o.Domain = "a..b" }, "not a valid domain name"},
 		{func(o *ZoneOptions) { o.HostName = "h1.local." }, "HostName"},
 		{func(o *ZoneOptions) { o.TTL = -time.Second }, "TTL"},
-		{func(o *ZoneOptions) { o.TSIG = TSIG{Name: "k", Algorithm: "hmac-md5", Secret: "c2VjcmV0"} }, "TSIG algorithm"},
+		{func(o *ZoneOptions) { o.TSIG = tsig.Key{Name: "k", Algorithm: "hmac-md5", Secret: "c2VjcmV0"} }, "TSIG algorithm"},
 		{func(o *ZoneOptions) { o.Server = "a b" }, "Server"},
 	} {
 		o := good

@@ -16,6 +16,7 @@ import (
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -31,7 +32,7 @@ func wideRegistrar(t *testing.T, s *dnstest.Server) *announce.ZoneRegistrar {
 	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{
 		Domain:   s.Zone,
 		Server:   s.Addr,
-		TSIG:     announce.TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret},
+		TSIG:     tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret},
 		HostName: "h1",
 		Addrs:    []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8::7")},
 		Logger:   slog.New(slog.DiscardHandler),

@@ -20,6 +20,7 @@ import (
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -587,14 +588,14 @@ func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *ann
 	if f.tsig != "" && f.tsigFile != "" {
 		return fail(env, "announce", usageErrorf("give --tsig or --tsig-file, not both"))
 	}
-	var key announce.TSIG
+	var key tsig.Key
 	switch {
 	case f.tsig != "":
-		if key, err = announce.ParseTSIG(f.tsig); err != nil {
+		if key, err = tsig.Parse(f.tsig); err != nil {
 			return fail(env, "announce", usageErrorf("--tsig: %w", err))
 		}
 	case f.tsigFile != "":
-		if key, err = announce.LoadTSIGFile(f.tsigFile); err != nil {
+		if key, err = tsig.LoadFile(f.tsigFile); err != nil {
 			return fail(env, "announce", usageErrorf("--tsig-file: %w", err))
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -219,7 +220,7 @@ func TestWideAnnounceBrowseAndRemove(t *testing.T) {
 	br.waitOutput(t, `"event":"add","instance":"Office TZ"`, 5*time.Second)
 
 	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{Domain: wideTestZone, Server: s.Addr,
-		TSIG: announce.TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h2",
+		TSIG: tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h2",
 		Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.8")}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -378,7 +379,7 @@ lb  lab.tz.example.net.  (from tz.example.net.)
 	}
 	// 500 instances registered, all found by one lansd browse --once.
 	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{Domain: wideTestZone, Server: s.Addr,
-		TSIG: announce.TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h1",
+		TSIG: tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h1",
 		Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.7")}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -91,7 +92,7 @@ func TestZoneCommandMatchesRegistrarOnBIND(t *testing.T) {
 
 	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{
 		Domain: updated.Zone, Server: updated.Addr,
-		TSIG:     announce.TSIG{Name: updated.KeyName, Algorithm: updated.Algorithm, Secret: updated.Secret},
+		TSIG:     tsig.Key{Name: updated.KeyName, Algorithm: updated.Algorithm, Secret: updated.Secret},
 		HostName: "h1.tz.example.net", Addrs: zoneAddrs,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: 3 * time.Second,
 	})
