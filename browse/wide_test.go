@@ -18,6 +18,7 @@ import (
 	"github.com/lansd/lansd/internal/mdns"
 	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/wide"
 )
 
 // The wide-area tests run against a real BIND 9 (internal/dnstest) on
@@ -27,9 +28,9 @@ import (
 const wideZone = "tz.example.net"
 
 // wideRegistrar returns a registrar for s, closed when the test ends.
-func wideRegistrar(t *testing.T, s *dnstest.Server) *announce.ZoneRegistrar {
+func wideRegistrar(t *testing.T, s *dnstest.Server) *wide.Registrar {
 	t.Helper()
-	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{
+	r, err := wide.NewRegistrar(wide.RegistrarOptions{
 		Domain:   s.Zone,
 		Server:   s.Addr,
 		TSIG:     tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret},

@@ -17,6 +17,7 @@ import (
 	"github.com/lansd/lansd/internal/dnstest"
 	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/wide"
 )
 
 // zoneArgs describe the service the zone tests print and register.
@@ -66,7 +67,7 @@ func TestZoneCommandOutputParsesBack(t *testing.T) {
 	assert.Empty(t, errOut)
 	got := parseZone(t, out)
 
-	want, err := announce.BuildZoneRecords(zoneService(t), announce.ZoneRecordOptions{
+	want, err := wide.BuildRecords(zoneService(t), wide.RecordOptions{
 		Zone: "tz.example.net", HostName: "h1.tz.example.net", Addrs: zoneAddrs,
 	})
 	require.NoError(t, err)
@@ -90,7 +91,7 @@ func TestZoneCommandMatchesRegistrarOnBIND(t *testing.T) {
 	pasted := dnstest.StartBIND(t, "tz.example.net", dnstest.WithRecords(lines...))
 	updated := dnstest.StartBIND(t, "tz.example.net")
 
-	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{
+	r, err := wide.NewRegistrar(wide.RegistrarOptions{
 		Domain: updated.Zone, Server: updated.Addr,
 		TSIG:     tsig.Key{Name: updated.KeyName, Algorithm: updated.Algorithm, Secret: updated.Secret},
 		HostName: "h1.tz.example.net", Addrs: zoneAddrs,

@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"github.com/lansd/lansd/tsig"
@@ -97,13 +97,13 @@ func leaseOption(m *dns.Msg) *dns.EDNS0_UL {
 	return nil
 }
 
-func TestZoneLeaseRequestedGrantedAndRefreshed(t *testing.T) {
+func TestLeaseRequestedGrantedAndRefreshed(t *testing.T) {
 	ls := startLeaseServer(t, 2) // a 2 s lease: refreshed after about 1.6 s
-	r := newRegistrar(t, ZoneOptions{
+	r := newTestRegistrar(t, RegistrarOptions{
 		Domain: "lease.example", Server: ls.addr, TSIG: ls.key,
-		HostName: "h1", Addrs: []netip.Addr{testAddr4}, Logger: testLogger(t), Timeout: 2 * time.Second,
+		HostName: "h1", Addrs: []netip.Addr{regAddr4}, Logger: regLogger(t), Timeout: 2 * time.Second,
 	})
-	ctx := ctxT(t)
+	ctx := regCtx(t)
 	h, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
 
@@ -115,7 +115,7 @@ func TestZoneLeaseRequestedGrantedAndRefreshed(t *testing.T) {
 	require.Len(t, first[0].Answer, 1)
 	assert.Equal(t, uint16(dns.ClassNONE), first[0].Answer[0].Header().Class, "prerequisite: name not in use (RFC 2136 section 2.4.5)")
 	assert.Equal(t, dns.TypeANY, first[0].Answer[0].Header().Rrtype)
-	assert.Equal(t, 2*time.Second, h.zone.granted)
+	assert.Equal(t, 2*time.Second, h.e.granted)
 
 	// The refresh comes before the granted lease runs out. (A bounded
 	// wait for an event, not a speed measurement.)
@@ -144,21 +144,21 @@ func TestZoneLeaseRequestedGrantedAndRefreshed(t *testing.T) {
 	assert.Equal(t, len(first[0].Ns), len(refresh.Ns), "the same records again")
 }
 
-func TestZoneNoLeaseOption(t *testing.T) {
+func TestLeaseNoLeaseOption(t *testing.T) {
 	ls := startLeaseServer(t, 0)
-	r := newRegistrar(t, ZoneOptions{
+	r := newTestRegistrar(t, RegistrarOptions{
 		Domain: "lease.example", Server: ls.addr, TSIG: ls.key, Lease: -1,
-		HostName: "h1", Addrs: []netip.Addr{testAddr4}, Logger: testLogger(t),
+		HostName: "h1", Addrs: []netip.Addr{regAddr4}, Logger: regLogger(t),
 	})
-	h, err := r.Add(ctxT(t), officeTZ(t))
+	h, err := r.Add(regCtx(t), officeTZ(t))
 	require.NoError(t, err)
 	log := ls.updateLog()
 	require.Len(t, log, 1)
 	assert.Nil(t, leaseOption(log[0]), "Lease < 0 sends no lease option")
-	assert.Nil(t, h.zone.timer, "and never refreshes")
+	assert.Nil(t, h.e.timer, "and never refreshes")
 }
 
-func TestZoneRefreshSchedule(t *testing.T) {
+func TestLeaseRefreshSchedule(t *testing.T) {
 	for range 100 { // the jitter is random: check the bounds on many draws
 		d := refreshAfter(0, DefaultLease, false)
 		assert.GreaterOrEqual(t, d, DefaultLease*3/4, "no lease granted: about 80%% of the lease asked for")

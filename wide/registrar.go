@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"context"
@@ -14,13 +14,15 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
-// DefaultLease is the update lease a ZoneRegistrar asks for (RFC 9664),
-// unless ZoneOptions.Lease says otherwise: two hours, what Service
+// DefaultLease is the update lease a Registrar asks for (RFC 9664),
+// unless RegistrarOptions.Lease says otherwise: two hours, what Service
 // Registration Protocol clients (RFC 9665) such as OpenThread's ask for by
 // default.
 const DefaultLease = 2 * time.Hour
@@ -39,8 +41,8 @@ const (
 	retryRefresh = time.Minute
 )
 
-// ZoneOptions configure a ZoneRegistrar.
-type ZoneOptions struct {
+// RegistrarOptions configure a Registrar.
+type RegistrarOptions struct {
 	// Domain is the zone to publish in, e.g. "tz.example.net.". It must
 	// be the zone's apex: UPDATE messages name it in their zone section
 	// (RFC 2136 section 2.3).
@@ -62,7 +64,7 @@ type ZoneOptions struct {
 	// Addrs are HostName's addresses. Empty means this machine's
 	// addresses, leaving out loopback, link-local and multicast ones.
 	Addrs []netip.Addr
-	// TTL is the TTL of every record written; zero means DefaultZoneTTL
+	// TTL is the TTL of every record written; zero means DefaultTTL
 	// (120 s).
 	TTL time.Duration
 	// Lease is the lease asked for in the EDNS(0) Update Lease option
@@ -72,7 +74,7 @@ type ZoneOptions struct {
 	// (BIND 9 does not implement leases), of the lease asked for: an
 	// idempotent re-assertion that puts back records someone deleted.
 	Lease time.Duration
-	// NoRename makes Add fail with a *ZoneConflictError when the instance
+	// NoRename makes Add fail with a *ConflictError when the instance
 	// name is taken in the zone, instead of trying "Name (2)", ...
 	NoRename bool
 	// Registry supplies the TXT rules services are validated against;
@@ -81,16 +83,16 @@ type ZoneOptions struct {
 	// Logger receives the registrar's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Timeout bounds one exchange with the server, retransmissions
-	// included; zero means DefaultZoneTimeout (5 s). A registration sends
+	// included; zero means DefaultTimeout (5 s). A registration sends
 	// one UPDATE when its name is free (a few more on a conflict), after
 	// queries, once per registrar and name, for the TTLs of shared RRsets.
 	// A silent server makes each exchange fail after Timeout.
 	Timeout time.Duration
 }
 
-// ZoneRegistrar publishes DNS-SD services (RFC 6763) in a unicast DNS zone
+// Registrar publishes DNS-SD services (RFC 6763) in a unicast DNS zone
 // with DNS UPDATE (RFC 2136) signed with TSIG (RFC 8945): the wide-area
-// counterpart of the Multicast DNS Responder, returning the same *Handle.
+// counterpart of the Multicast DNS announce.Responder.
 //
 // Each service is added with one UPDATE whose prerequisite is that its
 // instance name is not in use (RFC 2136 section 2.4.5). If it is, the
@@ -111,7 +113,7 @@ type ZoneOptions struct {
 // change the TTL of the whole RRset.
 //
 // Its methods are safe for concurrent use.
-type ZoneRegistrar struct {
+type Registrar struct {
 	zone     string
 	hostName string
 	addrs    []netip.Addr // the host's addresses, cleaned
@@ -119,7 +121,7 @@ type ZoneRegistrar struct {
 	lease    time.Duration // asked for; 0: no lease option, no refresh
 	key      *tsig.Key
 	noRename bool
-	reg      *registry.Registry
+	registry *registry.Registry
 	log      *slog.Logger
 	timeout  time.Duration
 	server   string   // configured server, or "" to look it up
@@ -133,10 +135,10 @@ type ZoneRegistrar struct {
 
 	mu      sync.Mutex
 	closed  bool
-	entries map[*zoneEntry]bool
-	names   map[string]*zoneEntry // nameKey of each instance name held or being claimed
-	ttls    map[string]*ttlSlot   // TTLs of shared RRsets in the zone
-	wg      sync.WaitGroup        // refreshes running
+	entries map[*entry]bool
+	names   map[string]*entry   // nameKey of each instance name held or being claimed
+	ttls    map[string]*ttlSlot // TTLs of shared RRsets in the zone
+	wg      sync.WaitGroup      // refreshes running
 
 	host zoneHost
 }
@@ -155,57 +157,57 @@ type zoneHost struct {
 	written bool            // we wrote them and have not deleted them
 }
 
-// NewZoneRegistrar returns a registrar for opts.Domain. It checks the
+// NewRegistrar returns a registrar for opts.Domain. It checks the
 // options but sends nothing: the server is looked up, when needed, by the
 // first Add.
-func NewZoneRegistrar(opts ZoneOptions) (*ZoneRegistrar, error) {
+func NewRegistrar(opts RegistrarOptions) (*Registrar, error) {
 	zone, err := checkZone(opts.Domain, "Domain")
 	if err != nil {
-		return nil, fmt.Errorf("announce: ZoneOptions: %w", err)
+		return nil, fmt.Errorf("wide: RegistrarOptions: %w", err)
 	}
 	host, err := zoneHostName(opts.HostName, zone)
 	if err != nil {
-		return nil, fmt.Errorf("announce: ZoneOptions: %w", err)
+		return nil, fmt.Errorf("wide: RegistrarOptions: %w", err)
 	}
 	ttl, err := zoneTTL(opts.TTL)
 	if err != nil {
-		return nil, fmt.Errorf("announce: ZoneOptions: %w", err)
+		return nil, fmt.Errorf("wide: RegistrarOptions: %w", err)
 	}
-	r := &ZoneRegistrar{
+	r := &Registrar{
 		zone:     zone,
 		hostName: host,
 		ttl:      ttl,
 		noRename: opts.NoRename,
-		reg:      opts.Registry,
+		registry: opts.Registry,
 		log:      opts.Logger,
 		timeout:  opts.Timeout,
 		lease:    opts.Lease,
-		entries:  map[*zoneEntry]bool{},
-		names:    map[string]*zoneEntry{},
+		entries:  map[*entry]bool{},
+		names:    map[string]*entry{},
 		ttls:     map[string]*ttlSlot{},
 	}
 	if !opts.TSIG.IsZero() {
 		k, err := opts.TSIG.Check()
 		if err != nil {
-			return nil, fmt.Errorf("announce: ZoneOptions: %w", err)
+			return nil, fmt.Errorf("wide: RegistrarOptions: %w", err)
 		}
 		r.key = &k
 	}
 	if opts.Server != "" {
 		srv, err := serverAddr(opts.Server)
 		if err != nil {
-			return nil, fmt.Errorf("announce: ZoneOptions: %w", err)
+			return nil, fmt.Errorf("wide: RegistrarOptions: %w", err)
 		}
 		r.server = srv
 	}
-	if r.reg == nil {
-		r.reg = registry.Builtin()
+	if r.registry == nil {
+		r.registry = registry.Builtin()
 	}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
 	if r.timeout <= 0 {
-		r.timeout = DefaultZoneTimeout
+		r.timeout = DefaultTimeout
 	}
 	switch {
 	case r.lease == 0:
@@ -235,7 +237,7 @@ func serverAddr(s string) (string, error) {
 	}
 	h := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 	if h == "" || strings.ContainsAny(h, " /") {
-		return "", &FieldError{Field: "Server", Value: s, Reason: "want host or host:port"}
+		return "", &announce.FieldError{Field: "Server", Value: s, Reason: "want host or host:port"}
 	}
 	return net.JoinHostPort(h, "53"), nil
 }
@@ -263,24 +265,24 @@ func machineAddrs() []netip.Addr {
 }
 
 // Zone returns the zone, fully qualified.
-func (r *ZoneRegistrar) Zone() string { return r.zone }
+func (r *Registrar) Zone() string { return r.zone }
 
 // HostName returns the host name SRV records point at by default.
-func (r *ZoneRegistrar) HostName() string { return r.hostName }
+func (r *Registrar) HostName() string { return r.hostName }
 
-// Primary returns the server updates go to, host:port: ZoneOptions.Server,
+// Primary returns the server updates go to, host:port: RegistrarOptions.Server,
 // or the zone's primary server looked up (once) through the system
 // resolver.
-func (r *ZoneRegistrar) Primary(ctx context.Context) (string, error) {
+func (r *Registrar) Primary(ctx context.Context) (string, error) {
 	p, err := r.primaryAddr(ctx)
 	if err != nil {
-		return "", fmt.Errorf("announce: %w", err)
+		return "", fmt.Errorf("wide: %w", err)
 	}
 	return p, nil
 }
 
 // primaryAddr is Primary without the package prefix on errors.
-func (r *ZoneRegistrar) primaryAddr(ctx context.Context) (string, error) {
+func (r *Registrar) primaryAddr(ctx context.Context) (string, error) {
 	if r.server != "" {
 		return r.server, nil
 	}
@@ -306,7 +308,7 @@ func (r *ZoneRegistrar) primaryAddr(ctx context.Context) (string, error) {
 }
 
 // exchanger returns the exchanger for the zone's server.
-func (r *ZoneRegistrar) exchanger(ctx context.Context) (*exchanger, error) {
+func (r *Registrar) exchanger(ctx context.Context) (*exchanger, error) {
 	srv, err := r.primaryAddr(ctx)
 	if err != nil {
 		return nil, err
@@ -315,23 +317,23 @@ func (r *ZoneRegistrar) exchanger(ctx context.Context) (*exchanger, error) {
 }
 
 // keyName returns the TSIG key's name, or "".
-func (r *ZoneRegistrar) keyName() string {
+func (r *Registrar) keyName() string {
 	if r.key == nil {
 		return ""
 	}
 	return r.key.Name
 }
 
-// zoneEntry is one service a ZoneRegistrar publishes.
-type zoneEntry struct {
-	r *ZoneRegistrar
-	h *Handle
+// entry is one service a Registrar publishes.
+type entry struct {
+	r *Registrar
+	h *Registration
 	x *exchanger
 
 	mu      sync.Mutex // held during every exchange for this service
-	svc     *zoneService
-	label   string       // current instance label
-	recs    *ZoneRecords // the records in the zone, nil until registered
+	svc     *service
+	label   string   // current instance label
+	recs    *Records // the records in the zone, nil until registered
 	granted time.Duration
 	hostRef bool // holds a reference on r.host
 	removed bool
@@ -347,10 +349,10 @@ type zoneEntry struct {
 // _services._dns-sd._udp PTR, SRV, TXT, and the host's A and AAAA records.
 // Add returns once the server has accepted them; the handle's Name is the
 // final name and Renamed says why it changed. Errors from the server are
-// *ZoneServerError (ErrTSIGRejected, ErrUpdateRefused), *ZoneUnreachableError
-// (ErrNoAnswer) or *ZoneConflictError (ErrNameConflict).
-func (r *ZoneRegistrar) Add(ctx context.Context, s Service) (*Handle, error) {
-	zs, err := prepareZoneService(s, r.zone, r.hostName, r.addrs, r.ttl, r.reg)
+// *UpdateError (ErrTSIGRejected, ErrUpdateRefused), *UnreachableError
+// (ErrNoAnswer) or *ConflictError (ErrNameConflict).
+func (r *Registrar) Add(ctx context.Context, s announce.Service) (*Registration, error) {
+	zs, err := prepareService(s, r.zone, r.hostName, r.addrs, r.ttl, r.registry)
 	if err != nil {
 		return nil, err
 	}
@@ -359,17 +361,17 @@ func (r *ZoneRegistrar) Add(ctx context.Context, s Service) (*Handle, error) {
 	}
 	x, err := r.exchanger(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("announce: adding %q to zone %s: %w", s.Instance, r.zone, err)
+		return nil, fmt.Errorf("wide: adding %q to zone %s: %w", s.Instance, r.zone, err)
 	}
-	h := &Handle{regSvc: zs.data.regSvc, events: make(chan Event, eventBuffer)}
-	e := &zoneEntry{r: r, h: h, x: x, svc: zs, label: zs.label}
-	h.zone = e
-	h.name = zs.data.instanceName(zs.label)
+	h := &Registration{regSvc: zs.p.Registered, events: make(chan announce.Event, eventBuffer)}
+	e := &entry{r: r, h: h, x: x, svc: zs, label: zs.label}
+	h.e = e
+	h.name = zs.instanceName(zs.label)
 
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, errZoneClosed
+		return nil, ErrClosed
 	}
 	r.entries[e] = true
 	r.mu.Unlock()
@@ -388,20 +390,20 @@ func (r *ZoneRegistrar) Add(ctx context.Context, s Service) (*Handle, error) {
 		closed := r.closed
 		r.mu.Unlock()
 		if closed {
-			return nil, errZoneClosed // Close has removed the service, or will
+			return nil, ErrClosed // Close has removed the service, or will
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("announce: adding %q to zone %s: %w", s.Instance, r.zone, err)
+		return nil, fmt.Errorf("wide: adding %q to zone %s: %w", s.Instance, r.zone, err)
 	}
 	name := h.Name()
 	r.log.Info("zone: registered", "name", name, "server", x.server, "lease", granted)
-	e.emit(Event{Kind: EventAnnounced, Old: name, New: name, Reason: "added to zone " + r.zone + " by DNS UPDATE (RFC 2136)"})
+	e.emit(announce.Event{Kind: announce.EventAnnounced, Old: name, New: name, Reason: "added to zone " + r.zone + " by DNS UPDATE (RFC 2136)"})
 	return h, nil
 }
 
 // abandon forgets an entry whose registration failed. e.mu is held.
-func (e *zoneEntry) abandon(ctx context.Context) {
+func (e *entry) abandon(ctx context.Context) {
 	e.removed = true
 	_ = e.releaseHost(ctx) // the registration's own error is the one to report
 	e.r.forget(e)
@@ -409,7 +411,7 @@ func (e *zoneEntry) abandon(ctx context.Context) {
 }
 
 // forget drops e from the registrar's tables.
-func (r *ZoneRegistrar) forget(e *zoneEntry) {
+func (r *Registrar) forget(e *entry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.entries, e)
@@ -422,8 +424,8 @@ func (r *ZoneRegistrar) forget(e *zoneEntry) {
 // reserve claims name for e within the registrar: it fails when another
 // of our services holds it. A service moving to a new name gives up its
 // old one.
-func (r *ZoneRegistrar) reserve(name string, e *zoneEntry) bool {
-	k := nameKey(name)
+func (r *Registrar) reserve(name string, e *entry) bool {
+	k := dnsname.MustKey(name)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if o, ok := r.names[k]; ok && o != e {
@@ -438,7 +440,7 @@ func (r *ZoneRegistrar) reserve(name string, e *zoneEntry) bool {
 
 // newUpdate returns an UPDATE for the zone (RFC 2136 section 2.3) with
 // the Update Lease option (RFC 9664) when withLease and leases are on.
-func (e *zoneEntry) newUpdate(withLease bool) *dns.Msg {
+func (e *entry) newUpdate(withLease bool) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetUpdate(e.r.zone)
 	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
@@ -477,7 +479,7 @@ func copies(rrs ...dns.RR) []dns.RR {
 }
 
 // update sends an UPDATE that may write the host's address records.
-func (e *zoneEntry) update(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+func (e *entry) update(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	if e.hostRef {
 		e.r.host.gate.RLock()
 		defer e.r.host.gate.RUnlock()
@@ -486,8 +488,8 @@ func (e *zoneEntry) update(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 }
 
 // serverError returns the error for an unexpected RCODE.
-func (e *zoneEntry) serverError(op string, rcode int) error {
-	return &ZoneServerError{Server: e.x.server, Zone: e.r.zone, Op: op, Rcode: rcode, Key: e.r.keyName()}
+func (e *entry) serverError(op string, rcode int) error {
+	return &UpdateError{Server: e.x.server, Zone: e.r.zone, Op: op, Rcode: rcode, Key: e.r.keyName()}
 }
 
 // ownership is what an UPDATE of a claim presumes about the instance
@@ -503,7 +505,7 @@ type ownership struct {
 var ours = ownership{owned: true, srv: true, txt: true}
 
 // prerequisites adds own's prerequisites for recs to m.
-func (own ownership) prerequisites(m *dns.Msg, recs *ZoneRecords) {
+func (own ownership) prerequisites(m *dns.Msg, recs *Records) {
 	if !own.owned {
 		m.NameNotUsed([]dns.RR{recs.SRV}) // RFC 2136 section 2.4.5
 		return
@@ -524,7 +526,7 @@ func (own ownership) prerequisites(m *dns.Msg, recs *ZoneRecords) {
 // on a conflict. own is what the first UPDATE presumes: a refresh presumes
 // our records are there, a new registration that the name is free. e.mu
 // is held.
-func (e *zoneEntry) claim(ctx context.Context, own ownership) error {
+func (e *entry) claim(ctx context.Context, own ownership) error {
 	r := e.r
 	if len(e.svc.addrs) > 0 && !e.hostRef {
 		if err := e.acquireHost(ctx); err != nil {
@@ -535,13 +537,13 @@ func (e *zoneEntry) claim(ctx context.Context, own ownership) error {
 	var reason string
 	empty := 0
 	for step := 0; step < maxClaimSteps; step++ {
-		name := e.svc.data.instanceName(e.label)
+		name := e.svc.instanceName(e.label)
 		if !r.reserve(name, e) {
 			if r.noRename {
-				return &ZoneConflictError{Name: name, Server: e.x.server, Local: true}
+				return &ConflictError{Name: name, Server: e.x.server, Local: true}
 			}
 			reason = fmt.Sprintf("name %q is already registered by this registrar", name)
-			e.label = nextInstanceLabel(e.label)
+			e.label = dnsname.NextInstanceLabel(e.label)
 			own = ownership{}
 			continue
 		}
@@ -565,12 +567,12 @@ func (e *zoneEntry) claim(ctx context.Context, own ownership) error {
 				r.host.written = true
 				r.host.mu.Unlock()
 			}
-			if !sameName(name, asked) {
+			if !dnsname.Equal(name, asked) {
 				if reason == "" {
 					reason = fmt.Sprintf("name %q was taken", asked)
 				}
 				e.h.setRenamed(name, reason)
-				e.emit(Event{Kind: EventRenamed, Old: asked, New: name, Reason: reason})
+				e.emit(announce.Event{Kind: announce.EventRenamed, Old: asked, New: name, Reason: reason})
 			} else {
 				e.h.setName(name)
 			}
@@ -597,7 +599,7 @@ func (e *zoneEntry) claim(ctx context.Context, own ownership) error {
 				}
 			}
 			if r.noRename {
-				return &ZoneConflictError{Name: name, Server: e.x.server, Existing: existing}
+				return &ConflictError{Name: name, Server: e.x.server, Existing: existing}
 			}
 			held := "other records"
 			if len(existing) > 0 {
@@ -609,7 +611,7 @@ func (e *zoneEntry) claim(ctx context.Context, own ownership) error {
 			}
 			reason = fmt.Sprintf("name %q is taken in zone %s by %s", name, r.zone, held)
 			r.log.Info("zone: name conflict, renaming", "name", name, "existing", held)
-			e.label = nextInstanceLabel(e.label)
+			e.label = dnsname.NextInstanceLabel(e.label)
 			own, empty = ownership{}, 0
 		default:
 			return e.serverError("update", resp.Rcode)
@@ -622,7 +624,7 @@ func (e *zoneEntry) claim(ctx context.Context, own ownership) error {
 // ours when it holds at least one of them and every SRV and TXT there is
 // exactly ours (rdata compared, TTLs ignored): a registration of ours, or
 // its remains.
-func (e *zoneEntry) inspect(ctx context.Context, recs *ZoneRecords) ([]dns.RR, ownership, error) {
+func (e *entry) inspect(ctx context.Context, recs *Records) ([]dns.RR, ownership, error) {
 	var existing []dns.RR
 	own := ownership{owned: true}
 	for _, want := range []dns.RR{recs.SRV, recs.TXT} {
@@ -633,7 +635,7 @@ func (e *zoneEntry) inspect(ctx context.Context, recs *ZoneRecords) ([]dns.RR, o
 		existing = append(existing, got...)
 		switch {
 		case len(got) == 0:
-		case len(got) == 1 && rrKey(got[0]) == rrKey(want):
+		case len(got) == 1 && dnsname.RRKey(got[0]) == dnsname.RRKey(want):
 			if want.Header().Rrtype == dns.TypeSRV {
 				own.srv = true
 			} else {
@@ -654,7 +656,7 @@ func (e *zoneEntry) inspect(ctx context.Context, recs *ZoneRecords) ([]dns.RR, o
 
 // query asks the server for name's records of type qtype and returns
 // those of the answer section that are of that type.
-func (e *zoneEntry) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+func (e *entry) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(name, qtype)
 	resp, err := e.x.exchange(ctx, q, "query")
@@ -666,7 +668,7 @@ func (e *zoneEntry) query(ctx context.Context, name string, qtype uint16) ([]dns
 	}
 	var out []dns.RR
 	for _, rr := range resp.Answer {
-		if rr.Header().Rrtype == qtype && sameName(rr.Header().Name, name) {
+		if rr.Header().Rrtype == qtype && dnsname.Equal(rr.Header().Name, name) {
 			out = append(out, rr)
 		}
 	}
@@ -686,7 +688,7 @@ type ttlSlot struct {
 // adding an RR with another TTL would change the whole RRset's TTL (BIND
 // does), and the zone would not be left as we found it. Each RRset is
 // looked up once per registrar.
-func (e *zoneEntry) adoptTTLs(ctx context.Context, recs *ZoneRecords) error {
+func (e *entry) adoptTTLs(ctx context.Context, recs *Records) error {
 	shared := []dns.RR{recs.ServicesPTR, recs.PTR}
 	for _, p := range recs.SubtypePTRs {
 		shared = append(shared, p)
@@ -716,8 +718,8 @@ func (e *zoneEntry) adoptTTLs(ctx context.Context, recs *ZoneRecords) error {
 }
 
 // ttlSlot returns the slot for the RRset of name and type t.
-func (r *ZoneRegistrar) ttlSlot(name string, t uint16) *ttlSlot {
-	k := nameKey(name) + "/" + dns.TypeToString[t]
+func (r *Registrar) ttlSlot(name string, t uint16) *ttlSlot {
+	k := dnsname.MustKey(name) + "/" + dns.TypeToString[t]
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slot, ok := r.ttls[k]
@@ -731,7 +733,7 @@ func (r *ZoneRegistrar) ttlSlot(name string, t uint16) *ttlSlot {
 // acquireHost takes a reference on the host's address records, first
 // noting which of them the zone already has (those are never deleted).
 // e.mu is held.
-func (e *zoneEntry) acquireHost(ctx context.Context) error {
+func (e *entry) acquireHost(ctx context.Context) error {
 	h := &e.r.host
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -743,7 +745,7 @@ func (e *zoneEntry) acquireHost(ctx context.Context) error {
 				return err
 			}
 			for _, rr := range got {
-				had[rrKey(rr)] = true
+				had[dnsname.RRKey(rr)] = true
 			}
 		}
 		h.had, h.checked = had, true
@@ -756,7 +758,7 @@ func (e *zoneEntry) acquireHost(ctx context.Context) error {
 // releaseHost gives up e's reference on the host's address records and,
 // if it was the last, deletes those we wrote (RFC 2136 section 2.5.4).
 // e.mu is held.
-func (e *zoneEntry) releaseHost(ctx context.Context) error {
+func (e *entry) releaseHost(ctx context.Context) error {
 	if !e.hostRef {
 		return nil
 	}
@@ -776,7 +778,7 @@ func (e *zoneEntry) releaseHost(ctx context.Context) error {
 	var del []dns.RR
 	if h.refs == 0 && h.written {
 		for _, rr := range addrRRs(r.hostName, r.addrs, r.ttl) {
-			if !h.had[rrKey(rr)] {
+			if !h.had[dnsname.RRKey(rr)] {
 				del = append(del, rr)
 			}
 		}
@@ -803,7 +805,7 @@ func (e *zoneEntry) releaseHost(ctx context.Context) error {
 // remove deletes the service's records and forgets it. Removing twice is
 // harmless. If the server cannot be reached the service stays registered
 // (and refreshed) and the error is returned: call Remove again.
-func (e *zoneEntry) remove(ctx context.Context) error {
+func (e *entry) remove(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.removed {
@@ -825,7 +827,7 @@ func (e *zoneEntry) remove(ctx context.Context) error {
 		}
 		if err != nil {
 			e.schedule(true)
-			return fmt.Errorf("announce: removing %q from zone %s (its records are still there): %w", e.h.Name(), r.zone, err)
+			return fmt.Errorf("wide: removing %q from zone %s (its records are still there): %w", e.h.Name(), r.zone, err)
 		}
 		// The shared enumeration PTR goes only if no instance of the type
 		// is left: RFC 2136 section 2.4.3, "RRset does not exist", makes
@@ -850,10 +852,10 @@ func (e *zoneEntry) remove(ctx context.Context) error {
 	r.forget(e)
 	name := e.h.Name()
 	r.log.Info("zone: removed", "name", name)
-	e.emit(Event{Kind: EventRemoved, Old: name, New: name, Reason: "deleted from zone " + r.zone + " by DNS UPDATE"})
+	e.emit(announce.Event{Kind: announce.EventRemoved, Old: name, New: name, Reason: "deleted from zone " + r.zone + " by DNS UPDATE"})
 	e.h.close()
 	if len(errs) > 0 {
-		return fmt.Errorf("announce: removing %q from zone %s: %w", name, r.zone, errors.Join(errs...))
+		return fmt.Errorf("wide: removing %q from zone %s: %w", name, r.zone, errors.Join(errs...))
 	}
 	return nil
 }
@@ -862,14 +864,14 @@ func (e *zoneEntry) remove(ctx context.Context) error {
 // old TXT RR, add the new one, provided our SRV and old TXT are still
 // there (RFC 2136 section 2.4.2). If they are not, the service is
 // registered again with the new record.
-func (e *zoneEntry) updateTXT(ctx context.Context, rec txt.Record) error {
+func (e *entry) updateTXT(ctx context.Context, rec txt.Record) error {
 	rep := txt.Validate(rec, e.h.regSvc, txt.Options{})
 	if !rep.Conforms() {
-		return &ValidationError{Service: e.h.Name(), Report: rep}
+		return &announce.ValidationError{Service: e.h.Name(), Report: rep}
 	}
 	rr, err := rec.RR(dns.RR_Header{Name: ".", Class: dns.ClassINET})
 	if err != nil {
-		return &ValidationError{Service: e.h.Name(), Report: rep, Err: &FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}}
+		return &announce.ValidationError{Service: e.h.Name(), Report: rep, Err: &announce.FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}}
 	}
 	for _, w := range rep.Warnings() {
 		e.r.log.Warn("zone: TXT record warning", "service", e.h.Name(), "finding", w.Error())
@@ -877,13 +879,11 @@ func (e *zoneEntry) updateTXT(ctx context.Context, rec txt.Record) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.removed {
-		return ErrRemoved
+		return announce.ErrRemoved
 	}
-	svc := *e.svc
-	svc.data.txt = rec
-	svc.data.txtStrs = rr.Txt
+	svc := e.svc.withTXT(rec, rr.Txt)
 	if e.recs == nil {
-		e.svc = &svc
+		e.svc = svc
 		return nil
 	}
 	newRecs := svc.records(e.label)
@@ -893,9 +893,9 @@ func (e *zoneEntry) updateTXT(ctx context.Context, rec txt.Record) error {
 	m.Insert(copies(newRecs.TXT)) // RFC 2136 section 2.5.1
 	resp, err := e.update(ctx, m)
 	if err != nil {
-		return fmt.Errorf("announce: updating the TXT record of %q: %w", e.h.Name(), err)
+		return fmt.Errorf("wide: updating the TXT record of %q: %w", e.h.Name(), err)
 	}
-	e.svc = &svc
+	e.svc = svc
 	switch resp.Rcode {
 	case dns.RcodeSuccess:
 		e.recs = newRecs
@@ -905,16 +905,16 @@ func (e *zoneEntry) updateTXT(ctx context.Context, rec txt.Record) error {
 		r := e.r
 		r.log.Warn("zone: our records changed in the zone; registering again", "name", e.h.Name())
 		if err := e.claim(ctx, ownership{}); err != nil {
-			return fmt.Errorf("announce: updating the TXT record of %q: %w", e.h.Name(), err)
+			return fmt.Errorf("wide: updating the TXT record of %q: %w", e.h.Name(), err)
 		}
 		return nil
 	}
-	return fmt.Errorf("announce: updating the TXT record of %q: %w", e.h.Name(), e.serverError("update", resp.Rcode))
+	return fmt.Errorf("wide: updating the TXT record of %q: %w", e.h.Name(), e.serverError("update", resp.Rcode))
 }
 
 // schedule arms the refresh timer (see refreshAfter); no refresh when
 // leases are off. e.mu is held.
-func (e *zoneEntry) schedule(failed bool) {
+func (e *entry) schedule(failed bool) {
 	r := e.r
 	if r.lease == 0 || e.removed {
 		return
@@ -943,7 +943,7 @@ func refreshAfter(granted, asked time.Duration, failed bool) time.Duration {
 }
 
 // refreshTimer runs a scheduled refresh.
-func (e *zoneEntry) refreshTimer() {
+func (e *entry) refreshTimer() {
 	r := e.r
 	r.mu.Lock()
 	if r.closed {
@@ -960,7 +960,7 @@ func (e *zoneEntry) refreshTimer() {
 // puts back whatever is missing and renews the lease. A name taken by
 // someone else meanwhile means a rename (or, with NoRename, a conflict
 // event and a later retry).
-func (e *zoneEntry) refresh(ctx context.Context) error {
+func (e *entry) refresh(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.removed {
@@ -977,48 +977,49 @@ func (e *zoneEntry) refresh(ctx context.Context) error {
 	if err != nil {
 		name := e.h.Name()
 		e.r.log.Warn("zone: refresh failed", "name", name, "err", err)
-		var ce *ZoneConflictError
+		var ce *ConflictError
 		if errors.As(err, &ce) {
-			e.emit(Event{Kind: EventConflict, Old: name, New: name, Reason: err.Error()})
+			e.emit(announce.Event{Kind: announce.EventConflict, Old: name, New: name, Reason: err.Error()})
 		}
 		e.schedule(true)
-		return fmt.Errorf("announce: refreshing %q in zone %s: %w", name, e.r.zone, err)
+		return fmt.Errorf("wide: refreshing %q in zone %s: %w", name, e.r.zone, err)
 	}
 	e.schedule(false)
 	return nil
 }
 
-// emit delivers an event to the entry's handle (see Handle.deliver).
-func (e *zoneEntry) emit(ev Event) { e.h.deliver(ev) }
+// emit delivers an event to the entry's registration (see
+// Registration.deliver).
+func (e *entry) emit(ev announce.Event) { e.h.deliver(ev) }
 
 // Refresh asserts every service's records again now, as the periodic
 // refresh does, and returns the errors met. An operator who deleted them
 // gets them back; a name someone else took meanwhile is renamed.
-func (r *ZoneRegistrar) Refresh(ctx context.Context) error {
-	return forEachEntry(r.snapshot(), func(e *zoneEntry) error { return e.refresh(ctx) })
+func (r *Registrar) Refresh(ctx context.Context) error {
+	return forEach(r.snapshot(), func(e *entry) error { return e.refresh(ctx) })
 }
 
 // snapshot returns the current entries.
-func (r *ZoneRegistrar) snapshot() []*zoneEntry {
+func (r *Registrar) snapshot() []*entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*zoneEntry, 0, len(r.entries))
+	out := make([]*entry, 0, len(r.entries))
 	for e := range r.entries {
 		out = append(out, e)
 	}
 	return out
 }
 
-// forEachEntry runs fn on every entry, removeParallel at a time, and joins
-// the errors.
-func forEachEntry(entries []*zoneEntry, fn func(*zoneEntry) error) error {
+// forEach runs fn on every item, removeParallel at a time, and joins the
+// errors.
+func forEach[T any](items []T, fn func(T) error) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 		sem  = make(chan struct{}, removeParallel)
 	)
-	for _, e := range entries {
+	for _, e := range items {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -1039,7 +1040,7 @@ func forEachEntry(entries []*zoneEntry, fn func(*zoneEntry) error) error {
 // as it found it, and stops refreshing. Later calls to Add return an
 // error matching ErrClosed. Services whose records could not be deleted
 // are named in the error.
-func (r *ZoneRegistrar) Close(ctx context.Context) error {
+func (r *Registrar) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -1050,7 +1051,174 @@ func (r *ZoneRegistrar) Close(ctx context.Context) error {
 	// Refreshes in progress stop; registrations in progress finish and
 	// are then removed.
 	r.cancel()
-	err := forEachEntry(r.snapshot(), func(e *zoneEntry) error { return e.remove(ctx) })
+	err := forEach(r.snapshot(), func(e *entry) error { return e.remove(ctx) })
 	r.wg.Wait()
 	return err
+}
+
+// AddAll adds services at once, each as Add does, all concurrently, and
+// returns their registrations in the order of services. It is all or
+// nothing: when an Add fails, the services that were added are removed
+// again (within twice the timeout and a second, even when ctx has ended)
+// and the error is an *AddAllError. Its slice then still holds those
+// registrations, removed, so that the caller can name them; one whose
+// removal failed stays registered (the error says so), for Remove or
+// Close to try again.
+func (r *Registrar) AddAll(ctx context.Context, services []announce.Service) ([]*Registration, error) {
+	regs := make([]*Registration, len(services))
+	errs := make([]error, len(services))
+	var wg sync.WaitGroup
+	for i, s := range services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			regs[i], errs[i] = r.Add(ctx, s)
+		}()
+	}
+	wg.Wait()
+	failed := false
+	for _, err := range errs {
+		failed = failed || err != nil
+	}
+	if !failed {
+		return regs, nil
+	}
+	// Removal gets its own bounded time: ctx may be over.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.timeout+time.Second)
+	defer cancel()
+	var added []*Registration
+	for _, reg := range regs {
+		if reg != nil {
+			added = append(added, reg)
+		}
+	}
+	rollback := forEach(added, func(reg *Registration) error { return reg.Remove(rctx) })
+	return regs, &AddAllError{Errs: errs, Rollback: rollback}
+}
+
+// AddAllError is the error of an AddAll that could not add every service.
+type AddAllError struct {
+	// Errs holds the error of each service, in the order given; nil for
+	// those that were added (and removed again).
+	Errs []error
+	// Rollback is the error of removing the services that were added, or
+	// nil when they are all gone.
+	Rollback error
+}
+
+// Error lists the failures, one a line, then the rollback's error.
+func (e *AddAllError) Error() string { return errors.Join(e.Unwrap()...).Error() }
+
+// Unwrap returns the failures and the rollback's error.
+func (e *AddAllError) Unwrap() []error {
+	var out []error
+	for _, err := range e.Errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	if e.Rollback != nil {
+		out = append(out, e.Rollback)
+	}
+	return out
+}
+
+// eventBuffer is the capacity of a registration's event channel; when it
+// is full the oldest event is dropped.
+const eventBuffer = 8
+
+// Registration is one service a Registrar publishes: the wide-area
+// counterpart of announce.Handle.
+type Registration struct {
+	e      *entry
+	regSvc *registry.Service
+	events chan announce.Event
+
+	mu      sync.Mutex
+	name    string
+	renamed bool
+	reason  string
+	closed  bool
+}
+
+// Name returns the full instance name, e.g.
+// "Office TZ (2)._timezone._tcp.tz.example.net.".
+func (reg *Registration) Name() string {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	return reg.name
+}
+
+// Renamed reports whether the service was renamed from the name asked for,
+// and why.
+func (reg *Registration) Renamed() (bool, string) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	return reg.renamed, reg.reason
+}
+
+// Events returns the service's events: announced when added, renamed when
+// a refresh found the name taken, conflict when it was taken and renaming
+// is off, removed. The channel is closed when the service is removed or
+// the registrar closed; when nobody reads, old events are dropped.
+func (reg *Registration) Events() <-chan announce.Event { return reg.events }
+
+// UpdateTXT replaces the service's TXT record, after validating it like
+// Add, in one UPDATE: delete our old TXT RR, add the new one, provided our
+// SRV and old TXT are still there (RFC 2136 section 2.4.2). If they are
+// not, the service is registered again with the new record. After Remove
+// it returns announce.ErrRemoved.
+func (reg *Registration) UpdateTXT(ctx context.Context, rec txt.Record) error {
+	return reg.e.updateTXT(ctx, rec)
+}
+
+// Remove deletes the service's records and forgets it. Removing twice is
+// harmless. If the server cannot be reached the service stays registered
+// (and refreshed) and the error is returned: call Remove again.
+func (reg *Registration) Remove(ctx context.Context) error { return reg.e.remove(ctx) }
+
+// setName records the current name.
+func (reg *Registration) setName(name string) {
+	reg.mu.Lock()
+	reg.name = name
+	reg.mu.Unlock()
+}
+
+// setRenamed records a rename.
+func (reg *Registration) setRenamed(name, reason string) {
+	reg.mu.Lock()
+	reg.name, reg.renamed, reg.reason = name, true, reason
+	reg.mu.Unlock()
+}
+
+// close ends the event stream.
+func (reg *Registration) close() {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if !reg.closed {
+		reg.closed = true
+		close(reg.events)
+	}
+}
+
+// deliver sends ev on the event channel without blocking: when the buffer
+// is full the oldest event is dropped. After close it does nothing.
+func (reg *Registration) deliver(ev announce.Event) {
+	ev.Time = time.Now()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if reg.closed {
+		return
+	}
+	for range 2 {
+		select {
+		case reg.events <- ev:
+			return
+		default:
+			select {
+			case <-reg.events:
+			default:
+			}
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"context"
@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/lansd/lansd/internal/udns"
 	"github.com/lansd/lansd/tsig"
-	"github.com/miekg/dns"
 )
-
-// DefaultZoneTimeout bounds one exchange with the zone's server,
-// retransmissions included, unless ZoneOptions.Timeout says otherwise.
-const DefaultZoneTimeout = 5 * time.Second
 
 // Exchange parameters.
 const (
@@ -44,9 +41,9 @@ type exchanger struct {
 	timeout time.Duration
 }
 
-// exchange sends m and returns the answer. Errors: *ZoneUnreachableError
+// exchange sends m and returns the answer. Errors: *UnreachableError
 // when no answer came within the timeout (or ctx ended), and
-// *ZoneServerError for an answer whose TSIG the server or we reject.
+// *UpdateError for an answer whose TSIG the server or we reject.
 // Error RCODEs in a trustworthy answer are left to the caller. op ("update"
 // or "query") names the exchange in errors.
 func (x *exchanger) exchange(parent context.Context, m *dns.Msg, op string) (*dns.Msg, error) {
@@ -81,7 +78,7 @@ func (x *exchanger) exchange(parent context.Context, m *dns.Msg, op string) (*dn
 		if err == nil {
 			return r, nil
 		}
-		var se *ZoneServerError
+		var se *UpdateError
 		if errors.As(err, &se) {
 			se.Op = op
 			return nil, se
@@ -101,7 +98,7 @@ func (x *exchanger) exchange(parent context.Context, m *dns.Msg, op string) (*dn
 		// The caller gave up (or its deadline passed), not the server.
 		return nil, fmt.Errorf("%s of zone %s at %s interrupted: %w", op, x.zone, x.server, context.Cause(parent))
 	}
-	return nil, &ZoneUnreachableError{Server: x.server, Zone: x.zone, Op: op, Waited: time.Since(start), Tries: tries, Err: lastErr}
+	return nil, &UnreachableError{Server: x.server, Zone: x.zone, Op: op, Waited: time.Since(start), Tries: tries, Err: lastErr}
 }
 
 // once sends m once and waits up to wait for the answer.
@@ -130,9 +127,9 @@ func (x *exchanger) once(ctx context.Context, m *dns.Msg, useTCP bool, wait time
 		t := r.IsTsig()
 		switch {
 		case t != nil && t.Error != 0:
-			return nil, &ZoneServerError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, TSIGError: int(t.Error), Key: x.key.Name}
+			return nil, &UpdateError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, TSIGError: int(t.Error), Key: x.key.Name}
 		case t == nil && r.Id == req.Id && (err == nil || errors.Is(err, dns.ErrSig)):
-			return nil, &ZoneServerError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, Key: x.key.Name, Unsigned: true}
+			return nil, &UpdateError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, Key: x.key.Name, Unsigned: true}
 		}
 	}
 	if err != nil {
