@@ -375,6 +375,9 @@ func (r *Registrar) Add(ctx context.Context, s announce.Service) (*Registration,
 	}
 	r.entries[e] = true
 	r.mu.Unlock()
+	if testHookAdding != nil {
+		testHookAdding(r)
+	}
 
 	e.mu.Lock()
 	err = e.claim(ctx, ownership{})
@@ -401,6 +404,10 @@ func (r *Registrar) Add(ctx context.Context, s announce.Service) (*Registration,
 	e.emit(announce.Event{Kind: announce.EventAnnounced, Old: name, New: name, Reason: "added to zone " + r.zone + " by DNS UPDATE (RFC 2136)"})
 	return h, nil
 }
+
+// testHookAdding, when set by a test, runs in Add once the registrar has
+// taken the service in and before anything is sent for it.
+var testHookAdding func(*Registrar)
 
 // abandon forgets an entry whose registration failed. e.mu is held.
 func (e *entry) abandon(ctx context.Context) {
