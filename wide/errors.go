@@ -43,16 +43,9 @@ type ConflictError struct {
 
 // Error names the instance and what holds it.
 func (e *ConflictError) Error() string {
-	var parts []string
-	for _, rr := range e.Existing {
-		parts = append(parts, rrData(rr))
-	}
-	held := "other records"
-	switch {
-	case e.Local:
+	held := heldBy(e.Existing)
+	if e.Local {
 		held = "another service of this registrar"
-	case len(parts) > 0:
-		held = strings.Join(parts, ", ")
 	}
 	return fmt.Sprintf("%q is taken in the zone at %s by %s; not renamed (NoRename)", e.Name, e.Server, held)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/udns"
 	"github.com/lansd/lansd/tsig"
 )
@@ -136,4 +137,36 @@ func (x *exchanger) once(ctx context.Context, m *dns.Msg, useTCP bool, wait time
 		return nil, err
 	}
 	return r, nil
+}
+
+// query asks the server for name's records of type qtype and returns
+// those of the answer section that are of that type and name. An error
+// RCODE other than NXDOMAIN is an *UpdateError.
+func (x *exchanger) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	resp, err := x.exchange(ctx, q, "query")
+	if err != nil {
+		return nil, err
+	}
+	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
+		return nil, x.serverError("query", resp.Rcode)
+	}
+	var out []dns.RR
+	for _, rr := range resp.Answer {
+		if rr.Header().Rrtype == qtype && dnsname.Equal(rr.Header().Name, name) {
+			out = append(out, rr)
+		}
+	}
+	return out, nil
+}
+
+// serverError returns the error for an unexpected RCODE in the answer to
+// an op ("update" or "query").
+func (x *exchanger) serverError(op string, rcode int) error {
+	key := ""
+	if x.key != nil {
+		key = x.key.Name
+	}
+	return &UpdateError{Server: x.server, Zone: x.zone, Op: op, Rcode: rcode, Key: key}
 }

@@ -807,3 +807,78 @@ func TestRegistrarExchangeChoosesTCP(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoAnswer)
 	assert.Contains(t, err.Error(), "dial tcp")
 }
+
+func TestRegistrarAddAll(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
+	before := s.Snapshot(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
+	web := announce.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: regTXT(t, "path=/")}
+	regs, err := r.AddAll(ctx, []announce.Service{officeTZ(t), web})
+	require.NoError(t, err)
+	require.Len(t, regs, 2)
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", regs[0].Name())
+	assert.Equal(t, "Web._http._tcp.tz.example.net.", regs[1].Name())
+	assert.Len(t, s.Query(t, "h1."+s.Zone, dns.TypeA), 1)
+	require.NoError(t, r.Close(ctx))
+	assert.Equal(t, before, s.Snapshot(t))
+
+	// All or nothing: the second service's name is taken and renaming is
+	// off, so the first, added meanwhile, is removed again.
+	otherInstance(t, s)
+	theirs := s.Snapshot(t)
+	o := regOptions(t, s)
+	o.NoRename = true
+	r = newTestRegistrar(t, o)
+	regs, err = r.AddAll(ctx, []announce.Service{web, officeTZ(t)})
+	var ae *AddAllError
+	require.ErrorAs(t, err, &ae)
+	assert.ErrorIs(t, err, ErrNameConflict)
+	require.Len(t, ae.Errs, 2)
+	assert.NoError(t, ae.Errs[0])
+	assert.ErrorIs(t, ae.Errs[1], ErrNameConflict)
+	assert.NoError(t, ae.Rollback)
+	assert.Equal(t, ae.Errs[1].Error(), err.Error(), "the message is the failures'")
+	require.Len(t, regs, 2)
+	require.NotNil(t, regs[0], "the registration that was rolled back, for its name")
+	assert.Equal(t, "Web._http._tcp.tz.example.net.", regs[0].Name())
+	assert.Nil(t, regs[1])
+	assert.Equal(t, theirs, s.Snapshot(t), "what was added is removed again")
+	assert.NoError(t, regs[0].Remove(ctx), "removing again is harmless")
+}
+
+func TestRegistrarOperationsTakeTurns(t *testing.T) {
+	// UpdateTXT, Refresh and Remove of one service at once: they run one
+	// after the other, and the zone ends as it began.
+	s := dnstest.StartBIND(t, regZone)
+	before := s.Snapshot(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
+	for round := range 5 {
+		reg, err := r.Add(ctx, officeTZ(t))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		ops := []func() error{
+			func() error { return reg.UpdateTXT(ctx, regTXT(t, "path=/a")) },
+			func() error { return r.Refresh(ctx) },
+			func() error { return reg.UpdateTXT(ctx, regTXT(t, "path=/b")) },
+			func() error { return reg.Remove(ctx) },
+		}
+		for i, op := range ops {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(i*round) * 200 * time.Microsecond)
+				errs[i] = op()
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, announce.ErrRemoved) {
+				t.Errorf("round %d, op %d: %v", round, i, err)
+			}
+		}
+		require.Equal(t, before, s.Snapshot(t), "round %d", round)
+	}
+}
