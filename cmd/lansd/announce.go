@@ -705,6 +705,9 @@ func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []a
 					out.printf("removed %q", h.Name())
 				}
 			}
+			if ae.Rollback == nil {
+				_ = r.Close(context.WithoutCancel(ctx)) // nothing left to send: ends its goroutine
+			}
 		}
 		if ctx.Err() != nil && errors.Is(failed, context.Canceled) {
 			fmt.Fprintln(env.stderr, "lansd announce: interrupted; what was registered is removed")
