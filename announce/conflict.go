@@ -2,10 +2,7 @@ package announce
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/miekg/dns"
 
@@ -137,9 +134,9 @@ func (r *Responder) rename(e *entity) {
 	label := e.label
 	for range 10000 {
 		if e.kind == kindHost {
-			label = nextHostLabel(label)
+			label = dnsname.NextHostLabel(label)
 		} else {
-			label = nextInstanceLabel(label)
+			label = dnsname.NextInstanceLabel(label)
 		}
 		if !r.nameInUse(e, label) {
 			break
@@ -171,44 +168,4 @@ func (r *Responder) nameInUse(e *entity, label string) bool {
 		}
 	}
 	return false
-}
-
-// nextInstanceLabel returns the instance name after s: "Name" -> "Name (2)",
-// "Name (2)" -> "Name (3)", shortened at a UTF-8 boundary to stay within
-// 63 bytes (RFC 6763 section 4.1.1).
-func nextInstanceLabel(s string) string {
-	base, n := s, 1
-	if strings.HasSuffix(s, ")") {
-		if i := strings.LastIndex(s, " ("); i >= 0 {
-			if v, err := strconv.Atoi(s[i+2 : len(s)-1]); err == nil && v >= 2 {
-				base, n = s[:i], v
-			}
-		}
-	}
-	suffix := fmt.Sprintf(" (%d)", n+1)
-	return truncateUTF8(base, 63-len(suffix)) + suffix
-}
-
-// nextHostLabel returns the host label after s: "h1" -> "h1-2",
-// "h1-2" -> "h1-3", within 63 bytes.
-func nextHostLabel(s string) string {
-	base, n := s, 1
-	if i := strings.LastIndex(s, "-"); i > 0 {
-		if v, err := strconv.Atoi(s[i+1:]); err == nil && v >= 2 && !strings.HasPrefix(s[i+1:], "0") {
-			base, n = s[:i], v
-		}
-	}
-	suffix := "-" + strconv.Itoa(n+1)
-	return truncateUTF8(base, 63-len(suffix)) + suffix
-}
-
-// truncateUTF8 shortens s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

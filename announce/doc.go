@@ -7,6 +7,9 @@
 // host's A and AAAA records given per interface (each interface's own
 // addresses only).
 //
+// Publishing the same Service descriptions in ordinary unicast DNS
+// (wide-area DNS-SD) is package wide's.
+//
 // # Life of a name
 //
 //   - Probing (RFC 6762 section 8.1): after a random 0-250 ms wait, three

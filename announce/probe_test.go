@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -546,36 +545,6 @@ func TestConflictRateLimit(t *testing.T) {
 		assert.GreaterOrEqual(t, starts[15].Sub(starts[14]), 5*time.Second, "attempt 16 waits")
 		assert.GreaterOrEqual(t, starts[16].Sub(starts[15]), 5*time.Second, "attempt 17 waits")
 	})
-}
-
-func TestNextNames(t *testing.T) {
-	seq := []string{"Office TZ"}
-	for range 3 {
-		seq = append(seq, nextInstanceLabel(seq[len(seq)-1]))
-	}
-	assert.Equal(t, []string{"Office TZ", "Office TZ (2)", "Office TZ (3)", "Office TZ (4)"}, seq)
-	assert.Equal(t, "A (11)", nextInstanceLabel("A (10)"))
-	assert.Equal(t, "A (1) (2)", nextInstanceLabel("A (1)"), "(1) is not a rename suffix")
-	assert.Equal(t, "A(2) (2)", nextInstanceLabel("A(2)"))
-	long := strings.Repeat("x", 63)
-	n := nextInstanceLabel(long)
-	assert.Len(t, n, 63)
-	assert.True(t, strings.HasSuffix(n, "x (2)"))
-	accents := strings.Repeat("é", 31) // 62 bytes
-	n = nextInstanceLabel(accents)
-	assert.LessOrEqual(t, len(n), 63)
-	assert.True(t, strings.HasSuffix(n, " (2)"))
-	assert.True(t, strings.HasPrefix(n, strings.Repeat("é", 29)+" "), "cut at a character boundary: %q", n)
-
-	hs := []string{"h1"}
-	for range 3 {
-		hs = append(hs, nextHostLabel(hs[len(hs)-1]))
-	}
-	assert.Equal(t, []string{"h1", "h1-2", "h1-3", "h1-4"}, hs)
-	assert.Equal(t, "my-host-2", nextHostLabel("my-host"))
-	assert.Equal(t, "h-09-2", nextHostLabel("h-09"))
-	assert.Equal(t, "web-1-2", nextHostLabel("web-1"))
-	assert.Len(t, nextHostLabel(strings.Repeat("h", 63)), 63)
 }
 
 func TestLocalDuplicateInstanceRenamed(t *testing.T) {

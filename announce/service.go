@@ -467,8 +467,7 @@ const eventBuffer = 8
 // Handle is a published service.
 type Handle struct {
 	r      *Responder
-	e      *entity    // owned by the event loop
-	zone   *zoneEntry // set instead of r and e when a ZoneRegistrar publishes the service
+	e      *entity // owned by the event loop
 	regSvc *registry.Service
 	events chan Event
 
@@ -637,9 +636,6 @@ func (r *Responder) addEntity(h *Handle, wait chan error) {
 // the first announcement of the new record is sent (or, while the name is
 // being probed again, once the record is stored).
 func (h *Handle) UpdateTXT(ctx context.Context, rec txt.Record) error {
-	if h.zone != nil {
-		return h.zone.updateTXT(ctx, rec)
-	}
 	r := h.r
 	rep := txt.Validate(rec, h.regSvc, txt.Options{})
 	if !rep.Conforms() {
@@ -679,8 +675,5 @@ func (h *Handle) UpdateTXT(ctx context.Context, rec txt.Record) error {
 // Remove withdraws the service: goodbye packets for its records (RFC 6762
 // section 10.1). Removing twice is harmless.
 func (h *Handle) Remove(ctx context.Context) error {
-	if h.zone != nil {
-		return h.zone.remove(ctx)
-	}
 	return h.r.call(ctx, func() { h.r.removeEntity(h.e) })
 }

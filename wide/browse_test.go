@@ -17,6 +17,7 @@ import (
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
 	"github.com/lansd/lansd/sd"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -27,12 +28,12 @@ import (
 const wideZone = "tz.example.net"
 
 // wideRegistrar returns a registrar for s, closed when the test ends.
-func wideRegistrar(t *testing.T, s *dnstest.Server) *announce.ZoneRegistrar {
+func wideRegistrar(t *testing.T, s *dnstest.Server) *Registrar {
 	t.Helper()
-	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{
+	r, err := NewRegistrar(RegistrarOptions{
 		Domain:   s.Zone,
 		Server:   s.Addr,
-		TSIG:     announce.TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret},
+		TSIG:     tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret},
 		HostName: "h1",
 		Addrs:    []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8::7")},
 		Logger:   slog.New(slog.DiscardHandler),

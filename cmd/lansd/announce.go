@@ -21,7 +21,9 @@ import (
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/wide"
 )
 
 const announceExample = `  lansd announce --service timezone --name "Office TZ" --port 8080 --txt path=/tz
@@ -93,7 +95,7 @@ var (
 )
 
 // newZoneRegistrar creates the unicast DNS registrar; tests replace it.
-var newZoneRegistrar = announce.NewZoneRegistrar
+var newZoneRegistrar = wide.NewRegistrar
 
 func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlags(env, "announce",
@@ -121,7 +123,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	fs.BoolVar(&f.noRename, "no-rename", false, "unicast DNS: fail (exit 1) when the name is taken in the zone, instead of renaming")
 	fs.StringArrayVar(&f.addrs, "addr", nil, "unicast DNS: an `IP` address of the host, written as A or AAAA (repeat; default: this machine's)")
 	fs.StringVar(&f.ttl, "ttl", "", "unicast DNS: `TTL` of the records, seconds or a duration (default 120)")
-	fs.DurationVar(&f.timeout, "timeout", announce.DefaultZoneTimeout, "unicast DNS: give up on an exchange with the server after `DURATION`")
+	fs.DurationVar(&f.timeout, "timeout", wide.DefaultTimeout, "unicast DNS: give up on an exchange with the server after `DURATION`")
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -487,7 +489,7 @@ func isLocalDomain(d string) bool {
 }
 
 // runAnnounceZone registers the services in a unicast DNS zone
-// (announce.ZoneRegistrar) until ctx ends, then removes them. It opens no
+// (wide.Registrar) until ctx ends, then removes them. It opens no
 // multicast socket.
 func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *announceFlags) int {
 	for _, name := range localOnlyFlags {
@@ -514,14 +516,14 @@ func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *ann
 	if f.tsig != "" && f.tsigFile != "" {
 		return fail(env, "announce", usageErrorf("give --tsig or --tsig-file, not both"))
 	}
-	var key announce.TSIG
+	var key tsig.Key
 	switch {
 	case f.tsig != "":
-		if key, err = announce.ParseTSIG(f.tsig); err != nil {
+		if key, err = tsig.Parse(f.tsig); err != nil {
 			return fail(env, "announce", usageErrorf("--tsig: %w", err))
 		}
 	case f.tsigFile != "":
-		if key, err = announce.LoadTSIGFile(f.tsigFile); err != nil {
+		if key, err = tsig.LoadFile(f.tsigFile); err != nil {
 			return fail(env, "announce", usageErrorf("--tsig-file: %w", err))
 		}
 	}
@@ -546,7 +548,7 @@ func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *ann
 	// sent: nothing invalid is written to a zone.
 	refused := 0
 	for i, s := range services {
-		recs, err := announce.BuildZoneRecords(s, announce.ZoneRecordOptions{
+		recs, err := wide.BuildRecords(s, wide.RecordOptions{
 			Zone: zone, HostName: f.hostname, Addrs: addrs, TTL: ttl, Registry: reg,
 		})
 		var report txt.Report
@@ -569,7 +571,7 @@ func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *ann
 	}
 
 	logger := newLogger(env.stderr, f.verbose, slog.LevelWarn)
-	r, err := newZoneRegistrar(announce.ZoneOptions{
+	r, err := newZoneRegistrar(wide.RegistrarOptions{
 		Domain:   zone,
 		Server:   f.server,
 		TSIG:     key,
@@ -595,30 +597,12 @@ func registryPathOf(fs *pflag.FlagSet) *string {
 
 // serveZone registers the services with r, prints their names, and on
 // interruption removes them.
-func serveZone(ctx context.Context, env *cliEnv, r *announce.ZoneRegistrar, services []announce.Service, timeout time.Duration) int {
+func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []announce.Service, timeout time.Duration) int {
 	out := &syncWriter{w: env.stdout}
-	handles := make([]*announce.Handle, len(services))
-	errs := make([]error, len(services))
-	var wg sync.WaitGroup
-	for i, s := range services {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			handles[i], errs[i] = r.Add(ctx, s)
-		}()
-	}
-	wg.Wait()
-	// Removal gets its own bounded time: ctx is over by then.
-	cleanup := func() error {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*timeout+time.Second)
-		defer cancel()
-		return r.Close(cctx)
-	}
+	handles, err := r.AddAll(ctx, services)
 	server, _ := r.Primary(ctx)
-	var failed []error
-	for i, h := range handles {
-		if errs[i] != nil {
-			failed = append(failed, errs[i])
+	for _, h := range handles {
+		if h == nil {
 			continue
 		}
 		line := fmt.Sprintf("registered %q in %s at %s", h.Name(), r.Zone(), server)
@@ -627,20 +611,27 @@ func serveZone(ctx context.Context, env *cliEnv, r *announce.ZoneRegistrar, serv
 		}
 		out.printf("%s", line)
 	}
-	if len(failed) > 0 {
-		cerr := cleanup()
-		for i, h := range handles {
-			if errs[i] == nil && cerr == nil {
-				out.printf("removed %q", h.Name())
+	if err != nil {
+		// AddAll has removed what it added.
+		var ae *wide.AddAllError
+		failed := err
+		if errors.As(err, &ae) {
+			failed = errors.Join(ae.Errs...)
+			for _, h := range handles {
+				if h != nil && ae.Rollback == nil {
+					out.printf("removed %q", h.Name())
+				}
+			}
+			if ae.Rollback == nil {
+				_ = r.Close(context.WithoutCancel(ctx)) // nothing left to send: ends its goroutine
 			}
 		}
-		if ctx.Err() != nil && errors.Is(errors.Join(failed...), context.Canceled) {
+		if ctx.Err() != nil && errors.Is(failed, context.Canceled) {
 			fmt.Fprintln(env.stderr, "lansd announce: interrupted; what was registered is removed")
 			return exitOK
 		}
-		err := errors.Join(append(failed, cerr)...)
 		fmt.Fprintf(env.stderr, "lansd announce: %v\n", err)
-		if errors.Is(err, announce.ErrNameConflict) {
+		if errors.Is(err, wide.ErrNameConflict) {
 			return exitNonConf
 		}
 		var ve *announce.ValidationError
@@ -667,7 +658,10 @@ func serveZone(ctx context.Context, env *cliEnv, r *announce.ZoneRegistrar, serv
 	for i, h := range handles {
 		names[i] = h.Name()
 	}
-	err := cleanup() // deletes exactly our records (RFC 2136 section 2.5.4)
+	// Removal gets its own bounded time: ctx is over by then.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*timeout+time.Second)
+	defer cancel()
+	err = r.Close(cctx) // deletes exactly our records (RFC 2136 section 2.5.4)
 	evWG.Wait()
 	if err != nil {
 		return fail(env, "announce", err)

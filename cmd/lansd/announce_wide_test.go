@@ -22,7 +22,9 @@ import (
 	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnstest"
 	"github.com/lansd/lansd/sd"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/wide"
 )
 
 // The wide-area CLI tests run lansd in-process against a real BIND 9
@@ -220,8 +222,8 @@ func TestWideAnnounceBrowseAndRemove(t *testing.T) {
 	br := startLansd(t, "browse", "timezone", "--domain", wideTestZone, "--server", s.Addr, "--interval", "200ms", "--json")
 	br.waitOutput(t, `"event":"add","instance":"Office TZ"`, 5*time.Second)
 
-	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{Domain: wideTestZone, Server: s.Addr,
-		TSIG: announce.TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h2",
+	r, err := wide.NewRegistrar(wide.RegistrarOptions{Domain: wideTestZone, Server: s.Addr,
+		TSIG: tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h2",
 		Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.8")}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -379,8 +381,8 @@ lb  lab.tz.example.net.  (from tz.example.net.)
 		return
 	}
 	// 500 instances registered, all found by one lansd browse --once.
-	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{Domain: wideTestZone, Server: s.Addr,
-		TSIG: announce.TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h1",
+	r, err := wide.NewRegistrar(wide.RegistrarOptions{Domain: wideTestZone, Server: s.Addr,
+		TSIG: tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}, HostName: "h1",
 		Addrs: []netip.Addr{netip.MustParseAddr("198.51.100.7")}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/wide"
 )
 
 const zoneExample = `  lansd zone --service timezone --name "Office TZ" --port 8080 --txt path=/tz \
@@ -83,7 +84,7 @@ func runZone(_ context.Context, env *cliEnv, args []string) int {
 		return fail(env, "zone", err)
 	}
 	svc := announce.Service{Instance: f.name, Type: f.service, Subtypes: f.subtypes, Port: f.port, TXT: rec}
-	recs, err := announce.BuildZoneRecords(svc, announce.ZoneRecordOptions{
+	recs, err := wide.BuildRecords(svc, wide.RecordOptions{
 		Zone: f.domain, HostName: f.host, Addrs: addrs, TTL: ttl, Registry: reg,
 	})
 	if err != nil {
@@ -145,7 +146,7 @@ func parseAddrs(args []string, host, domain string) ([]netip.Addr, error) {
 }
 
 // printZone writes the records as zone-file lines with comments.
-func printZone(w io.Writer, z *announce.ZoneRecords) {
+func printZone(w io.Writer, z *wide.Records) {
 	fmt.Fprintf(w, "; DNS-SD records for %s (RFC 6763)\n", z.Instance)
 	fmt.Fprintln(w, "; Service type enumeration (section 9):")
 	fmt.Fprintln(w, z.ServicesPTR)

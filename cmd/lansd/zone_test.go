@@ -15,7 +15,9 @@ import (
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
+	"github.com/lansd/lansd/wide"
 )
 
 // zoneArgs describe the service the zone tests print and register.
@@ -65,7 +67,7 @@ func TestZoneCommandOutputParsesBack(t *testing.T) {
 	assert.Empty(t, errOut)
 	got := parseZone(t, out)
 
-	want, err := announce.BuildZoneRecords(zoneService(t), announce.ZoneRecordOptions{
+	want, err := wide.BuildRecords(zoneService(t), wide.RecordOptions{
 		Zone: "tz.example.net", HostName: "h1.tz.example.net", Addrs: zoneAddrs,
 	})
 	require.NoError(t, err)
@@ -89,9 +91,9 @@ func TestZoneCommandMatchesRegistrarOnBIND(t *testing.T) {
 	pasted := dnstest.StartBIND(t, "tz.example.net", dnstest.WithRecords(lines...))
 	updated := dnstest.StartBIND(t, "tz.example.net")
 
-	r, err := announce.NewZoneRegistrar(announce.ZoneOptions{
+	r, err := wide.NewRegistrar(wide.RegistrarOptions{
 		Domain: updated.Zone, Server: updated.Addr,
-		TSIG:     announce.TSIG{Name: updated.KeyName, Algorithm: updated.Algorithm, Secret: updated.Secret},
+		TSIG:     tsig.Key{Name: updated.KeyName, Algorithm: updated.Algorithm, Secret: updated.Secret},
 		HostName: "h1.tz.example.net", Addrs: zoneAddrs,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Timeout: 3 * time.Second,
 	})

@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"context"
@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lansd/lansd/internal/udns"
 	"github.com/miekg/dns"
-)
 
-// DefaultZoneTimeout bounds one exchange with the zone's server,
-// retransmissions included, unless ZoneOptions.Timeout says otherwise.
-const DefaultZoneTimeout = 5 * time.Second
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/udns"
+	"github.com/lansd/lansd/tsig"
+)
 
 // Exchange parameters.
 const (
@@ -39,13 +38,13 @@ const (
 type exchanger struct {
 	server  string // host:port
 	zone    string
-	key     *TSIG // nil: unsigned
+	key     *tsig.Key // nil: unsigned
 	timeout time.Duration
 }
 
-// exchange sends m and returns the answer. Errors: *ZoneUnreachableError
+// exchange sends m and returns the answer. Errors: *UnreachableError
 // when no answer came within the timeout (or ctx ended), and
-// *ZoneServerError for an answer whose TSIG the server or we reject.
+// *UpdateError for an answer whose TSIG the server or we reject.
 // Error RCODEs in a trustworthy answer are left to the caller. op ("update"
 // or "query") names the exchange in errors.
 func (x *exchanger) exchange(parent context.Context, m *dns.Msg, op string) (*dns.Msg, error) {
@@ -80,7 +79,7 @@ func (x *exchanger) exchange(parent context.Context, m *dns.Msg, op string) (*dn
 		if err == nil {
 			return r, nil
 		}
-		var se *ZoneServerError
+		var se *UpdateError
 		if errors.As(err, &se) {
 			se.Op = op
 			return nil, se
@@ -100,7 +99,7 @@ func (x *exchanger) exchange(parent context.Context, m *dns.Msg, op string) (*dn
 		// The caller gave up (or its deadline passed), not the server.
 		return nil, fmt.Errorf("%s of zone %s at %s interrupted: %w", op, x.zone, x.server, context.Cause(parent))
 	}
-	return nil, &ZoneUnreachableError{Server: x.server, Zone: x.zone, Op: op, Waited: time.Since(start), Tries: tries, Err: lastErr}
+	return nil, &UnreachableError{Server: x.server, Zone: x.zone, Op: op, Waited: time.Since(start), Tries: tries, Err: lastErr}
 }
 
 // once sends m once and waits up to wait for the answer.
@@ -129,13 +128,45 @@ func (x *exchanger) once(ctx context.Context, m *dns.Msg, useTCP bool, wait time
 		t := r.IsTsig()
 		switch {
 		case t != nil && t.Error != 0:
-			return nil, &ZoneServerError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, TSIGError: int(t.Error), Key: x.key.Name}
+			return nil, &UpdateError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, TSIGError: int(t.Error), Key: x.key.Name}
 		case t == nil && r.Id == req.Id && (err == nil || errors.Is(err, dns.ErrSig)):
-			return nil, &ZoneServerError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, Key: x.key.Name, Unsigned: true}
+			return nil, &UpdateError{Server: x.server, Zone: x.zone, Rcode: r.Rcode, Key: x.key.Name, Unsigned: true}
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// query asks the server for name's records of type qtype and returns
+// those of the answer section that are of that type and name. An error
+// RCODE other than NXDOMAIN is an *UpdateError.
+func (x *exchanger) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	resp, err := x.exchange(ctx, q, "query")
+	if err != nil {
+		return nil, err
+	}
+	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
+		return nil, x.serverError("query", resp.Rcode)
+	}
+	var out []dns.RR
+	for _, rr := range resp.Answer {
+		if rr.Header().Rrtype == qtype && dnsname.Equal(rr.Header().Name, name) {
+			out = append(out, rr)
+		}
+	}
+	return out, nil
+}
+
+// serverError returns the error for an unexpected RCODE in the answer to
+// an op ("update" or "query").
+func (x *exchanger) serverError(op string, rcode int) error {
+	key := ""
+	if x.key != nil {
+		key = x.key.Name
+	}
+	return &UpdateError{Server: x.server, Zone: x.zone, Op: op, Rcode: rcode, Key: key}
 }

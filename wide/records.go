@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"errors"
@@ -11,21 +11,23 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
 )
 
-// DefaultZoneTTL is the TTL of every record a ZoneRegistrar writes and
-// BuildZoneRecords builds, unless set: 120 s, the TTL RFC 6762 section 10
+// DefaultTTL is the TTL of every record a Registrar writes and
+// BuildRecords builds, unless set: 120 s, the TTL RFC 6762 section 10
 // gives records that name a host, for all records. The records are
 // dynamic and unicast DNS has no goodbye packets: a resolver caches a
 // removed or changed record for up to its TTL, so the TTL is kept short
 // rather than the 75 minutes Multicast DNS gives PTR and TXT records.
-const DefaultZoneTTL = 120 * time.Second
+const DefaultTTL = 120 * time.Second
 
-// ZoneRecordOptions say how BuildZoneRecords writes a service into a
-// unicast DNS zone.
-type ZoneRecordOptions struct {
+// RecordOptions say how BuildRecords writes a service into a unicast DNS
+// zone.
+type RecordOptions struct {
 	// Zone is the zone the records go in, e.g. "tz.example.net.". The
 	// service's Domain, when set, must be the zone or a name inside it;
 	// empty, it is the zone.
@@ -39,17 +41,17 @@ type ZoneRecordOptions struct {
 	// A service with an explicit Host gets no address records: that
 	// host's addresses are someone else's to publish.
 	Addrs []netip.Addr
-	// TTL is the TTL of every record; zero means DefaultZoneTTL.
+	// TTL is the TTL of every record; zero means DefaultTTL.
 	TTL time.Duration
 	// Registry supplies the TXT rules the service is validated against;
 	// nil means registry.Builtin().
 	Registry *registry.Registry
 }
 
-// ZoneRecords are the records that publish one DNS-SD service instance in
-// a unicast DNS zone (RFC 6763), as the ZoneRegistrar sends them in an
-// UPDATE and "lansd zone" prints them.
-type ZoneRecords struct {
+// Records are the records that publish one DNS-SD service instance in a
+// unicast DNS zone (RFC 6763), as the Registrar sends them in an UPDATE
+// and "lansd zone" prints them.
+type Records struct {
 	// Instance is the full instance name,
 	// "Office TZ._timezone._tcp.tz.example.net.".
 	Instance string
@@ -73,7 +75,7 @@ type ZoneRecords struct {
 
 // RRs returns every record: the enumeration PTR, the type PTR, the
 // subtype PTRs, SRV, TXT, then the addresses.
-func (z *ZoneRecords) RRs() []dns.RR {
+func (z *Records) RRs() []dns.RR {
 	out := []dns.RR{z.ServicesPTR, z.PTR}
 	for _, p := range z.SubtypePTRs {
 		out = append(out, p)
@@ -85,7 +87,7 @@ func (z *ZoneRecords) RRs() []dns.RR {
 // instanceRRs returns the records whose names belong to the instance
 // alone: the type and subtype PTRs to it, SRV and TXT. RFC 2136 section
 // 2.5.4 deletes exactly these when the service is withdrawn.
-func (z *ZoneRecords) instanceRRs() []dns.RR {
+func (z *Records) instanceRRs() []dns.RR {
 	out := []dns.RR{z.PTR}
 	for _, p := range z.SubtypePTRs {
 		out = append(out, p)
@@ -93,116 +95,119 @@ func (z *ZoneRecords) instanceRRs() []dns.RR {
 	return append(out, z.SRV, z.TXT)
 }
 
-// BuildZoneRecords validates s exactly as Service.Validate does (a service
-// that does not validate is refused with a *ValidationError: nothing
-// invalid goes into a zone) and returns the records that publish it in
-// opts.Zone. The same function builds what a ZoneRegistrar sends.
-func BuildZoneRecords(s Service, opts ZoneRecordOptions) (*ZoneRecords, error) {
+// BuildRecords validates s exactly as announce.Service.Validate does (a
+// service that does not validate is refused with an
+// *announce.ValidationError: nothing invalid goes into a zone) and returns
+// the records that publish it in opts.Zone. The same function builds what
+// a Registrar sends.
+func BuildRecords(s announce.Service, opts RecordOptions) (*Records, error) {
 	zone, err := checkZone(opts.Zone, "Zone")
 	if err != nil {
-		return nil, fmt.Errorf("announce: ZoneRecordOptions: %w", err)
+		return nil, fmt.Errorf("wide: RecordOptions: %w", err)
 	}
 	host, err := zoneHostName(opts.HostName, zone)
 	if err != nil {
-		return nil, fmt.Errorf("announce: ZoneRecordOptions: %w", err)
+		return nil, fmt.Errorf("wide: RecordOptions: %w", err)
 	}
 	ttl, err := zoneTTL(opts.TTL)
 	if err != nil {
-		return nil, fmt.Errorf("announce: ZoneRecordOptions: %w", err)
+		return nil, fmt.Errorf("wide: RecordOptions: %w", err)
 	}
 	reg := opts.Registry
 	if reg == nil {
 		reg = registry.Builtin()
 	}
-	zs, err := prepareZoneService(s, zone, host, opts.Addrs, ttl, reg)
+	zs, err := prepareService(s, zone, host, opts.Addrs, ttl, reg)
 	if err != nil {
 		return nil, err
 	}
 	return zs.records(zs.label), nil
 }
 
-// zoneService is a validated service as a zone registrar writes it.
-type zoneService struct {
-	data   svcData
-	label  string       // the instance label asked for
-	zone   string       // the zone (UPDATE zone section)
-	target string       // SRV target
-	addrs  []netip.Addr // addresses written for target, or none
-	ttl    uint32
-	report txt.Report
+// service is a validated service as the registrar writes it.
+type service struct {
+	p       announce.Prepared
+	txtStrs []string     // p.TXT in miekg/dns form
+	label   string       // the instance label asked for
+	zone    string       // the zone (UPDATE zone section)
+	target  string       // SRV target
+	addrs   []netip.Addr // addresses written for target, or none
+	ttl     uint32
+	report  txt.Report
 }
 
-// prepareZoneService checks s for publishing in zone and works out its
+// prepareService checks s for publishing in zone and works out its
 // records' data. host is the registrar's host name and addrs its
 // addresses.
-func prepareZoneService(s Service, zone, host string, addrs []netip.Addr, ttl uint32, reg *registry.Registry) (*zoneService, error) {
+func prepareService(s announce.Service, zone, host string, addrs []netip.Addr, ttl uint32, reg *registry.Registry) (*service, error) {
 	// Defaults that differ from Multicast DNS: the domain is the zone and
 	// a single-label host lies in the zone, not in "local.".
-	if s.Domain == "" && !typeHasDomain(s.Type) {
-		s.Domain = zone
-	}
 	if h := strings.TrimSuffix(s.Host, "."); h != "" && !strings.Contains(h, ".") {
 		s.Host = h + "." + zone
 	}
-	res := s.resolve(reg)
-	if err := res.err(s.Instance, true); err != nil {
+	p, err := s.Prepare(zone, reg)
+	if err != nil {
 		return nil, err
 	}
-	d := res.data
 	var errs []error
-	if !dns.IsSubDomain(zone, d.domain) {
-		errs = append(errs, &FieldError{Field: "Domain", Value: d.domain, Reason: fmt.Sprintf("not inside the zone %s", zone)})
-	} else if dns.IsSubDomain(localDomain, d.domain) {
-		errs = append(errs, &FieldError{Field: "Domain", Value: d.domain, Reason: "names under local. are Multicast DNS names (RFC 6762 section 3), not a unicast zone's"})
+	if !dns.IsSubDomain(zone, p.Domain) {
+		errs = append(errs, &announce.FieldError{Field: "Domain", Value: p.Domain, Reason: fmt.Sprintf("not inside the zone %s", zone)})
+	} else if dns.IsSubDomain(dnsname.Local, p.Domain) {
+		errs = append(errs, &announce.FieldError{Field: "Domain", Value: p.Domain, Reason: "names under local. are Multicast DNS names (RFC 6762 section 3), not a unicast zone's"})
 	}
-	if d.host != "" && dns.IsSubDomain(localDomain, d.host) {
-		errs = append(errs, &FieldError{Field: "Host", Value: s.Host, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be the SRV target in a unicast zone"})
+	if p.Host != "" && dns.IsSubDomain(dnsname.Local, p.Host) {
+		errs = append(errs, &announce.FieldError{Field: "Host", Value: s.Host, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be the SRV target in a unicast zone"})
 	}
 	if len(errs) > 0 {
-		return nil, &ValidationError{Service: s.Instance, Report: res.report, Err: errors.Join(errs...)}
+		return nil, &announce.ValidationError{Service: s.Instance, Report: p.Report, Err: errors.Join(errs...)}
 	}
-	zs := &zoneService{data: d, label: res.instance, zone: zone, target: host, ttl: ttl, report: res.report}
-	if d.host != "" {
-		zs.target = d.host
+	rr, err := p.TXT.RR(dns.RR_Header{Name: ".", Class: dns.ClassINET})
+	if err != nil { // cannot happen: Prepare encodes it
+		return nil, &announce.ValidationError{Service: s.Instance, Report: p.Report, Err: &announce.FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}}
 	}
-	if sameName(zs.target, host) && dns.IsSubDomain(zone, host) {
+	zs := &service{p: p, txtStrs: rr.Txt, label: p.Instance, zone: zone, target: host, ttl: ttl, report: p.Report}
+	if p.Host != "" {
+		zs.target = p.Host
+	}
+	if dnsname.Equal(zs.target, host) && dns.IsSubDomain(zone, host) {
 		zs.addrs = cleanAddrs(addrs)
 	}
 	return zs, nil
 }
 
-// typeHasDomain reports whether a service type names its domain,
-// "_http._tcp.example.com.".
-func typeHasDomain(t string) bool {
-	if !strings.HasPrefix(t, "_") {
-		return false
-	}
-	pt, err := registry.ParseType(t)
-	if err != nil {
-		lt, lerr := lenientType(t)
-		return lerr == nil && lt.Domain != ""
-	}
-	return pt.Domain != ""
+// typeName returns the service type name, "_timezone._tcp.tz.example.net.".
+func (zs *service) typeName() string { return zs.p.Type + "." + zs.p.Domain }
+
+// instanceName returns the full instance name for label.
+func (zs *service) instanceName(label string) string {
+	return dnsname.EscapeLabel(label) + "." + zs.typeName()
+}
+
+// withTXT returns a copy of zs with another TXT record.
+func (zs *service) withTXT(rec txt.Record, strs []string) *service {
+	c := *zs
+	c.p.TXT = rec
+	c.txtStrs = strs
+	return &c
 }
 
 // records returns zs's records with instance label.
-func (zs *zoneService) records(label string) *ZoneRecords {
-	d := &zs.data
-	inst := d.instanceName(label)
-	typ := d.typeName()
+func (zs *service) records(label string) *Records {
+	inst := zs.instanceName(label)
+	typ := zs.typeName()
 	hdr := func(name string, t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: zs.ttl}
 	}
-	z := &ZoneRecords{
+	z := &Records{
 		Instance:    inst,
-		ServicesPTR: &dns.PTR{Hdr: hdr(enumLabels+d.domain, dns.TypePTR), Ptr: typ},
+		ServicesPTR: &dns.PTR{Hdr: hdr(dnsname.ServicesType+"."+zs.p.Domain, dns.TypePTR), Ptr: typ},
 		PTR:         &dns.PTR{Hdr: hdr(typ, dns.TypePTR), Ptr: inst},
-		SRV:         &dns.SRV{Hdr: hdr(inst, dns.TypeSRV), Port: d.port, Target: zs.target},
-		TXT:         d.txtRR(inst, zs.ttl).(*dns.TXT),
+		SRV:         &dns.SRV{Hdr: hdr(inst, dns.TypeSRV), Port: zs.p.Port, Target: zs.target},
+		TXT:         &dns.TXT{Hdr: hdr(inst, dns.TypeTXT), Txt: slices.Clone(zs.txtStrs)},
 		Report:      zs.report,
 	}
-	for _, sub := range d.subtypes {
-		z.SubtypePTRs = append(z.SubtypePTRs, &dns.PTR{Hdr: hdr(escapeLabel(sub)+subLabel+typ, dns.TypePTR), Ptr: inst})
+	for _, sub := range zs.p.Subtypes {
+		z.SubtypePTRs = append(z.SubtypePTRs, &dns.PTR{Hdr: hdr(dnsname.EscapeLabel(sub)+"."+dnsname.SubLabel+"."+typ, dns.TypePTR), Ptr: inst})
 	}
 	z.Addrs = addrRRs(zs.target, zs.addrs, zs.ttl)
 	return z
@@ -241,14 +246,14 @@ func cleanAddrs(addrs []netip.Addr) []netip.Addr {
 // checkZone returns zone fully qualified, or an error naming the field.
 func checkZone(zone, field string) (string, error) {
 	if strings.TrimSpace(zone) == "" {
-		return "", &FieldError{Field: field, Reason: "no zone given; name the DNS zone to publish in, e.g. tz.example.net."}
+		return "", &announce.FieldError{Field: field, Reason: "no zone given; name the DNS zone to publish in, e.g. tz.example.net."}
 	}
 	z := dns.Fqdn(zone)
 	if _, ok := dns.IsDomainName(z); !ok || z == "." || strings.Contains(z, "..") {
-		return "", &FieldError{Field: field, Value: zone, Reason: "not a valid domain name"}
+		return "", &announce.FieldError{Field: field, Value: zone, Reason: "not a valid domain name"}
 	}
-	if dns.IsSubDomain(localDomain, z) {
-		return "", &FieldError{Field: field, Value: zone, Reason: "local. is the Multicast DNS domain (RFC 6762 section 3); publish there with a Responder"}
+	if dns.IsSubDomain(dnsname.Local, z) {
+		return "", &announce.FieldError{Field: field, Value: zone, Reason: "local. is the Multicast DNS domain (RFC 6762 section 3); publish there with a Responder"}
 	}
 	return z, nil
 }
@@ -261,7 +266,7 @@ func zoneHostName(name, zone string) (string, error) {
 	if name == "" {
 		hn, err := os.Hostname()
 		if err != nil || hn == "" {
-			return "", &FieldError{Field: field, Reason: "empty, and os.Hostname failed", Err: err}
+			return "", &announce.FieldError{Field: field, Reason: "empty, and os.Hostname failed", Err: err}
 		}
 		name, _, _ = strings.Cut(hn, ".")
 	}
@@ -271,10 +276,10 @@ func zoneHostName(name, zone string) (string, error) {
 	}
 	h = dns.Fqdn(h)
 	if _, ok := dns.IsDomainName(h); !ok || strings.Contains(h, "..") || strings.ContainsAny(h, " \t") {
-		return "", &FieldError{Field: field, Value: name, Reason: "not a valid host name"}
+		return "", &announce.FieldError{Field: field, Value: name, Reason: "not a valid host name"}
 	}
-	if dns.IsSubDomain(localDomain, h) {
-		return "", &FieldError{Field: field, Value: name, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be published in a unicast zone"}
+	if dns.IsSubDomain(dnsname.Local, h) {
+		return "", &announce.FieldError{Field: field, Value: name, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be published in a unicast zone"}
 	}
 	return h, nil
 }
@@ -283,13 +288,13 @@ func zoneHostName(name, zone string) (string, error) {
 func zoneTTL(d time.Duration) (uint32, error) {
 	switch {
 	case d == 0:
-		d = DefaultZoneTTL
+		d = DefaultTTL
 	case d < 0:
-		return 0, &FieldError{Field: "TTL", Value: d.String(), Reason: "negative"}
+		return 0, &announce.FieldError{Field: "TTL", Value: d.String(), Reason: "negative"}
 	case d < time.Second:
-		return 0, &FieldError{Field: "TTL", Value: d.String(), Reason: "less than a second"}
+		return 0, &announce.FieldError{Field: "TTL", Value: d.String(), Reason: "less than a second"}
 	case d > (1<<31-1)*time.Second:
-		return 0, &FieldError{Field: "TTL", Value: d.String(), Reason: "more than 2^31-1 seconds (RFC 2181 section 8)"}
+		return 0, &announce.FieldError{Field: "TTL", Value: d.String(), Reason: "more than 2^31-1 seconds (RFC 2181 section 8)"}
 	}
 	return uint32(d / time.Second), nil
 }

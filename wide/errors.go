@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"errors"
@@ -7,29 +7,32 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/lansd/lansd/announce"
 )
 
-// Errors a ZoneRegistrar's errors match with errors.Is.
+// Errors a Registrar's errors match with errors.Is (besides ErrNoAnswer:
+// the server did not answer within the timeout, *UnreachableError).
 var (
 	// ErrNameConflict: the instance name is held in the zone by records
-	// that are not ours, and ZoneOptions.NoRename forbids renaming
-	// (*ZoneConflictError).
-	ErrNameConflict = errors.New("announce: instance name taken in the zone")
+	// that are not ours, and RegistrarOptions.NoRename forbids renaming
+	// (*ConflictError).
+	ErrNameConflict = errors.New("wide: instance name taken in the zone")
 	// ErrTSIGRejected: the server rejected the TSIG key (BADKEY, BADSIG,
-	// BADTIME; *ZoneServerError).
-	ErrTSIGRejected = errors.New("announce: TSIG key rejected")
+	// BADTIME; *UpdateError).
+	ErrTSIGRejected = errors.New("wide: TSIG key rejected")
 	// ErrUpdateRefused: the server refused the update: the zone does not
-	// accept updates from this key or address (*ZoneServerError).
-	ErrUpdateRefused = errors.New("announce: update refused")
-	// ErrNoAnswer: the server did not answer within the timeout
-	// (*ZoneUnreachableError).
-	ErrNoAnswer = errors.New("announce: DNS server did not answer")
+	// accept updates from this key or address (*UpdateError).
+	ErrUpdateRefused = errors.New("wide: update refused")
+	// ErrClosed is returned by a closed Registrar. errors.Is also finds
+	// announce.ErrClosed in it, as in the errors of a closed Responder.
+	ErrClosed error = closedError("wide: registrar closed")
 )
 
-// ZoneConflictError is an instance name held in the zone by someone else:
+// ConflictError is an instance name held in the zone by someone else:
 // its SRV or TXT records differ from ours (RFC 6763 section 4.1: one
 // instance name, one service), and renaming is off.
-type ZoneConflictError struct {
+type ConflictError struct {
 	Name     string   // the full instance name
 	Server   string   // the server asked, host:port
 	Existing []dns.RR // the SRV and TXT records found under Name
@@ -39,23 +42,16 @@ type ZoneConflictError struct {
 }
 
 // Error names the instance and what holds it.
-func (e *ZoneConflictError) Error() string {
-	var parts []string
-	for _, rr := range e.Existing {
-		parts = append(parts, rrData(rr))
-	}
-	held := "other records"
-	switch {
-	case e.Local:
+func (e *ConflictError) Error() string {
+	held := heldBy(e.Existing)
+	if e.Local {
 		held = "another service of this registrar"
-	case len(parts) > 0:
-		held = strings.Join(parts, ", ")
 	}
 	return fmt.Sprintf("%q is taken in the zone at %s by %s; not renamed (NoRename)", e.Name, e.Server, held)
 }
 
 // Is makes errors.Is(err, ErrNameConflict) true.
-func (e *ZoneConflictError) Is(target error) bool { return target == ErrNameConflict }
+func (e *ConflictError) Is(target error) bool { return target == ErrNameConflict }
 
 // rrData returns "TYPE rdata" of rr, for messages.
 func rrData(rr dns.RR) string {
@@ -64,8 +60,9 @@ func rrData(rr dns.RR) string {
 	return dns.TypeToString[rr.Header().Rrtype] + " " + strings.TrimSpace(strings.TrimPrefix(s, h))
 }
 
-// ZoneServerError is an error answer from the zone's server.
-type ZoneServerError struct {
+// UpdateError is an error answer from the zone's server, to an update or
+// to one of the queries a registration makes.
+type UpdateError struct {
 	Server string // host:port
 	Zone   string
 	Op     string // "update" or "query"
@@ -82,7 +79,7 @@ type ZoneServerError struct {
 
 // Error explains the answer: "TSIG key NAME rejected by 127.0.0.1:5300:
 // BADKEY ...".
-func (e *ZoneServerError) Error() string {
+func (e *UpdateError) Error() string {
 	key := strings.TrimSuffix(e.Key, ".")
 	switch {
 	case e.TSIGError != 0:
@@ -117,7 +114,7 @@ func (e *ZoneServerError) Error() string {
 }
 
 // Is makes errors.Is match ErrTSIGRejected and ErrUpdateRefused.
-func (e *ZoneServerError) Is(target error) bool {
+func (e *UpdateError) Is(target error) bool {
 	switch target {
 	case ErrTSIGRejected:
 		return e.TSIGError != 0
@@ -135,11 +132,11 @@ func rcodeName(rc int) string {
 	return fmt.Sprintf("RCODE%d", rc)
 }
 
-// ZoneUnreachableError is a server that gave no usable answer within the
+// UnreachableError is a server that gave no usable answer within the
 // timeout.
-type ZoneUnreachableError struct {
+type UnreachableError struct {
 	Server string        // host:port
-	Zone   string        //
+	Zone   string        // the zone
 	Op     string        // "update" or "query"
 	Waited time.Duration // how long we tried
 	Tries  int           // messages sent
@@ -147,25 +144,22 @@ type ZoneUnreachableError struct {
 }
 
 // Error names the server and the last error.
-func (e *ZoneUnreachableError) Error() string {
+func (e *UnreachableError) Error() string {
 	return fmt.Sprintf("no answer from DNS server %s (zone %s, %s) after %v and %d tries: %v",
 		e.Server, e.Zone, e.Op, e.Waited.Round(time.Millisecond), e.Tries, e.Err)
 }
 
 // Unwrap returns the last error.
-func (e *ZoneUnreachableError) Unwrap() error { return e.Err }
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrNoAnswer) true.
-func (e *ZoneUnreachableError) Is(target error) bool { return target == ErrNoAnswer }
+func (e *UnreachableError) Is(target error) bool { return target == ErrNoAnswer }
 
-// errZoneClosed is returned by a closed ZoneRegistrar; it matches
-// ErrClosed.
-var errZoneClosed error = closedError("announce: zone registrar closed")
-
-// closedError is ErrClosed with its own message.
+// closedError is the type of ErrClosed.
 type closedError string
 
+// Error returns the message.
 func (e closedError) Error() string { return string(e) }
 
-// Is makes errors.Is(err, ErrClosed) true.
-func (e closedError) Is(target error) bool { return target == ErrClosed }
+// Is makes errors.Is(ErrClosed, announce.ErrClosed) true.
+func (e closedError) Is(target error) bool { return target == announce.ErrClosed }

@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,9 +23,9 @@ func lines(rrs []dns.RR) []string {
 	return out
 }
 
-func TestZoneRecordsBuild(t *testing.T) {
-	recs, err := BuildZoneRecords(officeTZ(t), ZoneRecordOptions{
-		Zone: "tz.example.net", HostName: "h1", Addrs: []netip.Addr{testAddr4, testAddr6, netip.MustParseAddr("::ffff:198.51.100.7"), netip.MustParseAddr("224.0.0.251")},
+func TestRecordsBuild(t *testing.T) {
+	recs, err := BuildRecords(officeTZ(t), RecordOptions{
+		Zone: "tz.example.net", HostName: "h1", Addrs: []netip.Addr{regAddr4, regAddr6, netip.MustParseAddr("::ffff:198.51.100.7"), netip.MustParseAddr("224.0.0.251")},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", recs.Instance)
@@ -39,12 +41,12 @@ func TestZoneRecordsBuild(t *testing.T) {
 	assert.True(t, recs.Report.Conforms())
 }
 
-func TestZoneRecordsOptions(t *testing.T) {
+func TestRecordsOptions(t *testing.T) {
 	svc := officeTZ(t)
 	svc.Subtypes = nil
 
 	// TTL.
-	recs, err := BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net.", HostName: "h1", TTL: time.Hour})
+	recs, err := BuildRecords(svc, RecordOptions{Zone: "tz.example.net.", HostName: "h1", TTL: time.Hour})
 	require.NoError(t, err)
 	for _, rr := range recs.RRs() {
 		assert.Equal(t, uint32(3600), rr.Header().Ttl)
@@ -53,7 +55,7 @@ func TestZoneRecordsOptions(t *testing.T) {
 
 	// A fully qualified host outside the zone: SRV points there, no
 	// address records (they cannot be written in this zone).
-	recs, err = BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net.", HostName: "srv.example.org.", Addrs: []netip.Addr{testAddr4}})
+	recs, err = BuildRecords(svc, RecordOptions{Zone: "tz.example.net.", HostName: "srv.example.org.", Addrs: []netip.Addr{regAddr4}})
 	require.NoError(t, err)
 	assert.Equal(t, "srv.example.org.", recs.SRV.Target)
 	assert.Empty(t, recs.Addrs)
@@ -61,21 +63,21 @@ func TestZoneRecordsOptions(t *testing.T) {
 	// The service's own Host: a single label lies in the zone; no
 	// address records for it.
 	svc.Host = "printer"
-	recs, err = BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net.", HostName: "h1", Addrs: []netip.Addr{testAddr4}})
+	recs, err = BuildRecords(svc, RecordOptions{Zone: "tz.example.net.", HostName: "h1", Addrs: []netip.Addr{regAddr4}})
 	require.NoError(t, err)
 	assert.Equal(t, "printer.tz.example.net.", recs.SRV.Target)
 	assert.Empty(t, recs.Addrs)
 
 	// Host equal to HostName gets them.
 	svc.Host = "h1.tz.example.net."
-	recs, err = BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net.", HostName: "h1", Addrs: []netip.Addr{testAddr4}})
+	recs, err = BuildRecords(svc, RecordOptions{Zone: "tz.example.net.", HostName: "h1", Addrs: []netip.Addr{regAddr4}})
 	require.NoError(t, err)
 	assert.Len(t, recs.Addrs, 1)
 
 	// A domain inside the zone.
 	svc.Host = ""
 	svc.Domain = "Berlin.tz.example.net"
-	recs, err = BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net.", HostName: "h1"})
+	recs, err = BuildRecords(svc, RecordOptions{Zone: "tz.example.net.", HostName: "h1"})
 	require.NoError(t, err)
 	assert.Equal(t, "_services._dns-sd._udp.Berlin.tz.example.net.", recs.ServicesPTR.Hdr.Name)
 	assert.Equal(t, "Office TZ._timezone._tcp.Berlin.tz.example.net.", recs.Instance)
@@ -83,27 +85,27 @@ func TestZoneRecordsOptions(t *testing.T) {
 	// A type that names its domain.
 	svc.Domain = ""
 	svc.Type = "_printer._sub._http._tcp.tz.example.net."
-	svc.TXT = txtRecord(t, "path=/")
-	recs, err = BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net.", HostName: "h1"})
+	svc.TXT = regTXT(t, "path=/")
+	recs, err = BuildRecords(svc, RecordOptions{Zone: "tz.example.net.", HostName: "h1"})
 	require.NoError(t, err)
 	assert.Equal(t, "Office TZ._http._tcp.tz.example.net.", recs.Instance)
 	require.Len(t, recs.SubtypePTRs, 1)
 	assert.Equal(t, "_printer._sub._http._tcp.tz.example.net.", recs.SubtypePTRs[0].Hdr.Name)
 }
 
-func TestZoneRecordsEscapedNamesRoundTrip(t *testing.T) {
+func TestRecordsEscapedNamesRoundTrip(t *testing.T) {
 	// An instance name may hold dots, backslashes, quotes and any UTF-8
 	// (RFC 6763 section 4.1.1): the presentation form must parse back to
 	// the same name.
 	for _, inst := range []string{`Dr. Who's "TZ"`, `back\slash`, "Zoë (Küche); $x @y", "semi;colon(paren)"} {
 		svc := officeTZ(t)
 		svc.Instance = inst
-		recs, err := BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net", HostName: "h1"})
+		recs, err := BuildRecords(svc, RecordOptions{Zone: "tz.example.net", HostName: "h1"})
 		require.NoError(t, err, inst)
 		for _, rr := range recs.RRs() {
 			back, err := dns.NewRR(rr.String())
 			require.NoError(t, err, rr.String())
-			assert.Equal(t, rrKey(rr), rrKey(back), "%q parses back to the same wire form", rr.String())
+			assert.Equal(t, dnsname.RRKey(rr), dnsname.RRKey(back), "%q parses back to the same wire form", rr.String())
 			assert.Equal(t, rr.String(), back.String())
 		}
 		labels := dns.SplitDomainName(recs.Instance)
@@ -117,28 +119,28 @@ func TestZoneRecordsEscapedNamesRoundTrip(t *testing.T) {
 	}
 }
 
-func TestZoneRecordsRefused(t *testing.T) {
-	base := ZoneRecordOptions{Zone: "tz.example.net", HostName: "h1"}
+func TestRecordsRefused(t *testing.T) {
+	base := RecordOptions{Zone: "tz.example.net", HostName: "h1"}
 	for _, c := range []struct {
-		mod   func(*Service)
+		mod   func(*announce.Service)
 		field string
 	}{
-		{func(s *Service) { s.TXT = txtRecord(t, "path=relative") }, ""},
-		{func(s *Service) { s.Instance = "" }, "Instance"},
-		{func(s *Service) { s.Instance = strings.Repeat("x", 64) }, "Instance"},
-		{func(s *Service) { s.Domain = "example.org" }, "Domain"},
-		{func(s *Service) { s.Domain = "local." }, "Domain"},
-		{func(s *Service) { s.Host = "printer.local." }, "Host"},
-		{func(s *Service) { s.Type = "_timezone._tcp.example.org." }, "Domain"},
-		{func(s *Service) { s.Subtypes = []string{"a.b"} }, "Subtypes[0]"},
+		{func(s *announce.Service) { s.TXT = regTXT(t, "path=relative") }, ""},
+		{func(s *announce.Service) { s.Instance = "" }, "Instance"},
+		{func(s *announce.Service) { s.Instance = strings.Repeat("x", 64) }, "Instance"},
+		{func(s *announce.Service) { s.Domain = "example.org" }, "Domain"},
+		{func(s *announce.Service) { s.Domain = "local." }, "Domain"},
+		{func(s *announce.Service) { s.Host = "printer.local." }, "Host"},
+		{func(s *announce.Service) { s.Type = "_timezone._tcp.example.org." }, "Domain"},
+		{func(s *announce.Service) { s.Subtypes = []string{"a.b"} }, "Subtypes[0]"},
 	} {
 		svc := officeTZ(t)
 		c.mod(&svc)
-		_, err := BuildZoneRecords(svc, base)
-		var ve *ValidationError
+		_, err := BuildRecords(svc, base)
+		var ve *announce.ValidationError
 		require.ErrorAs(t, err, &ve, "%+v", svc)
 		if c.field != "" {
-			var fe *FieldError
+			var fe *announce.FieldError
 			require.ErrorAs(t, err, &fe, "%v", err)
 			found := false
 			for _, e := range ve.Unwrap() {
@@ -151,32 +153,32 @@ func TestZoneRecordsRefused(t *testing.T) {
 	}
 
 	for _, c := range []struct {
-		opts ZoneRecordOptions
+		opts RecordOptions
 		want string
 	}{
-		{ZoneRecordOptions{}, "Zone: no zone given"},
-		{ZoneRecordOptions{Zone: "local"}, "Multicast DNS domain"},
-		{ZoneRecordOptions{Zone: "tz.example.net", HostName: "bad host"}, `HostName "bad host": not a valid host name`},
-		{ZoneRecordOptions{Zone: "tz.example.net", HostName: "h", TTL: time.Millisecond}, "TTL"},
-		{ZoneRecordOptions{Zone: "tz.example.net", HostName: "h", TTL: 1 << 62}, "2^31-1"},
+		{RecordOptions{}, "Zone: no zone given"},
+		{RecordOptions{Zone: "local"}, "Multicast DNS domain"},
+		{RecordOptions{Zone: "tz.example.net", HostName: "bad host"}, `HostName "bad host": not a valid host name`},
+		{RecordOptions{Zone: "tz.example.net", HostName: "h", TTL: time.Millisecond}, "TTL"},
+		{RecordOptions{Zone: "tz.example.net", HostName: "h", TTL: 1 << 62}, "2^31-1"},
 	} {
-		_, err := BuildZoneRecords(officeTZ(t), c.opts)
+		_, err := BuildRecords(officeTZ(t), c.opts)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), c.want)
-		assert.True(t, strings.HasPrefix(err.Error(), "announce: ZoneRecordOptions: "), err.Error())
+		assert.True(t, strings.HasPrefix(err.Error(), "wide: RecordOptions: "), err.Error())
 	}
 }
 
-func TestZoneRecordsWarnings(t *testing.T) {
+func TestRecordsWarnings(t *testing.T) {
 	svc := officeTZ(t)
 	svc.Port = 0
-	svc.TXT = txtRecord(t, "path=/tz", "color=blue")
-	recs, err := BuildZoneRecords(svc, ZoneRecordOptions{Zone: "tz.example.net", HostName: "h1"})
+	svc.TXT = regTXT(t, "path=/tz", "color=blue")
+	recs, err := BuildRecords(svc, RecordOptions{Zone: "tz.example.net", HostName: "h1"})
 	require.NoError(t, err, "warnings do not refuse")
 	assert.Len(t, recs.Report.Warnings(), 2, "port 0 and an undefined key")
 }
 
-func TestZoneMachineAddrs(t *testing.T) {
+func TestRecordsMachineAddrs(t *testing.T) {
 	for _, a := range machineAddrs() {
 		assert.False(t, a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast(), a)
 	}

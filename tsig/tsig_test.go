@@ -1,4 +1,4 @@
-package announce
+package tsig
 
 import (
 	"context"
@@ -22,23 +22,23 @@ const testSecret = "S7OMiEtXrIV89J7SqDZ8Vi3eoXryrvyN5jvKwekjnYo="
 func TestTSIGParse(t *testing.T) {
 	for _, c := range []struct {
 		in   string
-		want TSIG
+		want Key
 	}{
-		{"hmac-sha256:update-key:" + testSecret, TSIG{"update-key.", dns.HmacSHA256, testSecret}},
-		{"update-key:" + testSecret, TSIG{"update-key.", dns.HmacSHA256, testSecret}},
-		{"HMAC-SHA512:Update-Key.:" + testSecret, TSIG{"update-key.", dns.HmacSHA512, testSecret}},
-		{"hmac-sha1.:k:" + testSecret, TSIG{"k.", dns.HmacSHA1, testSecret}},
-		{"hmac-sha224:k:" + testSecret, TSIG{"k.", dns.HmacSHA224, testSecret}},
-		{"hmac-sha384:k:" + testSecret + "\n", TSIG{"k.", dns.HmacSHA384, testSecret}},
+		{"hmac-sha256:update-key:" + testSecret, Key{"update-key.", dns.HmacSHA256, testSecret}},
+		{"update-key:" + testSecret, Key{"update-key.", dns.HmacSHA256, testSecret}},
+		{"HMAC-SHA512:Update-Key.:" + testSecret, Key{"update-key.", dns.HmacSHA512, testSecret}},
+		{"hmac-sha1.:k:" + testSecret, Key{"k.", dns.HmacSHA1, testSecret}},
+		{"hmac-sha224:k:" + testSecret, Key{"k.", dns.HmacSHA224, testSecret}},
+		{"hmac-sha384:k:" + testSecret + "\n", Key{"k.", dns.HmacSHA384, testSecret}},
 	} {
-		got, err := ParseTSIG(c.in)
+		got, err := Parse(c.in)
 		require.NoError(t, err, c.in)
 		assert.Equal(t, c.want, got, c.in)
 	}
-	assert.Equal(t, "hmac-sha256:update-key", TSIG{"update-key.", dns.HmacSHA256, testSecret}.String(), "String hides the secret")
+	assert.Equal(t, "hmac-sha256:update-key", Key{"update-key.", dns.HmacSHA256, testSecret}.String(), "String hides the secret")
 }
 
-func TestTSIGParseErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	for _, c := range []struct {
 		in, field, want string
 	}{
@@ -54,19 +54,19 @@ func TestTSIGParseErrors(t *testing.T) {
 		{"hmac-sha256:k:abc$def", "secret", "not base64: bad data at byte 3"},
 		{"hmac-sha256:k:====", "secret", "not base64"},
 	} {
-		_, err := ParseTSIG(c.in)
+		_, err := Parse(c.in)
 		require.Error(t, err, c.in)
-		var pe *TSIGParseError
+		var pe *ParseError
 		require.ErrorAs(t, err, &pe, c.in)
 		assert.Equal(t, c.field, pe.Field, c.in)
 		assert.Contains(t, err.Error(), c.want, c.in)
 		assert.Zero(t, pe.Line, "no position for a key given as a string")
 	}
 	// The secret never appears in a message.
-	_, err := ParseTSIG("hmac-md5:k:" + testSecret)
+	_, err := Parse("hmac-md5:k:" + testSecret)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), testSecret)
-	_, err = ParseTSIG("hmac-sha256:k:" + testSecret + "$")
+	_, err = Parse("hmac-sha256:k:" + testSecret + "$")
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), testSecret[:10])
 }
@@ -88,14 +88,14 @@ key "Update-Key" {
 	secret "`+testSecret+`";
 };
 `)
-	k, err := LoadTSIGFile(p)
+	k, err := LoadFile(p)
 	require.NoError(t, err)
-	assert.Equal(t, TSIG{"update-key.", dns.HmacSHA512, testSecret}, k)
+	assert.Equal(t, Key{"update-key.", dns.HmacSHA512, testSecret}, k)
 
 	// Unquoted name, one line, clauses in the other order.
-	k, err = LoadTSIGFile(writeKeyFile(t, `key k2 { secret "`+testSecret+`"; algorithm HMAC-SHA256; };`))
+	k, err = LoadFile(writeKeyFile(t, `key k2 { secret "`+testSecret+`"; algorithm HMAC-SHA256; };`))
 	require.NoError(t, err)
-	assert.Equal(t, TSIG{"k2.", dns.HmacSHA256, testSecret}, k)
+	assert.Equal(t, Key{"k2.", dns.HmacSHA256, testSecret}, k)
 }
 
 func TestTSIGKeyFileFromBINDTools(t *testing.T) {
@@ -112,7 +112,7 @@ func TestTSIGKeyFileFromBINDTools(t *testing.T) {
 		out, err := exec.CommandContext(ctx, bin, tool[1:]...).Output()
 		cancel()
 		require.NoError(t, err, tool)
-		k, err := LoadTSIGFile(writeKeyFile(t, string(out)))
+		k, err := LoadFile(writeKeyFile(t, string(out)))
 		require.NoError(t, err, "%s output:\n%s", tool[0], out)
 		assert.Equal(t, "tool-key.", k.Name)
 		assert.Equal(t, "hmac-"+strings.Split(strings.Split(string(out), "hmac-")[1], ";")[0]+".", k.Algorithm)
@@ -144,9 +144,9 @@ func TestTSIGKeyFileErrors(t *testing.T) {
 		{"key k {", "key", ":1:1: TSIG key: key statement not closed with };"},
 	} {
 		p := writeKeyFile(t, c.body)
-		_, err := LoadTSIGFile(p)
+		_, err := LoadFile(p)
 		require.Error(t, err, c.body)
-		var pe *TSIGParseError
+		var pe *ParseError
 		require.ErrorAs(t, err, &pe, c.body)
 		assert.Equal(t, c.field, pe.Field, c.body)
 		assert.Equal(t, p+c.want, err.Error()[:min(len(err.Error()), len(p+c.want))], c.body)
@@ -155,27 +155,27 @@ func TestTSIGKeyFileErrors(t *testing.T) {
 }
 
 func TestTSIGKeyFileLimits(t *testing.T) {
-	_, err := LoadTSIGFile(filepath.Join(t.TempDir(), "missing.key"))
+	_, err := LoadFile(filepath.Join(t.TempDir(), "missing.key"))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, os.ErrNotExist), err)
 
 	big := strings.Repeat("# padding\n", maxKeyFileSize/10+10)
-	_, err = LoadTSIGFile(writeKeyFile(t, big))
-	var pe *TSIGParseError
+	_, err = LoadFile(writeKeyFile(t, big))
+	var pe *ParseError
 	require.ErrorAs(t, err, &pe)
 	assert.Contains(t, err.Error(), "larger than")
 
 	// Binary junk is an error, not a panic.
-	_, err = LoadTSIGFile(writeKeyFile(t, "\x00\xff\"\\"))
+	_, err = LoadFile(writeKeyFile(t, "\x00\xff\"\\"))
 	require.Error(t, err)
 }
 
 func TestTSIGCheck(t *testing.T) {
-	k, err := TSIG{Name: "K", Algorithm: "HMAC-SHA256", Secret: " " + testSecret + " "}.Check()
+	k, err := Key{Name: "K", Algorithm: "HMAC-SHA256", Secret: " " + testSecret + " "}.Check()
 	require.NoError(t, err)
-	assert.Equal(t, TSIG{"k.", dns.HmacSHA256, testSecret}, k)
-	assert.True(t, TSIG{}.IsZero())
+	assert.Equal(t, Key{"k.", dns.HmacSHA256, testSecret}, k)
+	assert.True(t, Key{}.IsZero())
 	assert.False(t, k.IsZero())
-	_, err = TSIG{Name: "k", Algorithm: dns.HmacSHA256}.Check()
+	_, err = Key{Name: "k", Algorithm: dns.HmacSHA256}.Check()
 	assert.ErrorContains(t, err, "TSIG secret: empty secret")
 }

@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"context"
@@ -8,10 +8,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-)
 
-// resolvConf is the system resolver configuration findPrimary reads.
-const resolvConf = "/etc/resolv.conf"
+	"github.com/lansd/lansd/internal/dnsname"
+)
 
 // systemResolvers returns the name servers of /etc/resolv.conf as
 // host:port.
@@ -69,7 +68,7 @@ func primaryVia(ctx context.Context, x *exchanger, zone string) (string, error) 
 	}
 	var mname string
 	for _, rr := range r.Answer {
-		if soa, ok := rr.(*dns.SOA); ok && sameName(soa.Hdr.Name, zone) {
+		if soa, ok := rr.(*dns.SOA); ok && dnsname.Equal(soa.Hdr.Name, zone) {
 			mname = soa.Ns
 		}
 	}

@@ -1,6 +1,7 @@
-package announce
+package wide
 
 import (
+	"github.com/lansd/lansd/tsig"
 	"net"
 	"net/netip"
 	"sync"
@@ -20,7 +21,7 @@ import (
 // leaseServer is an UPDATE server that grants a fixed lease.
 type leaseServer struct {
 	addr    string
-	key     TSIG
+	key     tsig.Key
 	granted uint32 // lease granted, seconds; 0 grants none
 
 	mu      sync.Mutex
@@ -31,7 +32,7 @@ type leaseServer struct {
 func startLeaseServer(t *testing.T, granted uint32) *leaseServer {
 	t.Helper()
 	ls := &leaseServer{
-		key:     TSIG{Name: "lease-key.", Algorithm: dns.HmacSHA256, Secret: "bGVhc2Ugc2VydmVyIHNlY3JldCBmb3IgdGVzdHM="},
+		key:     tsig.Key{Name: "lease-key.", Algorithm: dns.HmacSHA256, Secret: "bGVhc2Ugc2VydmVyIHNlY3JldCBmb3IgdGVzdHM="},
 		granted: granted,
 		notify:  make(chan struct{}, 100),
 	}
@@ -77,6 +78,20 @@ func (ls *leaseServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_ = w.WriteMsg(resp)
 }
 
+// entryView is what the registrar's owner knows of a registration.
+type entryView struct {
+	granted time.Duration // the lease granted
+	timer   bool          // a refresh is scheduled
+}
+
+// ownerView asks the owner goroutine about reg's service.
+func ownerView(t *testing.T, reg *Registration) entryView {
+	t.Helper()
+	var v entryView
+	require.NoError(t, reg.e.r.call(func() { v = entryView{granted: reg.e.granted, timer: reg.e.timer != nil} }))
+	return v
+}
+
 // updateLog returns the UPDATEs received so far.
 func (ls *leaseServer) updateLog() []*dns.Msg {
 	ls.mu.Lock()
@@ -96,13 +111,13 @@ func leaseOption(m *dns.Msg) *dns.EDNS0_UL {
 	return nil
 }
 
-func TestZoneLeaseRequestedGrantedAndRefreshed(t *testing.T) {
+func TestLeaseRequestedGrantedAndRefreshed(t *testing.T) {
 	ls := startLeaseServer(t, 2) // a 2 s lease: refreshed after about 1.6 s
-	r := newRegistrar(t, ZoneOptions{
+	r := newTestRegistrar(t, RegistrarOptions{
 		Domain: "lease.example", Server: ls.addr, TSIG: ls.key,
-		HostName: "h1", Addrs: []netip.Addr{testAddr4}, Logger: testLogger(t), Timeout: 2 * time.Second,
+		HostName: "h1", Addrs: []netip.Addr{regAddr4}, Logger: regLogger(t), Timeout: 2 * time.Second,
 	})
-	ctx := ctxT(t)
+	ctx := regCtx(t)
 	h, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
 
@@ -114,7 +129,7 @@ func TestZoneLeaseRequestedGrantedAndRefreshed(t *testing.T) {
 	require.Len(t, first[0].Answer, 1)
 	assert.Equal(t, uint16(dns.ClassNONE), first[0].Answer[0].Header().Class, "prerequisite: name not in use (RFC 2136 section 2.4.5)")
 	assert.Equal(t, dns.TypeANY, first[0].Answer[0].Header().Rrtype)
-	assert.Equal(t, 2*time.Second, h.zone.granted)
+	assert.Equal(t, 2*time.Second, ownerView(t, h).granted)
 
 	// The refresh comes before the granted lease runs out. (A bounded
 	// wait for an event, not a speed measurement.)
@@ -143,21 +158,21 @@ func TestZoneLeaseRequestedGrantedAndRefreshed(t *testing.T) {
 	assert.Equal(t, len(first[0].Ns), len(refresh.Ns), "the same records again")
 }
 
-func TestZoneNoLeaseOption(t *testing.T) {
+func TestLeaseNoLeaseOption(t *testing.T) {
 	ls := startLeaseServer(t, 0)
-	r := newRegistrar(t, ZoneOptions{
+	r := newTestRegistrar(t, RegistrarOptions{
 		Domain: "lease.example", Server: ls.addr, TSIG: ls.key, Lease: -1,
-		HostName: "h1", Addrs: []netip.Addr{testAddr4}, Logger: testLogger(t),
+		HostName: "h1", Addrs: []netip.Addr{regAddr4}, Logger: regLogger(t),
 	})
-	h, err := r.Add(ctxT(t), officeTZ(t))
+	h, err := r.Add(regCtx(t), officeTZ(t))
 	require.NoError(t, err)
 	log := ls.updateLog()
 	require.Len(t, log, 1)
 	assert.Nil(t, leaseOption(log[0]), "Lease < 0 sends no lease option")
-	assert.Nil(t, h.zone.timer, "and never refreshes")
+	assert.False(t, ownerView(t, h).timer, "and never refreshes")
 }
 
-func TestZoneRefreshSchedule(t *testing.T) {
+func TestLeaseRefreshSchedule(t *testing.T) {
 	for range 100 { // the jitter is random: check the bounds on many draws
 		d := refreshAfter(0, DefaultLease, false)
 		assert.GreaterOrEqual(t, d, DefaultLease*3/4, "no lease granted: about 80%% of the lease asked for")

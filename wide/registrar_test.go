@@ -1,4 +1,4 @@
-package announce
+package wide
 
 import (
 	"context"
@@ -17,69 +17,71 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
 
 // The registrar's tests run against a real BIND 9 (internal/dnstest) on
 // 127.0.0.1; they skip without named, and fail under LANSD_REQUIRE_PEERS=1.
 
-const testZone = "tz.example.net"
+const regZone = "tz.example.net"
 
 var (
-	testAddr4 = netip.MustParseAddr("198.51.100.7")
-	testAddr6 = netip.MustParseAddr("2001:db8::7")
+	regAddr4 = netip.MustParseAddr("198.51.100.7")
+	regAddr6 = netip.MustParseAddr("2001:db8::7")
 )
 
-// testLogger logs into the test's output.
-func testLogger(t *testing.T) *slog.Logger {
+// regLogger logs into the test's output.
+func regLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // serverKey returns the TSIG key of a test server.
-func serverKey(s *dnstest.Server) TSIG {
-	return TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}
+func serverKey(s *dnstest.Server) tsig.Key {
+	return tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: s.Secret}
 }
 
 // zoneOptions returns registrar options for s: host h1 in the zone with
 // two documentation addresses.
-func zoneOptions(t *testing.T, s *dnstest.Server) ZoneOptions {
-	return ZoneOptions{
+func regOptions(t *testing.T, s *dnstest.Server) RegistrarOptions {
+	return RegistrarOptions{
 		Domain:   s.Zone,
 		Server:   s.Addr,
 		TSIG:     serverKey(s),
 		HostName: "h1",
-		Addrs:    []netip.Addr{testAddr4, testAddr6},
-		Logger:   testLogger(t),
+		Addrs:    []netip.Addr{regAddr4, regAddr6},
+		Logger:   regLogger(t),
 		Timeout:  3 * time.Second,
 	}
 }
 
 // newRegistrar returns a registrar closed when the test ends.
-func newRegistrar(t *testing.T, o ZoneOptions) *ZoneRegistrar {
+func newTestRegistrar(t *testing.T, o RegistrarOptions) *Registrar {
 	t.Helper()
-	r, err := NewZoneRegistrar(o)
+	r, err := NewRegistrar(o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close(context.Background()) })
 	return r
 }
 
 // officeTZ is the service the tests register.
-func officeTZ(t *testing.T) Service {
+func officeTZ(t *testing.T) announce.Service {
 	rec, err := txt.ParseArgs([]string{"path=/tz"})
 	require.NoError(t, err)
-	return Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: rec, Subtypes: []string{"_eu"}}
+	return announce.Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: rec, Subtypes: []string{"_eu"}}
 }
 
 // txtRecord parses key=value arguments.
-func txtRecord(t *testing.T, args ...string) txt.Record {
+func regTXT(t *testing.T, args ...string) txt.Record {
 	rec, err := txt.ParseArgs(args)
 	require.NoError(t, err)
 	return rec
 }
 
 // ctxT returns a context for one step of a test.
-func ctxT(t *testing.T) context.Context {
+func regCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -103,11 +105,11 @@ update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN SRV 0 0 9999 other
 update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN TXT "path=/other"`)
 }
 
-func TestZoneRegisterSeenByPlainQueries(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarRegisterSeenByPlainQueries(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 
 	h, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
@@ -117,7 +119,7 @@ func TestZoneRegisterSeenByPlainQueries(t *testing.T) {
 	assert.False(t, renamed)
 	select {
 	case ev := <-h.Events():
-		assert.Equal(t, EventAnnounced, ev.Kind)
+		assert.Equal(t, announce.EventAnnounced, ev.Kind)
 	default:
 		t.Error("no announced event")
 	}
@@ -128,7 +130,7 @@ func TestZoneRegisterSeenByPlainQueries(t *testing.T) {
 	srv := s.Query(t, inst, dns.TypeSRV)
 	assert.Equal(t, []string{"0 0 8080 h1.tz.example.net."}, rdataOf(srv))
 	require.Len(t, srv, 1)
-	assert.Equal(t, uint32(120), srv[0].Header().Ttl, "DefaultZoneTTL")
+	assert.Equal(t, uint32(120), srv[0].Header().Ttl, "DefaultTTL")
 	assert.Equal(t, []string{`"path=/tz"`}, rdataOf(s.Query(t, inst, dns.TypeTXT)))
 	assert.Equal(t, []string{"198.51.100.7"}, rdataOf(s.Query(t, "h1."+s.Zone, dns.TypeA)))
 	assert.Equal(t, []string{"2001:db8::7"}, rdataOf(s.Query(t, "h1."+s.Zone, dns.TypeAAAA)))
@@ -139,9 +141,9 @@ func TestZoneRegisterSeenByPlainQueries(t *testing.T) {
 	out = s.Dig(t, "+short", "PTR", "_timezone._tcp."+s.Zone)
 	assert.Equal(t, `Office\032TZ._timezone._tcp.tz.example.net.`+"\n", out, "dig writes the space as \\032")
 
-	// The zone holds exactly what BuildZoneRecords builds, besides what
+	// The zone holds exactly what BuildRecords builds, besides what
 	// was there.
-	recs, err := BuildZoneRecords(officeTZ(t), ZoneRecordOptions{Zone: s.Zone, HostName: "h1", Addrs: []netip.Addr{testAddr4, testAddr6}})
+	recs, err := BuildRecords(officeTZ(t), RecordOptions{Zone: s.Zone, HostName: "h1", Addrs: []netip.Addr{regAddr4, regAddr6}})
 	require.NoError(t, err)
 	want := append(append([]string{}, before...), dnstest.Canonical(recs.RRs())...)
 	assert.ElementsMatch(t, want, s.Snapshot(t))
@@ -149,30 +151,30 @@ func TestZoneRegisterSeenByPlainQueries(t *testing.T) {
 	require.NoError(t, h.Remove(ctx))
 	assert.Equal(t, before, s.Snapshot(t), "Remove leaves the zone as it was")
 	for ev := range h.Events() { // closed after removal
-		if ev.Kind == EventRemoved {
+		if ev.Kind == announce.EventRemoved {
 			return
 		}
 	}
 	t.Error("no removed event")
 }
 
-func TestZoneUpdateTXT(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarUpdateTXT(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 	h, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
 	inst := "Office\\ TZ._timezone._tcp." + s.Zone
 
-	require.NoError(t, h.UpdateTXT(ctx, txtRecord(t, "path=/tz/v2")))
+	require.NoError(t, h.UpdateTXT(ctx, regTXT(t, "path=/tz/v2")))
 	assert.Equal(t, []string{`"path=/tz/v2"`}, rdataOf(s.Query(t, inst, dns.TypeTXT)), "the old TXT is gone, the new one there")
 	assert.Equal(t, []string{"0 0 8080 h1.tz.example.net."}, rdataOf(s.Query(t, inst, dns.TypeSRV)))
 
 	// A record that does not validate is refused and nothing changes.
 	snap := s.Snapshot(t)
-	err = h.UpdateTXT(ctx, txtRecord(t, "path=relative"))
-	var ve *ValidationError
+	err = h.UpdateTXT(ctx, regTXT(t, "path=relative"))
+	var ve *announce.ValidationError
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, snap, s.Snapshot(t))
 
@@ -182,16 +184,16 @@ func TestZoneUpdateTXT(t *testing.T) {
 
 	require.NoError(t, h.Remove(ctx))
 	assert.Equal(t, before, s.Snapshot(t))
-	assert.ErrorIs(t, h.UpdateTXT(ctx, txtRecord(t, "path=/x")), ErrRemoved)
+	assert.ErrorIs(t, h.UpdateTXT(ctx, regTXT(t, "path=/x")), announce.ErrRemoved)
 	assert.NoError(t, h.Remove(ctx), "removing twice is harmless")
 }
 
-func TestZoneConflictRenames(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarConflictRenames(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	otherInstance(t, s)
 	theirs := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 
 	h, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
@@ -199,11 +201,11 @@ func TestZoneConflictRenames(t *testing.T) {
 	renamed, why := h.Renamed()
 	assert.True(t, renamed)
 	assert.Contains(t, why, "9999 other.tz.example.net.", "the reason names what holds the name")
-	var kinds []EventKind
+	var kinds []announce.EventKind
 	for len(h.Events()) > 0 {
 		kinds = append(kinds, (<-h.Events()).Kind)
 	}
-	assert.Equal(t, []EventKind{EventRenamed, EventAnnounced}, kinds)
+	assert.Equal(t, []announce.EventKind{announce.EventRenamed, announce.EventAnnounced}, kinds)
 
 	ptrs := rdataOf(s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR))
 	assert.ElementsMatch(t, []string{`Office\ TZ._timezone._tcp.tz.example.net.`, `Office\ TZ\ \(2\)._timezone._tcp.tz.example.net.`}, ptrs)
@@ -216,18 +218,18 @@ func TestZoneConflictRenames(t *testing.T) {
 	assert.Equal(t, theirs, s.Snapshot(t))
 }
 
-func TestZoneConflictNoRename(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarConflictNoRename(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	otherInstance(t, s)
 	theirs := s.Snapshot(t)
-	o := zoneOptions(t, s)
+	o := regOptions(t, s)
 	o.NoRename = true
-	r := newRegistrar(t, o)
+	r := newTestRegistrar(t, o)
 
-	_, err := r.Add(ctxT(t), officeTZ(t))
+	_, err := r.Add(regCtx(t), officeTZ(t))
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrNameConflict)
-	var ce *ZoneConflictError
+	var ce *ConflictError
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", ce.Name)
 	assert.Equal(t, s.Addr, ce.Server)
@@ -236,24 +238,24 @@ func TestZoneConflictNoRename(t *testing.T) {
 	assert.Equal(t, theirs, s.Snapshot(t), "nothing written")
 }
 
-func TestZoneSameTXTDifferentSRVIsConflict(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarSameTXTDifferentSRVIsConflict(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	// Same TXT as ours, but the SRV points elsewhere: someone else's.
 	s.Nsupdate(t, `update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN SRV 0 0 8080 h2.tz.example.net.
 update add Office\032TZ._timezone._tcp.tz.example.net. 300 IN TXT "path=/tz"`)
-	r := newRegistrar(t, zoneOptions(t, s))
-	h, err := r.Add(ctxT(t), officeTZ(t))
+	r := newTestRegistrar(t, regOptions(t, s))
+	h, err := r.Add(regCtx(t), officeTZ(t))
 	require.NoError(t, err)
 	assert.Equal(t, "Office TZ (2)._timezone._tcp.tz.example.net.", h.Name())
 }
 
-func TestZoneReregistrationIsNotConflict(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarReregistrationIsNotConflict(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	ctx := ctxT(t)
+	ctx := regCtx(t)
 
 	// A registrar that "crashes": its records stay in the zone.
-	crashed, err := NewZoneRegistrar(zoneOptions(t, s))
+	crashed, err := NewRegistrar(regOptions(t, s))
 	require.NoError(t, err)
 	_, err = crashed.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
@@ -261,7 +263,7 @@ func TestZoneReregistrationIsNotConflict(t *testing.T) {
 
 	// Its successor registers the same service: same name, no rename,
 	// nothing added twice. It crashes too.
-	successor, err := NewZoneRegistrar(zoneOptions(t, s))
+	successor, err := NewRegistrar(regOptions(t, s))
 	require.NoError(t, err)
 	h, err := successor.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
@@ -272,7 +274,7 @@ func TestZoneReregistrationIsNotConflict(t *testing.T) {
 
 	// Also when only part of our records is left (the SRV was deleted).
 	s.Nsupdate(t, `update delete Office\032TZ._timezone._tcp.tz.example.net. SRV`)
-	r := newRegistrar(t, zoneOptions(t, s))
+	r := newTestRegistrar(t, regOptions(t, s))
 	h2, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
 	assert.Equal(t, h.Name(), h2.Name())
@@ -289,11 +291,11 @@ func TestZoneReregistrationIsNotConflict(t *testing.T) {
 	assert.Equal(t, want, s.Snapshot(t))
 }
 
-func TestZoneSameNameTwiceInOneRegistrar(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarSameNameTwice(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 	// Identical services: the second must not take the first's records
 	// for its own.
 	var names []string
@@ -312,27 +314,28 @@ func TestZoneSameNameTwiceInOneRegistrar(t *testing.T) {
 	assert.Equal(t, before, s.Snapshot(t))
 	_, err := r.Add(ctx, officeTZ(t))
 	assert.ErrorIs(t, err, ErrClosed)
+	assert.ErrorIs(t, err, announce.ErrClosed, "as for a closed Responder")
 }
 
-func TestZoneWrongTSIGKey(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarWrongTSIGKey(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	ctx := ctxT(t)
+	ctx := regCtx(t)
 	cases := []struct {
 		name  string
-		key   TSIG
+		key   tsig.Key
 		tsig  string
 		label string
 	}{
-		{"wrong secret", TSIG{Name: s.KeyName, Algorithm: s.Algorithm, Secret: "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1zZXJ2ZXJzLWtleQ=="}, "BADSIG", "lansd-test"},
-		{"unknown key", TSIG{Name: "stranger.", Algorithm: s.Algorithm, Secret: s.Secret}, "BADKEY", "stranger"},
-		{"wrong algorithm", TSIG{Name: s.KeyName, Algorithm: dns.HmacSHA512, Secret: s.Secret}, "BADKEY", "lansd-test"},
+		{"wrong secret", tsig.Key{Name: s.KeyName, Algorithm: s.Algorithm, Secret: "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1zZXJ2ZXJzLWtleQ=="}, "BADSIG", "lansd-test"},
+		{"unknown key", tsig.Key{Name: "stranger.", Algorithm: s.Algorithm, Secret: s.Secret}, "BADKEY", "stranger"},
+		{"wrong algorithm", tsig.Key{Name: s.KeyName, Algorithm: dns.HmacSHA512, Secret: s.Secret}, "BADKEY", "lansd-test"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			o := zoneOptions(t, s)
+			o := regOptions(t, s)
 			o.TSIG = c.key
-			r := newRegistrar(t, o)
+			r := newTestRegistrar(t, o)
 			_, err := r.Add(ctx, officeTZ(t))
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrTSIGRejected)
@@ -342,24 +345,24 @@ func TestZoneWrongTSIGKey(t *testing.T) {
 	}
 }
 
-func TestZoneUpdatesRefused(t *testing.T) {
+func TestRegistrarUpdatesRefused(t *testing.T) {
 	t.Run("unsigned", func(t *testing.T) {
-		s := dnstest.StartBIND(t, testZone)
+		s := dnstest.StartBIND(t, regZone)
 		before := s.Snapshot(t)
-		o := zoneOptions(t, s)
-		o.TSIG = TSIG{}
-		r := newRegistrar(t, o)
-		_, err := r.Add(ctxT(t), officeTZ(t))
+		o := regOptions(t, s)
+		o.TSIG = tsig.Key{}
+		r := newTestRegistrar(t, o)
+		_, err := r.Add(regCtx(t), officeTZ(t))
 		require.Error(t, err)
 		assert.ErrorIs(t, err, ErrUpdateRefused)
 		assert.Contains(t, err.Error(), "refused by "+s.Addr+": REFUSED (the zone does not accept unsigned updates)")
 		assert.Equal(t, before, s.Snapshot(t))
 	})
 	t.Run("zone without updates", func(t *testing.T) {
-		s := dnstest.StartBIND(t, testZone, dnstest.WithAllowUpdate("none;"))
+		s := dnstest.StartBIND(t, regZone, dnstest.WithAllowUpdate("none;"))
 		before := s.Snapshot(t)
-		r := newRegistrar(t, zoneOptions(t, s))
-		_, err := r.Add(ctxT(t), officeTZ(t))
+		r := newTestRegistrar(t, regOptions(t, s))
+		_, err := r.Add(regCtx(t), officeTZ(t))
 		require.Error(t, err)
 		assert.ErrorIs(t, err, ErrUpdateRefused)
 		assert.NotErrorIs(t, err, ErrTSIGRejected)
@@ -368,13 +371,13 @@ func TestZoneUpdatesRefused(t *testing.T) {
 	})
 }
 
-func TestZoneServerDown(t *testing.T) {
-	ctx := ctxT(t)
+func TestRegistrarServerDown(t *testing.T) {
+	ctx := regCtx(t)
 	const timeout = 1500 * time.Millisecond
 
 	t.Run("nothing listening", func(t *testing.T) {
 		addr := dnstest.UnusedAddr(t)
-		r := newRegistrar(t, ZoneOptions{Domain: testZone, Server: addr, HostName: "h1", Addrs: []netip.Addr{testAddr4}, Timeout: timeout, Logger: testLogger(t)})
+		r := newTestRegistrar(t, RegistrarOptions{Domain: regZone, Server: addr, HostName: "h1", Addrs: []netip.Addr{regAddr4}, Timeout: timeout, Logger: regLogger(t)})
 		start := time.Now()
 		_, err := r.Add(ctx, officeTZ(t))
 		waited := time.Since(start)
@@ -397,13 +400,13 @@ func TestZoneServerDown(t *testing.T) {
 			}
 		}()
 		addr := pc.LocalAddr().String()
-		r := newRegistrar(t, ZoneOptions{Domain: testZone, Server: addr, HostName: "h1", Addrs: []netip.Addr{testAddr4}, Timeout: timeout, Logger: testLogger(t)})
+		r := newTestRegistrar(t, RegistrarOptions{Domain: regZone, Server: addr, HostName: "h1", Addrs: []netip.Addr{regAddr4}, Timeout: timeout, Logger: regLogger(t)})
 		start := time.Now()
 		_, err = r.Add(ctx, officeTZ(t))
 		waited := time.Since(start)
 		require.Error(t, err)
 		assert.ErrorIs(t, err, ErrNoAnswer)
-		var ue *ZoneUnreachableError
+		var ue *UnreachableError
 		require.ErrorAs(t, err, &ue)
 		assert.Equal(t, addr, ue.Server)
 		assert.GreaterOrEqual(t, ue.Tries, 2, "retransmitted")
@@ -411,12 +414,12 @@ func TestZoneServerDown(t *testing.T) {
 		assert.Less(t, waited, 2*timeout, "bounded by the timeout")
 	})
 	t.Run("server stops before Remove", func(t *testing.T) {
-		s := dnstest.StartBIND(t, testZone)
-		r := newRegistrar(t, zoneOptions(t, s))
+		s := dnstest.StartBIND(t, regZone)
+		r := newTestRegistrar(t, regOptions(t, s))
 		r.timeout = timeout
 		h, err := r.Add(ctx, officeTZ(t))
 		require.NoError(t, err)
-		h.zone.x.timeout = timeout
+		h.e.x.timeout = timeout
 		s.Stop()
 		err = h.Remove(ctx)
 		require.Error(t, err)
@@ -426,10 +429,10 @@ func TestZoneServerDown(t *testing.T) {
 	})
 }
 
-func TestZoneCloseLeavesZoneAsFound(t *testing.T) {
+func TestRegistrarCloseLeavesZoneAsFound(t *testing.T) {
 	// The zone already has the host's IPv4 address (static), another
 	// service type and its enumeration PTR.
-	s := dnstest.StartBIND(t, testZone, dnstest.WithRecords(
+	s := dnstest.StartBIND(t, regZone, dnstest.WithRecords(
 		"h1 IN A 198.51.100.7",
 		"_services._dns-sd._udp IN PTR _http._tcp",
 		"_http._tcp IN PTR web._http._tcp",
@@ -437,11 +440,11 @@ func TestZoneCloseLeavesZoneAsFound(t *testing.T) {
 		`web._http._tcp IN TXT "path=/"`,
 	))
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 	_, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
-	web := Service{Instance: "Second web", Type: "_http._tcp", Port: 8081, TXT: txtRecord(t, "path=/2")}
+	web := announce.Service{Instance: "Second web", Type: "_http._tcp", Port: 8081, TXT: regTXT(t, "path=/2")}
 	_, err = r.Add(ctx, web)
 	require.NoError(t, err)
 	assert.Len(t, s.Query(t, "_http._tcp."+s.Zone, dns.TypePTR), 2)
@@ -455,18 +458,18 @@ func TestZoneCloseLeavesZoneAsFound(t *testing.T) {
 	assert.NoError(t, r.Close(ctx), "closing twice is harmless")
 }
 
-func TestZoneHostRecordsSharedByServices(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarHostRecordsSharedByServices(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 	h1, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
-	web := Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: txtRecord(t, "path=/")}
+	web := announce.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: regTXT(t, "path=/")}
 	h2, err := r.Add(ctx, web)
 	require.NoError(t, err)
 	// An explicit Host gets no address records from us.
-	printer := Service{Instance: "Printer", Type: "_ipp._tcp", Port: 631, Host: "printer", TXT: txtRecord(t, "rp=ipp/print")}
+	printer := announce.Service{Instance: "Printer", Type: "_ipp._tcp", Port: 631, Host: "printer", TXT: regTXT(t, "rp=ipp/print")}
 	h3, err := r.Add(ctx, printer)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0 0 631 printer.tz.example.net."}, rdataOf(s.Query(t, `Printer._ipp._tcp.`+s.Zone, dns.TypeSRV)))
@@ -481,11 +484,11 @@ func TestZoneHostRecordsSharedByServices(t *testing.T) {
 	assert.Equal(t, before, s.Snapshot(t))
 }
 
-func TestZoneRefreshRepairs(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarRefreshRepairs(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 	h, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
 	registered := s.Snapshot(t)
@@ -514,7 +517,7 @@ func TestZoneRefreshRepairs(t *testing.T) {
 	assert.True(t, renamed)
 	assert.Contains(t, why, "thief")
 	ev := <-h.Events()
-	assert.Equal(t, EventRenamed, ev.Kind)
+	assert.Equal(t, announce.EventRenamed, ev.Kind)
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", ev.Old)
 
 	// Removing deletes everything of ours under the new name. The
@@ -528,12 +531,12 @@ func TestZoneRefreshRepairs(t *testing.T) {
 	assert.NotEqual(t, before, s.Snapshot(t))
 }
 
-func TestZoneRefreshConflictNoRename(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
-	o := zoneOptions(t, s)
+func TestRegistrarRefreshConflictNoRename(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
+	o := regOptions(t, s)
 	o.NoRename = true
-	r := newRegistrar(t, o)
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, o)
+	ctx := regCtx(t)
 	h, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
 	<-h.Events() // the announced event
@@ -543,23 +546,23 @@ func TestZoneRefreshConflictNoRename(t *testing.T) {
 	err = r.Refresh(ctx)
 	assert.ErrorIs(t, err, ErrNameConflict)
 	ev := <-h.Events()
-	assert.Equal(t, EventConflict, ev.Kind)
+	assert.Equal(t, announce.EventConflict, ev.Kind)
 	assert.Contains(t, ev.Reason, "thief")
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", h.Name(), "not renamed")
 }
 
-func TestZoneManyInstances(t *testing.T) {
+func TestRegistrarManyInstances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("500 registrations; skipped with -short")
 	}
 	// BIND 9.18.28+ holds at most 100 records of a type at a name unless
 	// told otherwise; 500 instances of one type need more PTRs.
-	s := dnstest.StartBIND(t, testZone, dnstest.WithNamedOptions("max-records-per-type 0;"))
+	s := dnstest.StartBIND(t, regZone, dnstest.WithNamedOptions("max-records-per-type 0;"))
 	before := s.Snapshot(t)
-	o := zoneOptions(t, s)
+	o := regOptions(t, s)
 	o.Logger = slog.New(slog.DiscardHandler)
-	r := newRegistrar(t, o)
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, o)
+	ctx := regCtx(t)
 
 	const n, parallel = 500, 16
 	names := make([]string, n)
@@ -572,7 +575,7 @@ func TestZoneManyInstances(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			svc := Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: uint16(8000 + i), TXT: txtRecord(t, fmt.Sprintf("path=/tz/%d", i))}
+			svc := announce.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: uint16(8000 + i), TXT: regTXT(t, fmt.Sprintf("path=/tz/%d", i))}
 			h, err := r.Add(ctx, svc)
 			errs[i] = err
 			if err == nil {
@@ -605,13 +608,13 @@ func TestZoneManyInstances(t *testing.T) {
 	assert.Equal(t, before, s.Snapshot(t))
 }
 
-func TestZoneAlgorithms(t *testing.T) {
+func TestRegistrarAlgorithms(t *testing.T) {
 	for _, alg := range []string{dns.HmacSHA1, dns.HmacSHA512} {
 		t.Run(alg, func(t *testing.T) {
-			s := dnstest.StartBIND(t, testZone, dnstest.WithAlgorithm(alg))
+			s := dnstest.StartBIND(t, regZone, dnstest.WithAlgorithm(alg))
 			before := s.Snapshot(t)
-			r := newRegistrar(t, zoneOptions(t, s))
-			ctx := ctxT(t)
+			r := newTestRegistrar(t, regOptions(t, s))
+			ctx := regCtx(t)
 			h, err := r.Add(ctx, officeTZ(t))
 			require.NoError(t, err)
 			assert.Len(t, s.Query(t, `Office\ TZ._timezone._tcp.`+s.Zone, dns.TypeSRV), 1)
@@ -621,27 +624,27 @@ func TestZoneAlgorithms(t *testing.T) {
 	}
 }
 
-func TestZoneKeyFileAgainstBIND(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
-	k, err := LoadTSIGFile(s.KeyFile(t))
+func TestRegistrarKeyFileAgainstBIND(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
+	k, err := tsig.LoadFile(s.KeyFile(t))
 	require.NoError(t, err)
-	spec, err := ParseTSIG(s.TSIGSpec())
+	spec, err := tsig.Parse(s.TSIGSpec())
 	require.NoError(t, err)
 	assert.Equal(t, spec, k)
-	o := zoneOptions(t, s)
+	o := regOptions(t, s)
 	o.TSIG = k
-	r := newRegistrar(t, o)
-	_, err = r.Add(ctxT(t), officeTZ(t))
+	r := newTestRegistrar(t, o)
+	_, err = r.Add(regCtx(t), officeTZ(t))
 	require.NoError(t, err)
 }
 
-func TestZoneInvalidServiceWritesNothing(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
+func TestRegistrarInvalidServiceWritesNothing(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
-	bad := []Service{
-		{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: txtRecord(t, "path=relative")},
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
+	bad := []announce.Service{
+		{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: regTXT(t, "path=relative")},
 		{Instance: "", Type: "timezone", Port: 8080},
 		{Instance: "X", Type: "_timezone._tcp", Domain: "elsewhere.example.", Port: 1},
 		{Instance: "X", Type: "_timezone._tcp", Host: "printer.local.", Port: 1},
@@ -649,7 +652,7 @@ func TestZoneInvalidServiceWritesNothing(t *testing.T) {
 	}
 	for _, svc := range bad {
 		_, err := r.Add(ctx, svc)
-		var ve *ValidationError
+		var ve *announce.ValidationError
 		assert.ErrorAs(t, err, &ve, "%+v", svc)
 	}
 	assert.Equal(t, before, s.Snapshot(t))
@@ -663,9 +666,9 @@ func TestZoneInvalidServiceWritesNothing(t *testing.T) {
 	assert.Len(t, s.Query(t, "_services._dns-sd._udp.berlin.tz.example.net.", dns.TypePTR), 1)
 }
 
-func TestZonePrimaryFromSOA(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
-	ctx := ctxT(t)
+func TestRegistrarPrimaryFromSOA(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
+	ctx := regCtx(t)
 	p, err := findPrimary(ctx, s.Zone, []string{s.Addr}, 2*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:53", p, "the SOA MNAME ns.tz.example.net. has address 127.0.0.1")
@@ -677,7 +680,7 @@ func TestZonePrimaryFromSOA(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "sub.tz.example.net. does not exist; it lies in zone tz.example.net.")
 
-	r, err := NewZoneRegistrar(ZoneOptions{Domain: s.Zone, HostName: "h1", Addrs: []netip.Addr{testAddr4}, Logger: testLogger(t)})
+	r, err := NewRegistrar(RegistrarOptions{Domain: s.Zone, HostName: "h1", Addrs: []netip.Addr{regAddr4}, Logger: regLogger(t)})
 	require.NoError(t, err)
 	r.resolve = []string{s.Addr}
 	got, err := r.Primary(ctx)
@@ -688,28 +691,28 @@ func TestZonePrimaryFromSOA(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoAnswer)
 }
 
-func TestZoneOptionsChecked(t *testing.T) {
-	good := ZoneOptions{Domain: testZone, HostName: "h1", Addrs: []netip.Addr{testAddr4}}
+func TestRegistrarOptionsChecked(t *testing.T) {
+	good := RegistrarOptions{Domain: regZone, HostName: "h1", Addrs: []netip.Addr{regAddr4}}
 	for _, c := range []struct {
-		mod  func(*ZoneOptions)
+		mod  func(*RegistrarOptions)
 		want string
 	}{
-		{func(o *ZoneOptions) { o.Domain = "" }, "Domain: no zone given"},
-		{func(o *ZoneOptions) { o.Domain = "local." }, "Multicast DNS"},
-		{func(o *ZoneOptions) { o.Domain = "a..b" }, "not a valid domain name"},
-		{func(o *ZoneOptions) { o.HostName = "h1.local." }, "HostName"},
-		{func(o *ZoneOptions) { o.TTL = -time.Second }, "TTL"},
-		{func(o *ZoneOptions) { o.TSIG = TSIG{Name: "k", Algorithm: "hmac-md5", Secret: "c2VjcmV0"} }, "TSIG algorithm"},
-		{func(o *ZoneOptions) { o.Server = "a b" }, "Server"},
+		{func(o *RegistrarOptions) { o.Domain = "" }, "Domain: no zone given"},
+		{func(o *RegistrarOptions) { o.Domain = "local." }, "Multicast DNS"},
+		{func(o *RegistrarOptions) { o.Domain = "a..b" }, "not a valid domain name"},
+		{func(o *RegistrarOptions) { o.HostName = "h1.local." }, "HostName"},
+		{func(o *RegistrarOptions) { o.TTL = -time.Second }, "TTL"},
+		{func(o *RegistrarOptions) { o.TSIG = tsig.Key{Name: "k", Algorithm: "hmac-md5", Secret: "c2VjcmV0"} }, "TSIG algorithm"},
+		{func(o *RegistrarOptions) { o.Server = "a b" }, "Server"},
 	} {
 		o := good
 		c.mod(&o)
-		_, err := NewZoneRegistrar(o)
+		_, err := NewRegistrar(o)
 		require.Error(t, err, c.want)
 		assert.Contains(t, err.Error(), c.want)
-		assert.True(t, strings.HasPrefix(err.Error(), "announce: ZoneOptions: "), err.Error())
+		assert.True(t, strings.HasPrefix(err.Error(), "wide: RegistrarOptions: "), err.Error())
 	}
-	r, err := NewZoneRegistrar(ZoneOptions{Domain: testZone, Server: "127.0.0.1"})
+	r, err := NewRegistrar(RegistrarOptions{Domain: regZone, Server: "127.0.0.1"})
 	require.NoError(t, err)
 	p, err := r.Primary(context.Background())
 	require.NoError(t, err)
@@ -717,23 +720,23 @@ func TestZoneOptionsChecked(t *testing.T) {
 	assert.Equal(t, "tz.example.net.", r.Zone())
 }
 
-func TestZoneRRsetLimitIsAClearError(t *testing.T) {
+func TestRegistrarRRsetLimitIsAClearError(t *testing.T) {
 	// BIND's default limit of 100 records of one type at one name: the
 	// 101st instance of a type fails with SERVFAIL; the error says where
 	// to look, and the failed update wrote nothing.
-	s := dnstest.StartBIND(t, testZone)
-	o := zoneOptions(t, s)
+	s := dnstest.StartBIND(t, regZone)
+	o := regOptions(t, s)
 	o.Logger = slog.New(slog.DiscardHandler)
-	r := newRegistrar(t, o)
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, o)
+	ctx := regCtx(t)
 	for i := range 100 {
-		_, err := r.Add(ctx, Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: 8000, TXT: txtRecord(t, "path=/tz")})
+		_, err := r.Add(ctx, announce.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: 8000, TXT: regTXT(t, "path=/tz")})
 		require.NoError(t, err)
 	}
 	before := s.Snapshot(t)
-	_, err := r.Add(ctx, Service{Instance: "Clock 100", Type: "_timezone._tcp", Port: 8000, TXT: txtRecord(t, "path=/tz")})
+	_, err := r.Add(ctx, announce.Service{Instance: "Clock 100", Type: "_timezone._tcp", Port: 8000, TXT: regTXT(t, "path=/tz")})
 	require.Error(t, err)
-	var se *ZoneServerError
+	var se *UpdateError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, dns.RcodeServerFailure, se.Rcode)
 	assert.Contains(t, err.Error(), "max-records-per-type")
@@ -741,25 +744,25 @@ func TestZoneRRsetLimitIsAClearError(t *testing.T) {
 	assert.Contains(t, s.Log(), "too many records")
 }
 
-func TestZoneLargeTXT(t *testing.T) {
+func TestRegistrarLargeTXT(t *testing.T) {
 	// A TXT record too big for a 1232-byte UDP message: the UPDATE goes
-	// over TCP (RFC 7766; see TestZoneExchangeChoosesTCP), and the whole
+	// over TCP (RFC 7766; see TestRegistrarExchangeChoosesTCP), and the whole
 	// record lands in the zone.
-	s := dnstest.StartBIND(t, testZone)
+	s := dnstest.StartBIND(t, regZone)
 	before := s.Snapshot(t)
-	r := newRegistrar(t, zoneOptions(t, s))
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
 	var args []string
 	for i := range 10 {
 		args = append(args, fmt.Sprintf("k%d=%s", i, strings.Repeat("v", 200)))
 	}
-	svc := Service{Instance: "Big", Type: "_http._tcp", Port: 80, TXT: txtRecord(t, args...)}
+	svc := announce.Service{Instance: "Big", Type: "_http._tcp", Port: 80, TXT: regTXT(t, args...)}
 	h, err := r.Add(ctx, svc)
 	require.NoError(t, err)
 	got := s.Query(t, "Big._http._tcp."+s.Zone, dns.TypeTXT)
 	require.Len(t, got, 1)
 	assert.Len(t, got[0].(*dns.TXT).Txt, 10)
-	require.NoError(t, h.UpdateTXT(ctx, txtRecord(t, append(args, "more=yes")...)))
+	require.NoError(t, h.UpdateTXT(ctx, regTXT(t, append(args, "more=yes")...)))
 	got = s.Query(t, "Big._http._tcp."+s.Zone, dns.TypeTXT)
 	require.Len(t, got, 1)
 	assert.Len(t, got[0].(*dns.TXT).Txt, 11)
@@ -767,30 +770,30 @@ func TestZoneLargeTXT(t *testing.T) {
 	assert.Equal(t, before, s.Snapshot(t))
 }
 
-func TestZoneNoRenameWithinRegistrar(t *testing.T) {
-	s := dnstest.StartBIND(t, testZone)
-	o := zoneOptions(t, s)
+func TestRegistrarNoRenameWithin(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
+	o := regOptions(t, s)
 	o.NoRename = true
-	r := newRegistrar(t, o)
-	ctx := ctxT(t)
+	r := newTestRegistrar(t, o)
+	ctx := regCtx(t)
 	_, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
 	_, err = r.Add(ctx, officeTZ(t))
-	var ce *ZoneConflictError
+	var ce *ConflictError
 	require.ErrorAs(t, err, &ce)
 	assert.True(t, ce.Local)
 	assert.Contains(t, err.Error(), "taken in the zone at "+s.Addr+" by another service of this registrar")
 	assert.Len(t, s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR), 1)
 }
 
-func TestZoneExchangeChoosesTCP(t *testing.T) {
+func TestRegistrarExchangeChoosesTCP(t *testing.T) {
 	// The lease server listens on UDP only: a small message is answered,
 	// a large one is sent over TCP and finds nobody there.
 	ls := startLeaseServer(t, 0)
 	x := &exchanger{server: ls.addr, zone: "lease.example.", key: &ls.key, timeout: time.Second}
 	small := new(dns.Msg)
 	small.SetQuestion("lease.example.", dns.TypeSOA)
-	_, err := x.exchange(ctxT(t), small, "query")
+	_, err := x.exchange(regCtx(t), small, "query")
 	require.NoError(t, err)
 
 	big := new(dns.Msg)
@@ -800,7 +803,82 @@ func TestZoneExchangeChoosesTCP(t *testing.T) {
 		rr.Txt = append(rr.Txt, strings.Repeat("x", 200))
 	}
 	big.Extra = append(big.Extra, rr)
-	_, err = x.exchange(ctxT(t), big, "query")
+	_, err = x.exchange(regCtx(t), big, "query")
 	require.ErrorIs(t, err, ErrNoAnswer)
 	assert.Contains(t, err.Error(), "dial tcp")
+}
+
+func TestRegistrarAddAll(t *testing.T) {
+	s := dnstest.StartBIND(t, regZone)
+	before := s.Snapshot(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
+	web := announce.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: regTXT(t, "path=/")}
+	regs, err := r.AddAll(ctx, []announce.Service{officeTZ(t), web})
+	require.NoError(t, err)
+	require.Len(t, regs, 2)
+	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", regs[0].Name())
+	assert.Equal(t, "Web._http._tcp.tz.example.net.", regs[1].Name())
+	assert.Len(t, s.Query(t, "h1."+s.Zone, dns.TypeA), 1)
+	require.NoError(t, r.Close(ctx))
+	assert.Equal(t, before, s.Snapshot(t))
+
+	// All or nothing: the second service's name is taken and renaming is
+	// off, so the first, added meanwhile, is removed again.
+	otherInstance(t, s)
+	theirs := s.Snapshot(t)
+	o := regOptions(t, s)
+	o.NoRename = true
+	r = newTestRegistrar(t, o)
+	regs, err = r.AddAll(ctx, []announce.Service{web, officeTZ(t)})
+	var ae *AddAllError
+	require.ErrorAs(t, err, &ae)
+	assert.ErrorIs(t, err, ErrNameConflict)
+	require.Len(t, ae.Errs, 2)
+	assert.NoError(t, ae.Errs[0])
+	assert.ErrorIs(t, ae.Errs[1], ErrNameConflict)
+	assert.NoError(t, ae.Rollback)
+	assert.Equal(t, ae.Errs[1].Error(), err.Error(), "the message is the failures'")
+	require.Len(t, regs, 2)
+	require.NotNil(t, regs[0], "the registration that was rolled back, for its name")
+	assert.Equal(t, "Web._http._tcp.tz.example.net.", regs[0].Name())
+	assert.Nil(t, regs[1])
+	assert.Equal(t, theirs, s.Snapshot(t), "what was added is removed again")
+	assert.NoError(t, regs[0].Remove(ctx), "removing again is harmless")
+}
+
+func TestRegistrarOperationsTakeTurns(t *testing.T) {
+	// UpdateTXT, Refresh and Remove of one service at once: they run one
+	// after the other, and the zone ends as it began.
+	s := dnstest.StartBIND(t, regZone)
+	before := s.Snapshot(t)
+	r := newTestRegistrar(t, regOptions(t, s))
+	ctx := regCtx(t)
+	for round := range 5 {
+		reg, err := r.Add(ctx, officeTZ(t))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		ops := []func() error{
+			func() error { return reg.UpdateTXT(ctx, regTXT(t, "path=/a")) },
+			func() error { return r.Refresh(ctx) },
+			func() error { return reg.UpdateTXT(ctx, regTXT(t, "path=/b")) },
+			func() error { return reg.Remove(ctx) },
+		}
+		for i, op := range ops {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(i*round) * 200 * time.Microsecond)
+				errs[i] = op()
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, announce.ErrRemoved) {
+				t.Errorf("round %d, op %d: %v", round, i, err)
+			}
+		}
+		require.Equal(t, before, s.Snapshot(t), "round %d", round)
+	}
 }

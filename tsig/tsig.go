@@ -1,4 +1,14 @@
-package announce
+// Package tsig reads the transaction signature keys (TSIG, RFC 8945) that
+// sign DNS messages, above all the RFC 2136 dynamic updates with which
+// package wide registers services in a zone. A key is given in the form of
+// nsupdate -y, "[ALG:]NAME:SECRET" (Parse), or as a BIND key file, the
+// key "NAME" { algorithm ALG; secret "BASE64"; }; statement that
+// nsupdate -k, tsig-keygen and ddns-confgen read and write (LoadFile).
+// Keys are checked and normalized (the name fully qualified and in lower
+// case, the algorithm in miekg/dns form, the secret in canonical base64);
+// HMAC-SHA1, -SHA224, -SHA256, -SHA384 and -SHA512 are supported, not
+// HMAC-MD5 nor truncated MACs. Errors never repeat the secret.
+package tsig
 
 import (
 	"encoding/base64"
@@ -11,10 +21,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-// TSIG is a transaction signature key (RFC 8945) that signs the DNS
-// UPDATE messages of a ZoneRegistrar, as configured for the zone on the
-// server (BIND: allow-update { key "NAME"; }).
-type TSIG struct {
+// Key is a transaction signature key (RFC 8945), as configured for a zone
+// on its server (BIND: allow-update { key "NAME"; }).
+type Key struct {
 	// Name is the key name, fully qualified and in lower case:
 	// "update-key.".
 	Name string
@@ -26,46 +35,46 @@ type TSIG struct {
 	Secret string
 }
 
-// DefaultTSIGAlgorithm is the algorithm of a key given without one. It is
+// DefaultAlgorithm is the algorithm of a key given without one. It is
 // not nsupdate's default (hmac-md5, which miekg/dns no longer implements
 // and RFC 8945 section 6 no longer recommends); it is the algorithm
 // tsig-keygen and ddns-confgen use by default.
-const DefaultTSIGAlgorithm = dns.HmacSHA256
+const DefaultAlgorithm = dns.HmacSHA256
 
 // maxKeyFileSize bounds a key file: a key statement is a few hundred bytes.
 const maxKeyFileSize = 64 << 10
 
-// IsZero reports whether k is the zero TSIG: updates are sent unsigned.
-func (k TSIG) IsZero() bool { return k == TSIG{} }
+// IsZero reports whether k is the zero Key: messages are sent unsigned.
+func (k Key) IsZero() bool { return k == Key{} }
 
 // String returns "hmac-sha256:NAME" without the secret, for messages.
-func (k TSIG) String() string {
+func (k Key) String() string {
 	return strings.TrimSuffix(k.Algorithm, ".") + ":" + strings.TrimSuffix(k.Name, ".")
 }
 
 // Check validates k's fields and returns it normalized: the name fully
 // qualified and in lower case (the form miekg/dns keys secrets by), the
 // algorithm in miekg/dns form, the secret in canonical base64. Errors are
-// *TSIGParseError naming the field.
-func (k TSIG) Check() (TSIG, error) {
+// *ParseError naming the field.
+func (k Key) Check() (Key, error) {
 	name, err := checkKeyName(k.Name)
 	if err != nil {
-		return TSIG{}, &TSIGParseError{Field: "name", Value: k.Name, Reason: err.Error()}
+		return Key{}, &ParseError{Field: "name", Value: k.Name, Reason: err.Error()}
 	}
 	alg, err := checkAlgorithm(k.Algorithm)
 	if err != nil {
-		return TSIG{}, &TSIGParseError{Field: "algorithm", Value: k.Algorithm, Reason: err.Error()}
+		return Key{}, &ParseError{Field: "algorithm", Value: k.Algorithm, Reason: err.Error()}
 	}
 	secret, err := checkSecret(k.Secret)
 	if err != nil {
-		return TSIG{}, &TSIGParseError{Field: "secret", Reason: err.Error()}
+		return Key{}, &ParseError{Field: "secret", Reason: err.Error()}
 	}
-	return TSIG{Name: name, Algorithm: alg, Secret: secret}, nil
+	return Key{Name: name, Algorithm: alg, Secret: secret}, nil
 }
 
-// TSIGParseError is a TSIG key that cannot be used: the field at fault
+// ParseError is a TSIG key that cannot be used: the field at fault
 // and, in a key file, where.
-type TSIGParseError struct {
+type ParseError struct {
 	// Path is the key file, or "" for a key given as a string.
 	Path string
 	// Line and Column locate the problem in the key file (1-based, the
@@ -81,7 +90,7 @@ type TSIGParseError struct {
 }
 
 // Error returns "PATH:LINE:COL: TSIG field "value": reason".
-func (e *TSIGParseError) Error() string {
+func (e *ParseError) Error() string {
 	var b strings.Builder
 	if e.Path != "" {
 		b.WriteString(e.Path)
@@ -98,26 +107,26 @@ func (e *TSIGParseError) Error() string {
 	return b.String()
 }
 
-// ParseTSIG parses a key in the form of nsupdate -y: [ALG:]NAME:SECRET,
+// Parse parses a key in the form of nsupdate -y: [ALG:]NAME:SECRET,
 // e.g. "hmac-sha256:update-key:c2VjcmV0...". ALG is hmac-sha1,
 // hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512; without it,
-// DefaultTSIGAlgorithm (hmac-sha256). Errors are *TSIGParseError naming
+// DefaultAlgorithm (hmac-sha256). Errors are *ParseError naming
 // the field; they never repeat the secret.
-func ParseTSIG(s string) (TSIG, error) {
+func Parse(s string) (Key, error) {
 	parts := strings.Split(strings.TrimSpace(s), ":")
-	var k TSIG
+	var k Key
 	switch len(parts) {
 	case 2:
-		k = TSIG{Name: parts[0], Algorithm: DefaultTSIGAlgorithm, Secret: parts[1]}
+		k = Key{Name: parts[0], Algorithm: DefaultAlgorithm, Secret: parts[1]}
 	case 3:
-		k = TSIG{Algorithm: parts[0], Name: parts[1], Secret: parts[2]}
+		k = Key{Algorithm: parts[0], Name: parts[1], Secret: parts[2]}
 	default:
-		return TSIG{}, &TSIGParseError{Field: "key", Reason: fmt.Sprintf("want [ALG:]NAME:SECRET (as nsupdate -y), got %d colon-separated fields", len(parts))}
+		return Key{}, &ParseError{Field: "key", Reason: fmt.Sprintf("want [ALG:]NAME:SECRET (as nsupdate -y), got %d colon-separated fields", len(parts))}
 	}
 	return k.Check()
 }
 
-// LoadTSIGFile reads a BIND key file, the form nsupdate -k, tsig-keygen
+// LoadFile reads a BIND key file, the form nsupdate -k, tsig-keygen
 // and ddns-confgen use:
 //
 //	key "update-key" {
@@ -126,20 +135,20 @@ func ParseTSIG(s string) (TSIG, error) {
 //	};
 //
 // The file must hold exactly one key statement; comments (#, //, /* */)
-// are allowed. Errors are *TSIGParseError with the line and column.
+// are allowed. Errors are *ParseError with the line and column.
 // (DNSSEC-style K*.private files are not read.)
-func LoadTSIGFile(path string) (TSIG, error) {
+func LoadFile(path string) (Key, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return TSIG{}, fmt.Errorf("announce: TSIG key file: %w", err)
+		return Key{}, fmt.Errorf("tsig: key file: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
-		return TSIG{}, fmt.Errorf("announce: TSIG key file %s: %w", path, err)
+		return Key{}, fmt.Errorf("tsig: key file %s: %w", path, err)
 	}
 	if len(data) > maxKeyFileSize {
-		return TSIG{}, &TSIGParseError{Path: path, Field: "key", Reason: fmt.Sprintf("file larger than %d bytes; a key file holds one short key statement", maxKeyFileSize)}
+		return Key{}, &ParseError{Path: path, Field: "key", Reason: fmt.Sprintf("file larger than %d bytes; a key file holds one short key statement", maxKeyFileSize)}
 	}
 	return parseKeyFile(path, data)
 }
@@ -214,9 +223,9 @@ type keyLexer struct {
 	line, col int
 }
 
-// errAt returns a TSIGParseError at a position.
+// errAt returns a ParseError at a position.
 func (l *keyLexer) errAt(line, col int, field, value, reason string) error {
-	return &TSIGParseError{Path: l.path, Line: line, Column: col, Field: field, Value: value, Reason: reason}
+	return &ParseError{Path: l.path, Line: line, Column: col, Field: field, Value: value, Reason: reason}
 }
 
 // advance moves past one byte, tracking lines and columns.
@@ -310,11 +319,11 @@ func (t keyToken) describe() string {
 }
 
 // parseKeyFile parses the key statement of a BIND key file.
-func parseKeyFile(path string, data []byte) (TSIG, error) {
+func parseKeyFile(path string, data []byte) (Key, error) {
 	l := &keyLexer{path: path, data: data, line: 1, col: 1}
 	var (
 		found, algSet, secretSet bool
-		key                      TSIG
+		key                      Key
 		keyLine, keyCol          int
 	)
 	expect := func(kind byte, what string) (keyToken, error) {
@@ -330,95 +339,95 @@ func parseKeyFile(path string, data []byte) (TSIG, error) {
 	for {
 		t, err := l.next()
 		if err != nil {
-			return TSIG{}, err
+			return Key{}, err
 		}
 		if t.kind == 0 {
 			break
 		}
 		if t.kind != 'w' || !strings.EqualFold(t.text, "key") {
-			return TSIG{}, l.errAt(t.line, t.col, "key", "", fmt.Sprintf("found %s; a key file holds key \"NAME\" { algorithm ALG; secret \"BASE64\"; };", t.describe()))
+			return Key{}, l.errAt(t.line, t.col, "key", "", fmt.Sprintf("found %s; a key file holds key \"NAME\" { algorithm ALG; secret \"BASE64\"; };", t.describe()))
 		}
 		if found {
-			return TSIG{}, l.errAt(t.line, t.col, "key", "", "a second key statement; give a file with one key")
+			return Key{}, l.errAt(t.line, t.col, "key", "", "a second key statement; give a file with one key")
 		}
 		found = true
 		keyLine, keyCol = t.line, t.col
 		nt, err := l.next()
 		if err != nil {
-			return TSIG{}, err
+			return Key{}, err
 		}
 		if nt.kind != 'w' && nt.kind != 's' {
-			return TSIG{}, l.errAt(nt.line, nt.col, "name", "", fmt.Sprintf("want the key name, found %s", nt.describe()))
+			return Key{}, l.errAt(nt.line, nt.col, "name", "", fmt.Sprintf("want the key name, found %s", nt.describe()))
 		}
 		name, err := checkKeyName(nt.text)
 		if err != nil {
-			return TSIG{}, l.errAt(nt.line, nt.col, "name", nt.text, err.Error())
+			return Key{}, l.errAt(nt.line, nt.col, "name", nt.text, err.Error())
 		}
 		key.Name = name
 		if _, err := expect('{', "{"); err != nil {
-			return TSIG{}, err
+			return Key{}, err
 		}
 	clauses:
 		for {
 			ct, err := l.next()
 			if err != nil {
-				return TSIG{}, err
+				return Key{}, err
 			}
 			switch {
 			case ct.kind == '}':
 				break clauses
 			case ct.kind == 'w' && strings.EqualFold(ct.text, "algorithm"):
 				if algSet {
-					return TSIG{}, l.errAt(ct.line, ct.col, "algorithm", "", "algorithm given twice")
+					return Key{}, l.errAt(ct.line, ct.col, "algorithm", "", "algorithm given twice")
 				}
 				vt, err := l.next()
 				if err != nil {
-					return TSIG{}, err
+					return Key{}, err
 				}
 				if vt.kind != 'w' && vt.kind != 's' {
-					return TSIG{}, l.errAt(vt.line, vt.col, "algorithm", "", fmt.Sprintf("want the algorithm, found %s", vt.describe()))
+					return Key{}, l.errAt(vt.line, vt.col, "algorithm", "", fmt.Sprintf("want the algorithm, found %s", vt.describe()))
 				}
 				alg, err := checkAlgorithm(vt.text)
 				if err != nil {
-					return TSIG{}, l.errAt(vt.line, vt.col, "algorithm", vt.text, err.Error())
+					return Key{}, l.errAt(vt.line, vt.col, "algorithm", vt.text, err.Error())
 				}
 				key.Algorithm, algSet = alg, true
 			case ct.kind == 'w' && strings.EqualFold(ct.text, "secret"):
 				if secretSet {
-					return TSIG{}, l.errAt(ct.line, ct.col, "secret", "", "secret given twice")
+					return Key{}, l.errAt(ct.line, ct.col, "secret", "", "secret given twice")
 				}
 				vt, err := l.next()
 				if err != nil {
-					return TSIG{}, err
+					return Key{}, err
 				}
 				if vt.kind != 's' && vt.kind != 'w' {
-					return TSIG{}, l.errAt(vt.line, vt.col, "secret", "", fmt.Sprintf("want the secret in quotes, found %s", vt.describe()))
+					return Key{}, l.errAt(vt.line, vt.col, "secret", "", fmt.Sprintf("want the secret in quotes, found %s", vt.describe()))
 				}
 				secret, err := checkSecret(vt.text)
 				if err != nil {
-					return TSIG{}, l.errAt(vt.line, vt.col, "secret", "", err.Error())
+					return Key{}, l.errAt(vt.line, vt.col, "secret", "", err.Error())
 				}
 				key.Secret, secretSet = secret, true
 			case ct.kind == 0:
-				return TSIG{}, l.errAt(keyLine, keyCol, "key", "", "key statement not closed with };")
+				return Key{}, l.errAt(keyLine, keyCol, "key", "", "key statement not closed with };")
 			default:
-				return TSIG{}, l.errAt(ct.line, ct.col, "key", "", fmt.Sprintf("found %s; a key statement holds algorithm and secret", ct.describe()))
+				return Key{}, l.errAt(ct.line, ct.col, "key", "", fmt.Sprintf("found %s; a key statement holds algorithm and secret", ct.describe()))
 			}
 			if _, err := expect(';', "; after the clause"); err != nil {
-				return TSIG{}, err
+				return Key{}, err
 			}
 		}
 		if _, err := expect(';', "; after the key statement's }"); err != nil {
-			return TSIG{}, err
+			return Key{}, err
 		}
 	}
 	switch {
 	case !found:
-		return TSIG{}, l.errAt(l.line, l.col, "key", "", "no key statement in the file")
+		return Key{}, l.errAt(l.line, l.col, "key", "", "no key statement in the file")
 	case !algSet:
-		return TSIG{}, l.errAt(keyLine, keyCol, "algorithm", "", fmt.Sprintf("key %q has no algorithm clause", strings.TrimSuffix(key.Name, ".")))
+		return Key{}, l.errAt(keyLine, keyCol, "algorithm", "", fmt.Sprintf("key %q has no algorithm clause", strings.TrimSuffix(key.Name, ".")))
 	case !secretSet:
-		return TSIG{}, l.errAt(keyLine, keyCol, "secret", "", fmt.Sprintf("key %q has no secret clause", strings.TrimSuffix(key.Name, ".")))
+		return Key{}, l.errAt(keyLine, keyCol, "secret", "", fmt.Sprintf("key %q has no secret clause", strings.TrimSuffix(key.Name, ".")))
 	}
 	return key, nil
 }
