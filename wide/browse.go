@@ -180,7 +180,7 @@ func newEngine(opts BrowseOptions, sink func(sd.Event)) (*registry.Registry, *en
 
 // serverFamily is the address family of the first server, for Seen.
 func serverFamily(q *querier) sd.Family {
-	if ap, err := netip.ParseAddrPort(q.servers[0]); err == nil && ap.Addr().Unmap().Is6() {
+	if ap, err := netip.ParseAddrPort(q.c.Servers[0]); err == nil && ap.Addr().Unmap().Is6() {
 		return sd.IPv6
 	}
 	return sd.IPv4
@@ -643,7 +643,7 @@ func (b *Browser) Stats() sd.Stats {
 		s.Packets = b.packets
 		s.Queries = b.nqueries
 	})
-	s.Truncated = b.q.truncated.Load()
+	s.Truncated = b.q.truncated()
 	return s
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/internal/udns"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
@@ -184,7 +185,7 @@ update add big.tz.example.net. 60 A 198.51.100.9`)
 	assert.Equal(t, strings.Repeat("v", 200), string(in.TXT.Items[7].Value))
 	wire, err := in.TXT.Encode()
 	require.NoError(t, err)
-	assert.Greater(t, len(wire), queryUDPSize, "the answer cannot fit in UDP")
+	assert.Greater(t, len(wire), udns.EDNSSize, "the answer cannot fit in UDP")
 	assert.Positive(t, b.Stats().Truncated, "a truncated UDP answer was retried over TCP")
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/udns"
 )
 
 // Browsing-domain kinds (RFC 6763 section 11): the first label of the
@@ -204,11 +205,5 @@ func Domains(ctx context.Context, opts DomainOptions) ([]Domain, error) {
 }
 
 // searchDomains returns the system's search domains (resolv.conf "search",
-// or "domain" when there is no "search" line), nil when there are none.
-func searchDomains() []string {
-	cfg, err := dns.ClientConfigFromFile(resolvConf)
-	if err != nil {
-		return nil
-	}
-	return cfg.Search
-}
+// or "domain" when there is no "search" line).
+func searchDomains() []string { return udns.SearchDomains(resolvConf) }

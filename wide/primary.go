@@ -10,24 +10,12 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/udns"
 )
 
 // systemResolvers returns the name servers of /etc/resolv.conf as
 // host:port.
-func systemResolvers() ([]string, error) {
-	cfg, err := dns.ClientConfigFromFile(resolvConf)
-	if err != nil {
-		return nil, fmt.Errorf("reading the system resolver configuration: %w", err)
-	}
-	var out []string
-	for _, s := range cfg.Servers {
-		out = append(out, net.JoinHostPort(s, cfg.Port))
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no name server in %s", resolvConf)
-	}
-	return out, nil
-}
+func systemResolvers() ([]string, error) { return udns.SystemServers(resolvConf) }
 
 // findPrimary finds the zone's primary server as RFC 2136 section 4
 // locates it: the MNAME of the zone's SOA record, asked of the resolvers,

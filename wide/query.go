@@ -6,28 +6,11 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/udns"
-)
-
-// Unicast query parameters. A query, retransmissions and every server
-// tried included, takes at most DefaultTimeout unless the options say
-// otherwise.
-const (
-	// queryUDPSize is the EDNS(0) UDP payload size advertised (RFC 6891;
-	// 1232 bytes avoids IP fragmentation, DNS Flag Day 2020).
-	queryUDPSize = 1232
-	// queryFirstTry is how long the first UDP try waits; each further try
-	// waits twice as long, within the timeout.
-	queryFirstTry = time.Second
-	// queryPause is the pause before trying again after a try that failed
-	// at once (ICMP port unreachable: nothing listens).
-	queryPause = 200 * time.Millisecond
 )
 
 // QueryError is a unicast DNS query that failed: no answer within the
@@ -63,16 +46,14 @@ func (e *QueryError) Error() string {
 // Unwrap returns the last error.
 func (e *QueryError) Unwrap() error { return e.Err }
 
-// querier sends unicast DNS queries (RFC 1035) to a list of servers: UDP
-// first, TCP when the answer is truncated (RFC 7766 section 6.2.1), with
-// retransmissions within a bounded time.
+// querier asks unicast DNS questions (RFC 1035) of a list of servers
+// through the one unicast DNS client (internal/udns: UDP, TCP when an
+// answer is truncated, retransmissions within the timeout): an answer
+// whose RCODE is neither NOERROR nor NXDOMAIN sends it to the next server.
 type querier struct {
-	servers []string
-	timeout time.Duration
+	c *udns.Client
 	// recurse sets RD: true when asking the system's resolvers.
 	recurse bool
-	// truncated counts UDP answers with the TC bit, asked again over TCP.
-	truncated atomic.Uint64
 }
 
 // newQuerier returns a querier for server (host or host:port, port 53 by
@@ -82,27 +63,27 @@ func newQuerier(server string, timeout time.Duration) (*querier, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	q := &querier{timeout: timeout}
+	q := &querier{c: &udns.Client{Timeout: timeout, Accept: usableRcode}}
 	if server == "" {
-		cfg, err := dns.ClientConfigFromFile(resolvConf)
+		servers, err := udns.SystemServers(resolvConf)
 		if err != nil {
-			return nil, fmt.Errorf("browse: reading the system resolver configuration: %w", err)
+			return nil, fmt.Errorf("browse: %w; give the server", err)
 		}
-		for _, s := range cfg.Servers {
-			q.servers = append(q.servers, net.JoinHostPort(s, cfg.Port))
-		}
-		if len(q.servers) == 0 {
-			return nil, fmt.Errorf("browse: no name server in %s; give the server", resolvConf)
-		}
-		q.recurse = true
+		q.c.Servers, q.recurse = servers, true
 		return q, nil
 	}
 	addr, err := hostPort(server)
 	if err != nil {
 		return nil, err
 	}
-	q.servers = []string{addr}
+	q.c.Servers = []string{addr}
 	return q, nil
+}
+
+// usableRcode reports whether an answer settles a question: NOERROR or
+// NXDOMAIN; another server may do better than SERVFAIL or REFUSED.
+func usableRcode(r *dns.Msg) bool {
+	return r.Rcode == dns.RcodeSuccess || r.Rcode == dns.RcodeNameError
 }
 
 // hostPort returns s as host:port, port 53 when s has none.
@@ -121,77 +102,31 @@ func hostPort(s string) (string, error) {
 }
 
 // label names the servers in Iface and messages.
-func (q *querier) label() string { return strings.Join(q.servers, ",") }
+func (q *querier) label() string { return strings.Join(q.c.Servers, ",") }
+
+// truncated counts the UDP answers with the TC bit, asked again over TCP.
+func (q *querier) truncated() uint64 { return q.c.Truncated() }
 
 // query asks name/qtype and returns the answer, whose RCODE is NOERROR or
 // NXDOMAIN. Other RCODEs and silence are a *QueryError.
 func (q *querier) query(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, q.timeout)
-	defer cancel()
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = q.recurse
-	m.SetEdns0(queryUDPSize, false)
-	var last error
-	lastRcode := -1
-	wait := queryFirstTry
-	for ctx.Err() == nil {
-		for _, srv := range q.servers {
-			if ctx.Err() != nil {
-				break
-			}
-			r, err := q.once(ctx, m, srv, wait)
-			if err != nil {
-				last = err
-				continue
-			}
-			if r.Rcode == dns.RcodeSuccess || r.Rcode == dns.RcodeNameError {
-				return r, nil
-			}
-			// Another server may do better; a lone one said its piece.
-			lastRcode = r.Rcode
-			last = fmt.Errorf("%s from %s", dns.RcodeToString[r.Rcode], srv)
-			if len(q.servers) == 1 {
-				return nil, &QueryError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: r.Rcode, Waited: time.Since(start), Err: last}
-			}
-		}
-		if lastRcode >= 0 {
-			break
-		}
-		wait *= 2
-		select {
-		case <-ctx.Done():
-		case <-time.After(queryPause):
-		}
+	m.SetEdns0(udns.EDNSSize, false)
+	fail := func(rcode int, err error) error {
+		return &QueryError{Servers: q.c.Servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: rcode, Waited: time.Since(start), Err: err}
 	}
-	if last == nil {
-		last = ctx.Err()
-	}
-	if lastRcode < 0 && !errors.Is(last, ErrNoAnswer) {
-		last = fmt.Errorf("%w: %w", ErrNoAnswer, last)
-	}
-	return nil, &QueryError{Servers: q.servers, Name: m.Question[0].Name, Qtype: qtype, Rcode: lastRcode, Waited: time.Since(start), Err: last}
-}
-
-// once sends m to srv over UDP and, if the answer is truncated, again over
-// TCP (RFC 7766 section 6.2.1), waiting at most wait for the UDP answer.
-func (q *querier) once(ctx context.Context, m *dns.Msg, srv string, wait time.Duration) (*dns.Msg, error) {
-	tctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	r, err := udns.Exchange(tctx, "udp", srv, m, queryUDPSize, nil)
-	if err != nil {
-		return nil, err
-	}
-	if r.Truncated {
-		q.truncated.Add(1)
-		r, err = udns.Exchange(ctx, "tcp", srv, m, 0, nil)
-		if err != nil {
-			return nil, fmt.Errorf("over TCP after a truncated UDP answer: %w", err)
-		}
-	}
-	if len(r.Question) != 1 || !dnsname.Equal(r.Question[0].Name, m.Question[0].Name) || r.Question[0].Qtype != m.Question[0].Qtype {
-		return nil, fmt.Errorf("answer from %s does not match the question", srv)
+	r, srv, err := q.c.Exchange(ctx, m)
+	var na *udns.NoAnswerError
+	switch {
+	case errors.As(err, &na):
+		return nil, fail(-1, fmt.Errorf("%w: %w", ErrNoAnswer, na.Err))
+	case err != nil:
+		return nil, fail(-1, fmt.Errorf("%w: %w", ErrNoAnswer, err))
+	case !usableRcode(r):
+		return nil, fail(r.Rcode, fmt.Errorf("%s from %s", dns.RcodeToString[r.Rcode], srv))
 	}
 	return r, nil
 }
