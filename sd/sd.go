@@ -26,14 +26,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/txt"
 )
 
 // ServicesType is the DNS-SD service type enumeration meta-query (RFC 6763
 // section 9). Given to a browser as a type, it browses every service type
 // that is enumerated, adding each one as it is discovered.
-const ServicesType = dnsname.ServicesType
+const ServicesType = "_services._dns-sd._udp"
 
 // ErrBadName is wrapped by errors about names that are not usable: a
 // service type that does not parse, a name outside the domains browsed, an

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
 )
@@ -167,6 +168,12 @@ func TestServicePrepare(t *testing.T) {
 	require.ErrorAs(t, err, &ve, "a relative path breaks the registry's rule: refused as Validate refuses")
 	_, verr := s.Validate(nil)
 	assert.Equal(t, verr.Error(), err.Error())
+}
+
+// ServicesType is spelled out for the documentation; it is the name
+// package dnsname holds.
+func TestServicesTypeIsDnsname(t *testing.T) {
+	assert.Equal(t, dnsname.ServicesType, ServicesType)
 }
 
 // PrepareEncodable refuses only what cannot be encoded: a service that
