@@ -32,14 +32,14 @@ func TestResponderInterfaces(t *testing.T) {
 func TestCheckPublishable(t *testing.T) {
 	reg := registry.Builtin()
 	ok := Service{Instance: "Office TZ", Type: "timezone", Port: 8080}
-	require.NoError(t, ok.CheckPublishable(reg))
-	require.NoError(t, ok.CheckPublishable(nil), "nil means the built-in registry")
+	require.NoError(t, CheckPublishable(ok, reg))
+	require.NoError(t, CheckPublishable(ok, nil), "nil means the built-in registry")
 
 	// Breaking a rule is Validate's business: NoValidate publishes it.
 	ctl := Service{Instance: "Bad\x01Name", Type: "_timezone._tcp", Port: 8080}
 	_, verr := ctl.Validate(reg)
 	require.Error(t, verr)
-	assert.NoError(t, ctl.CheckPublishable(reg))
+	assert.NoError(t, CheckPublishable(ctl, reg))
 
 	for _, tc := range []struct {
 		name  string
@@ -54,7 +54,7 @@ func TestCheckPublishable(t *testing.T) {
 		{"bad subtype", Service{Instance: "a", Type: "_http._tcp", Subtypes: []string{"a.b"}, Port: 80}, "Subtypes[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.s.CheckPublishable(reg)
+			err := CheckPublishable(tc.s, reg)
 			require.Error(t, err)
 			var ve *ValidationError
 			require.ErrorAs(t, err, &ve)
@@ -77,7 +77,7 @@ func TestCheckPublishableMatchesAdd(t *testing.T) {
 			{Instance: "Far", Type: "_http._tcp", Domain: "example.com.", Port: 80},
 			{Instance: "", Type: "_http._tcp", Port: 80},
 		} {
-			perr := s.CheckPublishable(nil)
+			perr := CheckPublishable(s, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_, aerr := r.Add(ctx, s)
 			cancel()

@@ -83,12 +83,13 @@ func LoadConfig(r io.Reader) ([]Service, error) {
 		if len(serrs) > 0 {
 			continue
 		}
-		res := s.resolve(nil)
-		for _, e := range res.hard {
+		// Only what a registry cannot change: it is chosen later.
+		p, err := s.PrepareEncodable("", nil)
+		for _, e := range fieldErrors(err) {
 			errs = append(errs, configFieldError(i, e))
 		}
-		if len(res.hard) == 0 {
-			k := id{dnsname.MustKey(dnsname.EscapeLabel(s.Instance) + "."), dnsname.MustKey(res.data.typeName())}
+		if err == nil {
+			k := id{dnsname.MustKey(dnsname.EscapeLabel(s.Instance) + "."), dnsname.MustKey(p.Type + "." + p.Domain)}
 			if j, dup := seen[k]; dup {
 				errs = append(errs, &FieldError{Field: fmt.Sprintf("services[%d].name", i), Value: s.Instance, Reason: fmt.Sprintf("same instance and type as services[%d]", j)})
 			} else {
@@ -167,6 +168,26 @@ func parseConfigService(i int, item json.RawMessage) (Service, []error) {
 		}
 	}
 	return s, errs
+}
+
+// fieldErrors returns the problems with fields that err, a
+// *ValidationError, holds: not the TXT record's findings, which have
+// their own.
+func fieldErrors(err error) []error {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		if err != nil {
+			return []error{err}
+		}
+		return nil
+	}
+	if j, ok := ve.Err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if ve.Err != nil {
+		return []error{ve.Err}
+	}
+	return nil
 }
 
 // configFieldError renames a *FieldError of Service to its JSON path.

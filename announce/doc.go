@@ -8,7 +8,10 @@
 // addresses only).
 //
 // Publishing the same Service descriptions in ordinary unicast DNS
-// (wide-area DNS-SD) is package wide's.
+// (wide-area DNS-SD) is package wide's. The description, its validation
+// and the events of a published service are package sd's, shared by both;
+// Service, ValidationError, Event and the other names here are aliases of
+// them.
 //
 // # Life of a name
 //

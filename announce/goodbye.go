@@ -79,7 +79,7 @@ func (r *Responder) removeEntity(e *entity) {
 	e.txtGen++
 	r.services = slices.DeleteFunc(r.services, func(x *entity) bool { return x == e })
 	for _, w := range e.waiters {
-		w <- ErrRemoved
+		w <- errRemoved
 	}
 	e.waiters = nil
 	r.log.Info("mdns: service removed", "name", name)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/sd"
 )
 
 func TestRemoveSendsGoodbyes(t *testing.T) {
@@ -45,7 +46,10 @@ func TestRemoveSendsGoodbyes(t *testing.T) {
 		_, open := <-f.http.Events()
 		assert.False(t, open)
 		assert.NoError(t, f.http.Remove(context.Background()), "removing twice is harmless")
-		assert.ErrorIs(t, f.http.UpdateTXT(context.Background(), tzService(t, "x").TXT), ErrRemoved)
+		err = f.http.UpdateTXT(context.Background(), tzService(t, "x").TXT)
+		assert.ErrorIs(t, err, ErrRemoved)
+		assert.ErrorIs(t, err, sd.ErrRemoved, "as for a removed wide.Registration")
+		assert.EqualError(t, err, "announce: service removed")
 
 		f.settle()
 		require.NoError(t, lab.Remove(context.Background()))
@@ -87,6 +91,8 @@ func TestCloseSendsGoodbyesForEverything(t *testing.T) {
 		assert.ErrorIs(t, hd.Remove(context.Background()), ErrClosed)
 		_, err = r.Add(context.Background(), tzService(t, "Late"))
 		assert.ErrorIs(t, err, ErrClosed)
+		assert.ErrorIs(t, err, sd.ErrClosed, "as for a closed wide.Registrar")
+		assert.EqualError(t, err, `announce: adding "Late": announce: responder closed`)
 		assert.True(t, h.closed(), "transport closed")
 	})
 }

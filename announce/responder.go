@@ -25,14 +25,6 @@ import (
 	"github.com/lansd/lansd/sd"
 )
 
-// Errors returned by the responder.
-var (
-	// ErrClosed is returned by calls on a responder that has been closed.
-	ErrClosed = errors.New("announce: responder closed")
-	// ErrRemoved is returned by calls on a handle whose service was removed.
-	ErrRemoved = errors.New("announce: service removed")
-)
-
 // transport is what the responder uses of the mDNS transport; *mdns.Conn
 // implements it in production, an in-memory link in the unit tests.
 type transport interface {
@@ -459,7 +451,7 @@ func (r *Responder) call(ctx context.Context, fn func()) error {
 	select {
 	case r.cmds <- func() { fn(); close(ran) }:
 	case <-r.done:
-		return ErrClosed
+		return errClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -531,7 +523,7 @@ func (r *Responder) finish() {
 	r.timer.Stop()
 	for _, e := range append([]*entity{r.host}, r.services...) {
 		for _, w := range e.waiters {
-			w <- ErrClosed
+			w <- errClosed
 		}
 		e.waiters = nil
 		if e.handle != nil {

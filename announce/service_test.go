@@ -15,7 +15,6 @@ import (
 
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
-	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
@@ -33,94 +32,6 @@ func kcsync(t testing.TB, hash string) Service {
 	return Service{Instance: "Keychain", Type: "_jnx-kcsync._tcp", Port: 5000, TXT: rec}
 }
 
-func TestValidateJnxKcsync(t *testing.T) {
-	rep, err := kcsync(t, goodHash).Validate(nil)
-	require.NoError(t, err)
-	assert.True(t, rep.Conforms())
-
-	rep, err = kcsync(t, goodHash[:39]).Validate(nil)
-	require.Error(t, err)
-	assert.False(t, rep.Conforms())
-	var ve *ValidationError
-	require.ErrorAs(t, err, &ve)
-	assert.Equal(t, "Keychain", ve.Service)
-	var finding *txt.Error
-	require.ErrorAs(t, err, &finding, "the TXT finding is reachable with errors.As")
-	assert.Equal(t, "hash", finding.Key)
-	assert.Equal(t, txt.Fatal, finding.Severity)
-	assert.Contains(t, finding.Rule, "jnx-kcsync")
-	assert.Contains(t, err.Error(), `key "hash"`)
-}
-
-func TestValidateFields(t *testing.T) {
-	base := func() Service { return tzService(t, "Office TZ") }
-	tests := []struct {
-		name    string
-		edit    func(*Service)
-		wantErr bool
-		field   string // the *FieldError's field, if any
-		hard    bool
-	}{
-		{"valid", func(*Service) {}, false, "", false},
-		{"bare registered name", func(s *Service) { s.Type = "timezone" }, false, "", false},
-		{"type with domain", func(s *Service) { s.Type = "_timezone._tcp.local." }, false, "", false},
-		{"empty instance", func(s *Service) { s.Instance = "" }, true, "Instance", true},
-		{"64-byte instance", func(s *Service) { s.Instance = strings.Repeat("x", 64) }, true, "Instance", true},
-		{"63-byte instance", func(s *Service) { s.Instance = strings.Repeat("x", 63) }, false, "", false},
-		{"dots and UTF-8 are fine", func(s *Service) { s.Instance = "Büro.Uhr" }, false, "", false},
-		{"control character", func(s *Service) { s.Instance = "Office\tTZ" }, true, "Instance", false},
-		{"DEL", func(s *Service) { s.Instance = "Office\x7f" }, true, "Instance", false},
-		{"invalid UTF-8", func(s *Service) { s.Instance = "Office \xff" }, true, "Instance", false},
-		{"empty type", func(s *Service) { s.Type = "" }, true, "Type", true},
-		{"bad protocol label", func(s *Service) { s.Type = "_timezone._sctp" }, true, "Type", true},
-		{"name breaking RFC 6335", func(s *Service) { s.Type = "_contamac_icm._tcp"; s.TXT = txt.Record{} }, true, "Type", false},
-		{"unknown bare name", func(s *Service) { s.Type = "nosuchservice" }, true, "Type", true},
-		{"subtype with a dot", func(s *Service) { s.Subtypes = []string{"_a.b"} }, true, "Subtypes[0]", true},
-		{"bad TXT value", func(s *Service) { s.TXT, _ = txt.ParseArgs([]string{"path=tz"}) }, true, "", false},
-		{"bad host", func(s *Service) { s.Host = "a..b" }, true, "Host", true},
-		{"domain clash", func(s *Service) { s.Type = "_timezone._tcp.example."; s.Domain = "local." }, true, "Domain", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := base()
-			tc.edit(&s)
-			_, err := s.Validate(nil)
-			res := s.resolve(registry.Builtin())
-			if !tc.wantErr {
-				assert.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			if tc.field != "" {
-				var fe *FieldError
-				require.ErrorAs(t, err, &fe)
-				assert.Equal(t, tc.field, fe.Field, "error: %v", err)
-				assert.Equal(t, tc.hard, len(res.hard) > 0, "hard: %v", res.hard)
-			}
-		})
-	}
-}
-
-// TestSubtypesFoldASCIIOnly: subtypes that are the same name (ASCII case,
-// RFC 6762 section 16) are published once; subtypes that differ in the case
-// of a non-ASCII letter are different names and are both published.
-func TestSubtypesFoldASCIIOnly(t *testing.T) {
-	s := Service{Instance: "x", Type: "_http._tcp", Port: 80,
-		Subtypes: []string{"_Printer", "_printer", "_PRINTER", "_École", "_école", "_\u212Aiosk", "_kiosk"}}
-	res := s.resolve(registry.Builtin())
-	require.Empty(t, res.hard)
-	assert.Equal(t, []string{"_Printer", "_École", "_école", "_\u212Aiosk", "_kiosk"}, res.data.subtypes)
-}
-
-func TestPortZeroIsAWarning(t *testing.T) {
-	s := tzService(t, "Office TZ")
-	s.Port = 0
-	rep, err := s.Validate(nil)
-	require.NoError(t, err)
-	require.Len(t, rep.Warnings(), 1)
-	assert.Contains(t, rep.Warnings()[0].Reason, "port 0")
-}
-
 func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLink()
@@ -132,6 +43,7 @@ func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 		var finding *txt.Error
 		require.ErrorAs(t, err, &finding)
 		assert.Equal(t, "hash", finding.Key)
+		assert.True(t, strings.HasPrefix(err.Error(), `announce: service "Keychain" refused: TXT `), err.Error())
 		assert.Empty(t, l.packets(from("h1")), "nothing sent for a refused service")
 
 		_, err = r.Add(context.Background(), Service{Instance: strings.Repeat("x", 64), Type: "_http._tcp", Port: 80})
@@ -141,6 +53,7 @@ func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 		var fe *FieldError
 		require.ErrorAs(t, err, &fe)
 		assert.Equal(t, "Domain", fe.Field)
+		assert.EqualError(t, err, `announce: service "Far" refused: Domain "example.com.": Multicast DNS publishes only in local. (RFC 6762 section 3)`)
 	})
 	synctest.Test(t, func(t *testing.T) {
 		l := newLink()
@@ -217,9 +130,11 @@ func TestTXTEncodingRoundTrip(t *testing.T) {
 	}}
 	wire, err := rec.Encode()
 	require.NoError(t, err)
-	res := Service{Instance: "x", Type: "_http._tcp", Port: 1, TXT: rec}.resolve(nil)
-	require.Empty(t, res.hard)
-	rr := res.data.txtRR("x._http._tcp.local.", 10)
+	p, err := Service{Instance: "x", Type: "_http._tcp", Port: 1, TXT: rec}.PrepareEncodable("", nil)
+	require.NoError(t, err)
+	d, err := newSvcData(p)
+	require.NoError(t, err)
+	rr := d.txtRR("x._http._tcp.local.", 10)
 	assert.Equal(t, wire, dnsname.Rdata(rr))
 }
 
@@ -320,19 +235,4 @@ func TestInstanceNameEscaping(t *testing.T) {
 		synctest.Wait()
 		assert.Len(t, f.responses(), 1)
 	})
-}
-
-func TestEventKindStrings(t *testing.T) {
-	want := map[EventKind]string{EventAnnounced: "announced", EventConflict: "conflict", EventRenamed: "renamed", EventDeferred: "deferred", EventRemoved: "removed", EventKind(99): "EventKind(99)"}
-	for k, s := range want {
-		assert.Equal(t, s, k.String())
-	}
-}
-
-func TestFieldErrorUnwraps(t *testing.T) {
-	_, err := Service{Instance: "x", Type: "_timezone._sctp", Port: 1}.Validate(nil)
-	var te *registry.TypeError
-	require.ErrorAs(t, err, &te, "the registry's error is kept")
-	assert.Equal(t, "_sctp", te.Label)
-	assert.Contains(t, err.Error(), `Type "_timezone._sctp"`)
 }

@@ -1,10 +1,22 @@
 // Package sd is the DNS-Based Service Discovery (RFC 6763) vocabulary that
-// lansd's browsers share, whatever carries the records: Multicast DNS on the
-// link (package browse) or unicast DNS in a zone (package wide). An
-// Instance is a resolved service instance with its conformance verdict; an
-// Event says that one was added, updated or removed; Stats count what a
-// browser did; Browser is what every browser offers, and Merge runs
-// several as one.
+// lansd's publishers and browsers share, whatever carries the records:
+// Multicast DNS on the link (packages announce and browse) or unicast DNS
+// in a zone (package wide).
+//
+// Publishing: a Service describes a service instance to publish;
+// Validate checks it (instance name, service type and subtypes against
+// the IANA registry of package registry, TXT record against its rules of
+// package txt) and Prepare works out what its records carry. Problems are
+// a *ValidationError holding *FieldError values and the TXT findings. A
+// published service reports what happens to its name as a
+// RegistrationEvent (announced, conflict, renamed, removed), and calls on
+// a closed publisher or a removed service fail with errors matching
+// ErrClosed or ErrRemoved.
+//
+// Browsing: an Instance is a resolved service instance with its
+// conformance verdict; an Event says that one was added, updated or
+// removed; Stats count what a browser did; Browser is what every browser
+// offers, and Merge runs several as one.
 package sd
 
 import (
@@ -14,14 +26,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/txt"
 )
 
 // ServicesType is the DNS-SD service type enumeration meta-query (RFC 6763
 // section 9). Given to a browser as a type, it browses every service type
 // that is enumerated, adding each one as it is discovered.
-const ServicesType = dnsname.ServicesType
+const ServicesType = "_services._dns-sd._udp"
 
 // ErrBadName is wrapped by errors about names that are not usable: a
 // service type that does not parse, a name outside the domains browsed, an

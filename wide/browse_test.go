@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
 	"github.com/lansd/lansd/internal/udns"
 	"github.com/lansd/lansd/sd"
@@ -84,7 +83,7 @@ func TestWideBrowseAddUpdateRemove(t *testing.T) {
 	s := dnstest.StartBIND(t, wideZone)
 	r := wideRegistrar(t, s)
 	ctx := wideCtx(t, 30*time.Second)
-	h, err := r.Add(ctx, announce.Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: wideTXT(t, "path=/tz")})
+	h, err := r.Add(ctx, sd.Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: wideTXT(t, "path=/tz")})
 	require.NoError(t, err)
 
 	b, err := NewBrowser(ctx, []string{"timezone"}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr, Interval: 200 * time.Millisecond})
@@ -206,7 +205,7 @@ func TestWideMany(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, errs[i] = r.Add(ctx, announce.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "timezone", Port: uint16(8000 + i), TXT: wideTXT(t, fmt.Sprintf("path=/tz/%d", i))})
+			_, errs[i] = r.Add(ctx, sd.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "timezone", Port: uint16(8000 + i), TXT: wideTXT(t, fmt.Sprintf("path=/tz/%d", i))})
 		}()
 	}
 	wg.Wait()
@@ -236,7 +235,7 @@ func TestWideServicesEnumeration(t *testing.T) {
 	s := dnstest.StartBIND(t, wideZone)
 	r := wideRegistrar(t, s)
 	ctx := wideCtx(t, 20*time.Second)
-	_, err := r.Add(ctx, announce.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: wideTXT(t, "path=/")})
+	_, err := r.Add(ctx, sd.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: wideTXT(t, "path=/")})
 	require.NoError(t, err)
 	b, err := NewBrowser(ctx, []string{sd.ServicesType}, BrowseOptions{Domains: []string{wideZone}, Server: s.Addr})
 	require.NoError(t, err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/sd"
 )
 
 // Errors a Registrar's errors match with errors.Is (besides ErrNoAnswer:
@@ -24,10 +24,14 @@ var (
 	// ErrUpdateRefused: the server refused the update: the zone does not
 	// accept updates from this key or address (*UpdateError).
 	ErrUpdateRefused = errors.New("wide: update refused")
-	// ErrClosed is returned by a closed Registrar. errors.Is also finds
-	// announce.ErrClosed in it, as in the errors of a closed Responder.
-	ErrClosed error = closedError("wide: registrar closed")
+	// ErrClosed is returned by a closed Registrar. It wraps sd.ErrClosed,
+	// which the errors of a closed announce.Responder wrap too.
+	ErrClosed = fmt.Errorf("wide: registrar %w", sd.ErrClosed)
 )
+
+// errRemoved is returned by calls on a Registration that was removed; it
+// wraps sd.ErrRemoved.
+var errRemoved = fmt.Errorf("wide: service %w", sd.ErrRemoved)
 
 // ConflictError is an instance name held in the zone by someone else:
 // its SRV or TXT records differ from ours (RFC 6763 section 4.1: one
@@ -154,12 +158,3 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrNoAnswer) true.
 func (e *UnreachableError) Is(target error) bool { return target == ErrNoAnswer }
-
-// closedError is the type of ErrClosed.
-type closedError string
-
-// Error returns the message.
-func (e closedError) Error() string { return string(e) }
-
-// Is makes errors.Is(ErrClosed, announce.ErrClosed) true.
-func (e closedError) Is(target error) bool { return target == announce.ErrClosed }

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/sd"
 )
 
 // Close racing with Add (issue 10): Add takes the service in, Close runs
@@ -109,7 +109,7 @@ func TestRegistrarCloseDuringAddsStress(t *testing.T) {
 			}
 		}
 		t.Logf("round %d: %d of %d added before Close", round, added, n)
-		_, err = r.Add(ctx, announce.Service{Instance: "Late", Type: "timezone", Port: 1, TXT: regTXT(t, "path=/")})
+		_, err = r.Add(ctx, sd.Service{Instance: "Late", Type: "timezone", Port: 1, TXT: regTXT(t, "path=/")})
 		assert.ErrorIs(t, err, ErrClosed)
 		require.Equal(t, before, s.Snapshot(t), "round %d: records left in the zone", round)
 	}

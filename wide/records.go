@@ -11,9 +11,9 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -95,12 +95,12 @@ func (z *Records) instanceRRs() []dns.RR {
 	return append(out, z.SRV, z.TXT)
 }
 
-// BuildRecords validates s exactly as announce.Service.Validate does (a
-// service that does not validate is refused with an
-// *announce.ValidationError: nothing invalid goes into a zone) and returns
-// the records that publish it in opts.Zone. The same function builds what
-// a Registrar sends.
-func BuildRecords(s announce.Service, opts RecordOptions) (*Records, error) {
+// BuildRecords validates s exactly as sd.Service.Validate does (a service
+// that does not validate is refused with an error wrapping an
+// *sd.ValidationError: nothing invalid goes into a zone) and returns the
+// records that publish it in opts.Zone. The same function builds what a
+// Registrar sends.
+func BuildRecords(s sd.Service, opts RecordOptions) (*Records, error) {
 	zone, err := checkZone(opts.Zone, "Zone")
 	if err != nil {
 		return nil, fmt.Errorf("wide: RecordOptions: %w", err)
@@ -119,14 +119,14 @@ func BuildRecords(s announce.Service, opts RecordOptions) (*Records, error) {
 	}
 	zs, err := prepareService(s, zone, host, opts.Addrs, ttl, reg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wide: %w", err)
 	}
 	return zs.records(zs.label), nil
 }
 
 // service is a validated service as the registrar writes it.
 type service struct {
-	p       announce.Prepared
+	p       sd.Prepared
 	txtStrs []string     // p.TXT in miekg/dns form
 	label   string       // the instance label asked for
 	zone    string       // the zone (UPDATE zone section)
@@ -138,8 +138,8 @@ type service struct {
 
 // prepareService checks s for publishing in zone and works out its
 // records' data. host is the registrar's host name and addrs its
-// addresses.
-func prepareService(s announce.Service, zone, host string, addrs []netip.Addr, ttl uint32, reg *registry.Registry) (*service, error) {
+// addresses. The error is an *sd.ValidationError.
+func prepareService(s sd.Service, zone, host string, addrs []netip.Addr, ttl uint32, reg *registry.Registry) (*service, error) {
 	// Defaults that differ from Multicast DNS: the domain is the zone and
 	// a single-label host lies in the zone, not in "local.".
 	if h := strings.TrimSuffix(s.Host, "."); h != "" && !strings.Contains(h, ".") {
@@ -151,19 +151,19 @@ func prepareService(s announce.Service, zone, host string, addrs []netip.Addr, t
 	}
 	var errs []error
 	if !dns.IsSubDomain(zone, p.Domain) {
-		errs = append(errs, &announce.FieldError{Field: "Domain", Value: p.Domain, Reason: fmt.Sprintf("not inside the zone %s", zone)})
+		errs = append(errs, &sd.FieldError{Field: "Domain", Value: p.Domain, Reason: fmt.Sprintf("not inside the zone %s", zone)})
 	} else if dns.IsSubDomain(dnsname.Local, p.Domain) {
-		errs = append(errs, &announce.FieldError{Field: "Domain", Value: p.Domain, Reason: "names under local. are Multicast DNS names (RFC 6762 section 3), not a unicast zone's"})
+		errs = append(errs, &sd.FieldError{Field: "Domain", Value: p.Domain, Reason: "names under local. are Multicast DNS names (RFC 6762 section 3), not a unicast zone's"})
 	}
 	if p.Host != "" && dns.IsSubDomain(dnsname.Local, p.Host) {
-		errs = append(errs, &announce.FieldError{Field: "Host", Value: s.Host, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be the SRV target in a unicast zone"})
+		errs = append(errs, &sd.FieldError{Field: "Host", Value: s.Host, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be the SRV target in a unicast zone"})
 	}
 	if len(errs) > 0 {
-		return nil, &announce.ValidationError{Service: s.Instance, Report: p.Report, Err: errors.Join(errs...)}
+		return nil, &sd.ValidationError{Service: s.Instance, Report: p.Report, Err: errors.Join(errs...)}
 	}
 	rr, err := p.TXT.RR(dns.RR_Header{Name: ".", Class: dns.ClassINET})
 	if err != nil { // cannot happen: Prepare encodes it
-		return nil, &announce.ValidationError{Service: s.Instance, Report: p.Report, Err: &announce.FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}}
+		return nil, &sd.ValidationError{Service: s.Instance, Report: p.Report, Err: &sd.FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}}
 	}
 	zs := &service{p: p, txtStrs: rr.Txt, label: p.Instance, zone: zone, target: host, ttl: ttl, report: p.Report}
 	if p.Host != "" {
@@ -246,14 +246,14 @@ func cleanAddrs(addrs []netip.Addr) []netip.Addr {
 // checkZone returns zone fully qualified, or an error naming the field.
 func checkZone(zone, field string) (string, error) {
 	if strings.TrimSpace(zone) == "" {
-		return "", &announce.FieldError{Field: field, Reason: "no zone given; name the DNS zone to publish in, e.g. tz.example.net."}
+		return "", &sd.FieldError{Field: field, Reason: "no zone given; name the DNS zone to publish in, e.g. tz.example.net."}
 	}
 	z := dns.Fqdn(zone)
 	if _, ok := dns.IsDomainName(z); !ok || z == "." || strings.Contains(z, "..") {
-		return "", &announce.FieldError{Field: field, Value: zone, Reason: "not a valid domain name"}
+		return "", &sd.FieldError{Field: field, Value: zone, Reason: "not a valid domain name"}
 	}
 	if dns.IsSubDomain(dnsname.Local, z) {
-		return "", &announce.FieldError{Field: field, Value: zone, Reason: "local. is the Multicast DNS domain (RFC 6762 section 3); publish there with a Responder"}
+		return "", &sd.FieldError{Field: field, Value: zone, Reason: "local. is the Multicast DNS domain (RFC 6762 section 3); publish there with a Responder"}
 	}
 	return z, nil
 }
@@ -266,7 +266,7 @@ func zoneHostName(name, zone string) (string, error) {
 	if name == "" {
 		hn, err := os.Hostname()
 		if err != nil || hn == "" {
-			return "", &announce.FieldError{Field: field, Reason: "empty, and os.Hostname failed", Err: err}
+			return "", &sd.FieldError{Field: field, Reason: "empty, and os.Hostname failed", Err: err}
 		}
 		name, _, _ = strings.Cut(hn, ".")
 	}
@@ -276,10 +276,10 @@ func zoneHostName(name, zone string) (string, error) {
 	}
 	h = dns.Fqdn(h)
 	if _, ok := dns.IsDomainName(h); !ok || strings.Contains(h, "..") || strings.ContainsAny(h, " \t") {
-		return "", &announce.FieldError{Field: field, Value: name, Reason: "not a valid host name"}
+		return "", &sd.FieldError{Field: field, Value: name, Reason: "not a valid host name"}
 	}
 	if dns.IsSubDomain(dnsname.Local, h) {
-		return "", &announce.FieldError{Field: field, Value: name, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be published in a unicast zone"}
+		return "", &sd.FieldError{Field: field, Value: name, Reason: "a Multicast DNS name (RFC 6762 section 3) cannot be published in a unicast zone"}
 	}
 	return h, nil
 }
@@ -290,11 +290,11 @@ func zoneTTL(d time.Duration) (uint32, error) {
 	case d == 0:
 		d = DefaultTTL
 	case d < 0:
-		return 0, &announce.FieldError{Field: "TTL", Value: d.String(), Reason: "negative"}
+		return 0, &sd.FieldError{Field: "TTL", Value: d.String(), Reason: "negative"}
 	case d < time.Second:
-		return 0, &announce.FieldError{Field: "TTL", Value: d.String(), Reason: "less than a second"}
+		return 0, &sd.FieldError{Field: "TTL", Value: d.String(), Reason: "less than a second"}
 	case d > (1<<31-1)*time.Second:
-		return 0, &announce.FieldError{Field: "TTL", Value: d.String(), Reason: "more than 2^31-1 seconds (RFC 2181 section 8)"}
+		return 0, &sd.FieldError{Field: "TTL", Value: d.String(), Reason: "more than 2^31-1 seconds (RFC 2181 section 8)"}
 	}
 	return uint32(d / time.Second), nil
 }

@@ -2,16 +2,18 @@ package wide
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lansd/lansd/announce"
-	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/sd"
 )
 
 // lines returns the records as zone-file lines.
@@ -122,25 +124,26 @@ func TestRecordsEscapedNamesRoundTrip(t *testing.T) {
 func TestRecordsRefused(t *testing.T) {
 	base := RecordOptions{Zone: "tz.example.net", HostName: "h1"}
 	for _, c := range []struct {
-		mod   func(*announce.Service)
+		mod   func(*sd.Service)
 		field string
 	}{
-		{func(s *announce.Service) { s.TXT = regTXT(t, "path=relative") }, ""},
-		{func(s *announce.Service) { s.Instance = "" }, "Instance"},
-		{func(s *announce.Service) { s.Instance = strings.Repeat("x", 64) }, "Instance"},
-		{func(s *announce.Service) { s.Domain = "example.org" }, "Domain"},
-		{func(s *announce.Service) { s.Domain = "local." }, "Domain"},
-		{func(s *announce.Service) { s.Host = "printer.local." }, "Host"},
-		{func(s *announce.Service) { s.Type = "_timezone._tcp.example.org." }, "Domain"},
-		{func(s *announce.Service) { s.Subtypes = []string{"a.b"} }, "Subtypes[0]"},
+		{func(s *sd.Service) { s.TXT = regTXT(t, "path=relative") }, ""},
+		{func(s *sd.Service) { s.Instance = "" }, "Instance"},
+		{func(s *sd.Service) { s.Instance = strings.Repeat("x", 64) }, "Instance"},
+		{func(s *sd.Service) { s.Domain = "example.org" }, "Domain"},
+		{func(s *sd.Service) { s.Domain = "local." }, "Domain"},
+		{func(s *sd.Service) { s.Host = "printer.local." }, "Host"},
+		{func(s *sd.Service) { s.Type = "_timezone._tcp.example.org." }, "Domain"},
+		{func(s *sd.Service) { s.Subtypes = []string{"a.b"} }, "Subtypes[0]"},
 	} {
 		svc := officeTZ(t)
 		c.mod(&svc)
 		_, err := BuildRecords(svc, base)
-		var ve *announce.ValidationError
+		var ve *sd.ValidationError
 		require.ErrorAs(t, err, &ve, "%+v", svc)
+		assert.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("wide: service %q refused: ", svc.Instance)), err.Error())
 		if c.field != "" {
-			var fe *announce.FieldError
+			var fe *sd.FieldError
 			require.ErrorAs(t, err, &fe, "%v", err)
 			found := false
 			for _, e := range ve.Unwrap() {

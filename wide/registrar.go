@@ -13,8 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/tsig"
 )
 
@@ -221,7 +221,7 @@ func serverAddr(s string) (string, error) {
 	}
 	h := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
 	if h == "" || strings.ContainsAny(h, " /") {
-		return "", &announce.FieldError{Field: "Server", Value: s, Reason: "want host or host:port"}
+		return "", &sd.FieldError{Field: "Server", Value: s, Reason: "want host or host:port"}
 	}
 	return net.JoinHostPort(h, "53"), nil
 }
@@ -275,8 +275,8 @@ func (r *Registrar) exchanger(ctx context.Context) (*exchanger, error) {
 }
 
 // Add publishes s in the zone. s is validated exactly like
-// announce.Service.Validate (a service that does not validate is refused
-// with an *announce.ValidationError: nothing invalid is written), then one
+// sd.Service.Validate (a service that does not validate is refused with an
+// error wrapping an *sd.ValidationError: nothing invalid is written), then one
 // UPDATE adds its records: the PTR from the service type, the subtype
 // PTRs, the _services._dns-sd._udp PTR, SRV, TXT, and the host's A and
 // AAAA records. Add returns once the server has accepted them; the
@@ -285,10 +285,10 @@ func (r *Registrar) exchanger(ctx context.Context) (*exchanger, error) {
 // ErrUpdateRefused), *UnreachableError (ErrNoAnswer) or *ConflictError
 // (ErrNameConflict). An Add that Close overtakes fails with ErrClosed,
 // having written nothing or leaving Close to remove what it wrote.
-func (r *Registrar) Add(ctx context.Context, s announce.Service) (*Registration, error) {
+func (r *Registrar) Add(ctx context.Context, s sd.Service) (*Registration, error) {
 	zs, err := prepareService(s, r.zone, r.hostName, r.addrs, r.ttl, r.registry)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wide: %w", err)
 	}
 	for _, w := range zs.report.Warnings() {
 		r.log.Warn("zone: TXT record warning", "service", s.Instance, "finding", w.Error())
@@ -317,7 +317,7 @@ func (r *Registrar) Add(ctx context.Context, s announce.Service) (*Registration,
 		if !closed {
 			r.schedule(e, false)
 			name := reg.Name()
-			reg.deliver(announce.Event{Kind: announce.EventAnnounced, Old: name, New: name, Reason: "added to zone " + r.zone + " by DNS UPDATE (RFC 2136)"})
+			reg.deliver(sd.RegistrationEvent{Kind: sd.Announced, Old: name, New: name, Reason: "added to zone " + r.zone + " by DNS UPDATE (RFC 2136)"})
 		}
 		r.release(e)
 	})
@@ -340,7 +340,7 @@ var testHookAdding func(*Registrar)
 // registrations, removed, so that the caller can name them; one whose
 // removal failed stays registered (the error says so), for Remove or
 // Close to try again.
-func (r *Registrar) AddAll(ctx context.Context, services []announce.Service) ([]*Registration, error) {
+func (r *Registrar) AddAll(ctx context.Context, services []sd.Service) ([]*Registration, error) {
 	regs := make([]*Registration, len(services))
 	errs := make([]error, len(services))
 	var wg sync.WaitGroup
@@ -407,7 +407,7 @@ func (r *Registrar) Refresh(ctx context.Context) error {
 // exchange first: an Add that has written its records returns ErrClosed
 // and Close deletes them; one that has not yet sent anything sends
 // nothing. Later calls to Add return ErrClosed (which matches
-// announce.ErrClosed). Services whose records could not be deleted are
+// sd.ErrClosed, as a closed announce.Responder's errors do). Services whose records could not be deleted are
 // named in the error; Registration.Remove can try them again. The
 // registrar's goroutine ends once it holds no service.
 func (r *Registrar) Close(ctx context.Context) error {

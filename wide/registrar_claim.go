@@ -8,8 +8,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/sd"
 )
 
 // Claiming a name: writing a service's records under its instance name,
@@ -197,7 +197,7 @@ func (r *Registrar) commitClaim(e *entry, c *claimState, recs *Records, granted 
 			reason = fmt.Sprintf("name %q was taken", c.asked)
 		}
 		e.reg.setRenamed(name, reason)
-		e.reg.deliver(announce.Event{Kind: announce.EventRenamed, Old: c.asked, New: name, Reason: reason})
+		e.reg.deliver(sd.RegistrationEvent{Kind: sd.Renamed, Old: c.asked, New: name, Reason: reason})
 	})
 }
 

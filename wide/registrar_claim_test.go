@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/sd"
 )
 
 // The steps of a claim, one by one, on dns.Msg values: no network.
@@ -345,7 +345,7 @@ func TestCommitClaim(t *testing.T) {
 	assert.True(t, renamed)
 	assert.Equal(t, "name taken by someone", why)
 	ev := <-e.reg.Events()
-	assert.Equal(t, announce.EventRenamed, ev.Kind)
+	assert.Equal(t, sd.Renamed, ev.Kind)
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", ev.Old)
 	require.NoError(t, r.call(func() {
 		assert.Same(t, recs, e.recs)

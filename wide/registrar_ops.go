@@ -7,7 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -78,7 +78,7 @@ func (r *Registrar) remove(ctx context.Context, e *entry) error {
 	r.log.Info("zone: removed", "name", name)
 	r.finish(e, func() {
 		r.forget(e)
-		e.reg.deliver(announce.Event{Kind: announce.EventRemoved, Old: name, New: name, Reason: "deleted from zone " + r.zone + " by DNS UPDATE"})
+		e.reg.deliver(sd.RegistrationEvent{Kind: sd.Removed, Old: name, New: name, Reason: "deleted from zone " + r.zone + " by DNS UPDATE"})
 		e.reg.close()
 	})
 	if len(errs) > 0 {
@@ -92,18 +92,18 @@ func (r *Registrar) updateTXT(ctx context.Context, e *entry, rec txt.Record) err
 	name := e.reg.Name()
 	rep := txt.Validate(rec, e.reg.regSvc, txt.Options{})
 	if !rep.Conforms() {
-		return &announce.ValidationError{Service: name, Report: rep}
+		return fmt.Errorf("wide: %w", &sd.ValidationError{Service: name, Report: rep})
 	}
 	rr, err := rec.RR(dns.RR_Header{Name: ".", Class: dns.ClassINET})
 	if err != nil {
-		return &announce.ValidationError{Service: name, Report: rep, Err: &announce.FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}}
+		return fmt.Errorf("wide: %w", &sd.ValidationError{Service: name, Report: rep, Err: &sd.FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}})
 	}
 	for _, w := range rep.Warnings() {
 		r.log.Warn("zone: TXT record warning", "service", name, "finding", w.Error())
 	}
 	if err := r.take(ctx, e); err != nil {
 		if errors.Is(err, ErrClosed) {
-			return announce.ErrRemoved
+			return errRemoved
 		}
 		return fmt.Errorf("wide: updating the TXT record of %q: %w", name, err)
 	}
@@ -126,7 +126,7 @@ func (r *Registrar) updateTXT(ctx context.Context, e *entry, rec txt.Record) err
 	if removed || old == nil {
 		r.finish(e, nil)
 		if removed {
-			return announce.ErrRemoved
+			return errRemoved
 		}
 		return nil
 	}
@@ -197,7 +197,7 @@ func (r *Registrar) refresh(ctx context.Context, e *entry) error {
 	r.log.Warn("zone: refresh failed", "name", name, "err", err)
 	var ce *ConflictError
 	if errors.As(err, &ce) {
-		e.reg.deliver(announce.Event{Kind: announce.EventConflict, Old: name, New: name, Reason: err.Error()})
+		e.reg.deliver(sd.RegistrationEvent{Kind: sd.Conflict, Old: name, New: name, Reason: err.Error()})
 	}
 	r.finish(e, func() { r.schedule(e, true) })
 	return fmt.Errorf("wide: refreshing %q in zone %s: %w", name, r.zone, err)

@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/tsig"
 	"github.com/lansd/lansd/txt"
 )
@@ -67,10 +67,10 @@ func newTestRegistrar(t *testing.T, o RegistrarOptions) *Registrar {
 }
 
 // officeTZ is the service the tests register.
-func officeTZ(t *testing.T) announce.Service {
+func officeTZ(t *testing.T) sd.Service {
 	rec, err := txt.ParseArgs([]string{"path=/tz"})
 	require.NoError(t, err)
-	return announce.Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: rec, Subtypes: []string{"_eu"}}
+	return sd.Service{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: rec, Subtypes: []string{"_eu"}}
 }
 
 // txtRecord parses key=value arguments.
@@ -119,7 +119,7 @@ func TestRegistrarRegisterSeenByPlainQueries(t *testing.T) {
 	assert.False(t, renamed)
 	select {
 	case ev := <-h.Events():
-		assert.Equal(t, announce.EventAnnounced, ev.Kind)
+		assert.Equal(t, sd.Announced, ev.Kind)
 	default:
 		t.Error("no announced event")
 	}
@@ -151,7 +151,7 @@ func TestRegistrarRegisterSeenByPlainQueries(t *testing.T) {
 	require.NoError(t, h.Remove(ctx))
 	assert.Equal(t, before, s.Snapshot(t), "Remove leaves the zone as it was")
 	for ev := range h.Events() { // closed after removal
-		if ev.Kind == announce.EventRemoved {
+		if ev.Kind == sd.Removed {
 			return
 		}
 	}
@@ -174,7 +174,7 @@ func TestRegistrarUpdateTXT(t *testing.T) {
 	// A record that does not validate is refused and nothing changes.
 	snap := s.Snapshot(t)
 	err = h.UpdateTXT(ctx, regTXT(t, "path=relative"))
-	var ve *announce.ValidationError
+	var ve *sd.ValidationError
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, snap, s.Snapshot(t))
 
@@ -184,7 +184,9 @@ func TestRegistrarUpdateTXT(t *testing.T) {
 
 	require.NoError(t, h.Remove(ctx))
 	assert.Equal(t, before, s.Snapshot(t))
-	assert.ErrorIs(t, h.UpdateTXT(ctx, regTXT(t, "path=/x")), announce.ErrRemoved)
+	err = h.UpdateTXT(ctx, regTXT(t, "path=/x"))
+	assert.ErrorIs(t, err, sd.ErrRemoved)
+	assert.EqualError(t, err, "wide: service removed")
 	assert.NoError(t, h.Remove(ctx), "removing twice is harmless")
 }
 
@@ -201,11 +203,11 @@ func TestRegistrarConflictRenames(t *testing.T) {
 	renamed, why := h.Renamed()
 	assert.True(t, renamed)
 	assert.Contains(t, why, "9999 other.tz.example.net.", "the reason names what holds the name")
-	var kinds []announce.EventKind
+	var kinds []sd.RegistrationEventKind
 	for len(h.Events()) > 0 {
 		kinds = append(kinds, (<-h.Events()).Kind)
 	}
-	assert.Equal(t, []announce.EventKind{announce.EventRenamed, announce.EventAnnounced}, kinds)
+	assert.Equal(t, []sd.RegistrationEventKind{sd.Renamed, sd.Announced}, kinds)
 
 	ptrs := rdataOf(s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR))
 	assert.ElementsMatch(t, []string{`Office\ TZ._timezone._tcp.tz.example.net.`, `Office\ TZ\ \(2\)._timezone._tcp.tz.example.net.`}, ptrs)
@@ -314,7 +316,8 @@ func TestRegistrarSameNameTwice(t *testing.T) {
 	assert.Equal(t, before, s.Snapshot(t))
 	_, err := r.Add(ctx, officeTZ(t))
 	assert.ErrorIs(t, err, ErrClosed)
-	assert.ErrorIs(t, err, announce.ErrClosed, "as for a closed Responder")
+	assert.ErrorIs(t, err, sd.ErrClosed, "as for a closed Responder")
+	assert.EqualError(t, err, "wide: registrar closed")
 }
 
 func TestRegistrarWrongTSIGKey(t *testing.T) {
@@ -444,7 +447,7 @@ func TestRegistrarCloseLeavesZoneAsFound(t *testing.T) {
 	ctx := regCtx(t)
 	_, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
-	web := announce.Service{Instance: "Second web", Type: "_http._tcp", Port: 8081, TXT: regTXT(t, "path=/2")}
+	web := sd.Service{Instance: "Second web", Type: "_http._tcp", Port: 8081, TXT: regTXT(t, "path=/2")}
 	_, err = r.Add(ctx, web)
 	require.NoError(t, err)
 	assert.Len(t, s.Query(t, "_http._tcp."+s.Zone, dns.TypePTR), 2)
@@ -465,11 +468,11 @@ func TestRegistrarHostRecordsSharedByServices(t *testing.T) {
 	ctx := regCtx(t)
 	h1, err := r.Add(ctx, officeTZ(t))
 	require.NoError(t, err)
-	web := announce.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: regTXT(t, "path=/")}
+	web := sd.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: regTXT(t, "path=/")}
 	h2, err := r.Add(ctx, web)
 	require.NoError(t, err)
 	// An explicit Host gets no address records from us.
-	printer := announce.Service{Instance: "Printer", Type: "_ipp._tcp", Port: 631, Host: "printer", TXT: regTXT(t, "rp=ipp/print")}
+	printer := sd.Service{Instance: "Printer", Type: "_ipp._tcp", Port: 631, Host: "printer", TXT: regTXT(t, "rp=ipp/print")}
 	h3, err := r.Add(ctx, printer)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0 0 631 printer.tz.example.net."}, rdataOf(s.Query(t, `Printer._ipp._tcp.`+s.Zone, dns.TypeSRV)))
@@ -517,7 +520,7 @@ func TestRegistrarRefreshRepairs(t *testing.T) {
 	assert.True(t, renamed)
 	assert.Contains(t, why, "thief")
 	ev := <-h.Events()
-	assert.Equal(t, announce.EventRenamed, ev.Kind)
+	assert.Equal(t, sd.Renamed, ev.Kind)
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", ev.Old)
 
 	// Removing deletes everything of ours under the new name. The
@@ -546,7 +549,7 @@ func TestRegistrarRefreshConflictNoRename(t *testing.T) {
 	err = r.Refresh(ctx)
 	assert.ErrorIs(t, err, ErrNameConflict)
 	ev := <-h.Events()
-	assert.Equal(t, announce.EventConflict, ev.Kind)
+	assert.Equal(t, sd.Conflict, ev.Kind)
 	assert.Contains(t, ev.Reason, "thief")
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", h.Name(), "not renamed")
 }
@@ -575,7 +578,7 @@ func TestRegistrarManyInstances(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			svc := announce.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: uint16(8000 + i), TXT: regTXT(t, fmt.Sprintf("path=/tz/%d", i))}
+			svc := sd.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: uint16(8000 + i), TXT: regTXT(t, fmt.Sprintf("path=/tz/%d", i))}
 			h, err := r.Add(ctx, svc)
 			errs[i] = err
 			if err == nil {
@@ -643,7 +646,7 @@ func TestRegistrarInvalidServiceWritesNothing(t *testing.T) {
 	before := s.Snapshot(t)
 	r := newTestRegistrar(t, regOptions(t, s))
 	ctx := regCtx(t)
-	bad := []announce.Service{
+	bad := []sd.Service{
 		{Instance: "Office TZ", Type: "timezone", Port: 8080, TXT: regTXT(t, "path=relative")},
 		{Instance: "", Type: "timezone", Port: 8080},
 		{Instance: "X", Type: "_timezone._tcp", Domain: "elsewhere.example.", Port: 1},
@@ -652,7 +655,7 @@ func TestRegistrarInvalidServiceWritesNothing(t *testing.T) {
 	}
 	for _, svc := range bad {
 		_, err := r.Add(ctx, svc)
-		var ve *announce.ValidationError
+		var ve *sd.ValidationError
 		assert.ErrorAs(t, err, &ve, "%+v", svc)
 	}
 	assert.Equal(t, before, s.Snapshot(t))
@@ -730,11 +733,11 @@ func TestRegistrarRRsetLimitIsAClearError(t *testing.T) {
 	r := newTestRegistrar(t, o)
 	ctx := regCtx(t)
 	for i := range 100 {
-		_, err := r.Add(ctx, announce.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: 8000, TXT: regTXT(t, "path=/tz")})
+		_, err := r.Add(ctx, sd.Service{Instance: fmt.Sprintf("Clock %03d", i), Type: "_timezone._tcp", Port: 8000, TXT: regTXT(t, "path=/tz")})
 		require.NoError(t, err)
 	}
 	before := s.Snapshot(t)
-	_, err := r.Add(ctx, announce.Service{Instance: "Clock 100", Type: "_timezone._tcp", Port: 8000, TXT: regTXT(t, "path=/tz")})
+	_, err := r.Add(ctx, sd.Service{Instance: "Clock 100", Type: "_timezone._tcp", Port: 8000, TXT: regTXT(t, "path=/tz")})
 	require.Error(t, err)
 	var se *UpdateError
 	require.ErrorAs(t, err, &se)
@@ -756,7 +759,7 @@ func TestRegistrarLargeTXT(t *testing.T) {
 	for i := range 10 {
 		args = append(args, fmt.Sprintf("k%d=%s", i, strings.Repeat("v", 200)))
 	}
-	svc := announce.Service{Instance: "Big", Type: "_http._tcp", Port: 80, TXT: regTXT(t, args...)}
+	svc := sd.Service{Instance: "Big", Type: "_http._tcp", Port: 80, TXT: regTXT(t, args...)}
 	h, err := r.Add(ctx, svc)
 	require.NoError(t, err)
 	got := s.Query(t, "Big._http._tcp."+s.Zone, dns.TypeTXT)
@@ -813,8 +816,8 @@ func TestRegistrarAddAll(t *testing.T) {
 	before := s.Snapshot(t)
 	r := newTestRegistrar(t, regOptions(t, s))
 	ctx := regCtx(t)
-	web := announce.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: regTXT(t, "path=/")}
-	regs, err := r.AddAll(ctx, []announce.Service{officeTZ(t), web})
+	web := sd.Service{Instance: "Web", Type: "_http._tcp", Port: 80, TXT: regTXT(t, "path=/")}
+	regs, err := r.AddAll(ctx, []sd.Service{officeTZ(t), web})
 	require.NoError(t, err)
 	require.Len(t, regs, 2)
 	assert.Equal(t, "Office TZ._timezone._tcp.tz.example.net.", regs[0].Name())
@@ -830,7 +833,7 @@ func TestRegistrarAddAll(t *testing.T) {
 	o := regOptions(t, s)
 	o.NoRename = true
 	r = newTestRegistrar(t, o)
-	regs, err = r.AddAll(ctx, []announce.Service{web, officeTZ(t)})
+	regs, err = r.AddAll(ctx, []sd.Service{web, officeTZ(t)})
 	var ae *AddAllError
 	require.ErrorAs(t, err, &ae)
 	assert.ErrorIs(t, err, ErrNameConflict)
@@ -875,7 +878,7 @@ func TestRegistrarOperationsTakeTurns(t *testing.T) {
 		}
 		wg.Wait()
 		for i, err := range errs {
-			if err != nil && !errors.Is(err, announce.ErrRemoved) {
+			if err != nil && !errors.Is(err, sd.ErrRemoved) {
 				t.Errorf("round %d, op %d: %v", round, i, err)
 			}
 		}

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/registry"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -16,11 +16,12 @@ import (
 const eventBuffer = 8
 
 // Registration is one service a Registrar publishes: the wide-area
-// counterpart of announce.Handle, with the same events.
+// counterpart of announce.Handle, with the same events
+// (sd.RegistrationEvent).
 type Registration struct {
 	e      *entry            // the registrar's record of the service
 	regSvc *registry.Service // the registry's rules for its TXT record
-	events chan announce.Event
+	events chan sd.RegistrationEvent
 
 	// What Name, Renamed and Events show: written by the registrar's
 	// owner goroutine, read by anyone.
@@ -33,7 +34,7 @@ type Registration struct {
 
 // newRegistration returns the registration of a service named name.
 func newRegistration(regSvc *registry.Service, name string) *Registration {
-	return &Registration{regSvc: regSvc, name: name, events: make(chan announce.Event, eventBuffer)}
+	return &Registration{regSvc: regSvc, name: name, events: make(chan sd.RegistrationEvent, eventBuffer)}
 }
 
 // Name returns the full instance name, e.g.
@@ -56,13 +57,13 @@ func (reg *Registration) Renamed() (bool, string) {
 // a refresh found the name taken, conflict when it was taken and renaming
 // is off, removed. The channel is closed when the service is removed or
 // the registrar closed; when nobody reads, old events are dropped.
-func (reg *Registration) Events() <-chan announce.Event { return reg.events }
+func (reg *Registration) Events() <-chan sd.RegistrationEvent { return reg.events }
 
 // UpdateTXT replaces the service's TXT record, after validating it like
 // Add, in one UPDATE: delete our old TXT RR, add the new one, provided our
 // SRV and old TXT are still there (RFC 2136 section 2.4.2). If they are
 // not, the service is registered again with the new record. After Remove
-// it returns announce.ErrRemoved.
+// it returns an error wrapping sd.ErrRemoved.
 func (reg *Registration) UpdateTXT(ctx context.Context, rec txt.Record) error {
 	return reg.e.r.updateTXT(ctx, reg.e, rec)
 }
@@ -100,7 +101,7 @@ func (reg *Registration) close() {
 
 // deliver sends ev on the event channel without blocking: when the buffer
 // is full the oldest event is dropped. After close it does nothing.
-func (reg *Registration) deliver(ev announce.Event) {
+func (reg *Registration) deliver(ev sd.RegistrationEvent) {
 	ev.Time = time.Now()
 	reg.mu.Lock()
 	defer reg.mu.Unlock()

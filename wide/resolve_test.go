@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/dnstest"
 	"github.com/lansd/lansd/sd"
 )
@@ -17,9 +16,9 @@ func TestWideResolve(t *testing.T) {
 	s := dnstest.StartBIND(t, wideZone)
 	r := wideRegistrar(t, s)
 	ctx := wideCtx(t, 20*time.Second)
-	_, err := r.Add(ctx, announce.Service{Instance: "Dot.ted", Type: "timezone", Port: 8081, TXT: wideTXT(t, "path=/x")})
+	_, err := r.Add(ctx, sd.Service{Instance: "Dot.ted", Type: "timezone", Port: 8081, TXT: wideTXT(t, "path=/x")})
 	require.NoError(t, err)
-	_, err = r.Add(ctx, announce.Service{Instance: "Office TZ", Type: "timezone", Port: 8082, TXT: wideTXT(t, "path=/y")})
+	_, err = r.Add(ctx, sd.Service{Instance: "Office TZ", Type: "timezone", Port: 8082, TXT: wideTXT(t, "path=/y")})
 	require.NoError(t, err)
 	in, err := Resolve(ctx, "Office TZ._timezone._tcp.tz.example.net.", BrowseOptions{Server: s.Addr})
 	require.NoError(t, err)

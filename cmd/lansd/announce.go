@@ -321,7 +321,7 @@ func checkServices(env *cliEnv, services []announce.Service, labels []string, re
 	refused, unpublishable := 0, 0
 	for i, s := range services {
 		report, verr := s.Validate(reg)
-		perr := s.CheckPublishable(reg)
+		perr := announce.CheckPublishable(s, reg)
 		lines := findingLines(labels[i], i, report, verr)
 		switch {
 		case perr != nil:
