@@ -211,7 +211,7 @@ func TestNextMove(t *testing.T) {
 // planTestRegistrar returns a registrar that sends nothing in these tests.
 func planTestRegistrar(t *testing.T, noRename bool) *Registrar {
 	t.Helper()
-	r, err := NewRegistrar(RegistrarOptions{Domain: regZone, Server: "192.0.2.1", HostName: "h1",
+	r, err := NewRegistrar(RegistrarOptions{Domain: regZone, Server: "127.0.0.1:9", HostName: "h1",
 		Addrs: []netip.Addr{regAddr4}, NoRename: noRename, Logger: regLogger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -229,7 +229,7 @@ func planEntry(t *testing.T, r *Registrar) *entry {
 	zs, err := prepareService(officeTZ(t), r.zone, r.hostName, r.addrs, r.ttl, r.registry)
 	require.NoError(t, err)
 	reg := newRegistration(zs.p.Registered, zs.instanceName(zs.label))
-	e := &entry{r: r, reg: reg, x: &exchanger{server: "192.0.2.1:53", zone: r.zone}, svc: zs, label: zs.label}
+	e := &entry{r: r, reg: reg, x: &exchanger{server: "127.0.0.1:9", zone: r.zone}, svc: zs, label: zs.label}
 	reg.e = e
 	require.True(t, r.admit(e))
 	return e

@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
 // What validation found, as lansd validate, announce, zone and browse print
 // it: TXT findings (*txt.Error) one a line, problems with a service's
-// fields (*announce.FieldError) named by the flag or the configuration
+// fields (*sd.FieldError) named by the flag or the configuration
 // path that set the field, and the verdict of a refusal.
 
 // fieldFlags names the flags that set announce.Service's fields, in lansd
@@ -28,7 +29,7 @@ var fieldFlags = map[string]string{
 }
 
 // zoneFieldFlags names the flags of lansd zone that set the fields of
-// announce.ZoneRecordOptions: there --host is also the host name and
+// wide.RecordOptions: there --host is also the host name and
 // --domain the zone.
 var zoneFieldFlags = map[string]string{
 	"HostName": "--host",
@@ -66,10 +67,10 @@ func fieldLabel(label string, index int, field string) string {
 	return flagOf(field, nil)
 }
 
-// namedField returns a copy of the *announce.FieldError in err with its
+// namedField returns a copy of the *sd.FieldError in err with its
 // field renamed by name, or nil when err holds none.
-func namedField(err error, name func(field string) string) *announce.FieldError {
-	var fe *announce.FieldError
+func namedField(err error, name func(field string) string) *sd.FieldError {
+	var fe *sd.FieldError
 	if !errors.As(err, &fe) {
 		return nil
 	}
