@@ -155,7 +155,7 @@ func TestContinuousQuerySchedule(t *testing.T) {
 func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newFake(t)
-		chg := make(chan ifChange, 1)
+		chg := make(chan mdns.InterfaceChange, 1)
 		q, err := newQuerier(Options{}, nil)
 		require.NoError(t, err)
 		bt, err := engine.ParseType("_timezone._tcp", q.reg)
@@ -167,7 +167,7 @@ func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		up := time.Now()
-		chg <- ifChange{added: []mdns.Interface{fakeEth1}}
+		chg <- mdns.InterfaceChange{Added: []mdns.Interface{fakeEth1}}
 		time.Sleep(4 * time.Second)
 		synctest.Wait()
 		var after []time.Duration
