@@ -58,7 +58,9 @@ func (l *logRecorder) errors() []string {
 // startOn starts a responder named hostName over h; the interfaces h
 // attaches or detaches from now on reach it as interface changes. It must
 // run inside a synctest bubble (or with real time). The responder is
-// closed, and its error log checked to be empty, at the end of the test.
+// closed, and its error log checked to be empty and its inbox never to have
+// overflowed (the tests are deterministic only if no packet is lost), at
+// the end of the test.
 func startOn(t *testing.T, h *mdnstest.Host, opts Options) *Responder {
 	t.Helper()
 	logs := &logRecorder{}
@@ -70,6 +72,7 @@ func startOn(t *testing.T, h *mdnstest.Host, opts Options) *Responder {
 	t.Cleanup(func() {
 		require.NoError(t, r.Close())
 		require.Empty(t, logs.errors(), "errors were logged")
+		require.Zero(t, h.Dropped(), "packets lost at the responder's full inbox")
 	})
 	return r
 }
