@@ -13,6 +13,7 @@ import (
 
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/mdnstest"
 	"github.com/lansd/lansd/registry"
 )
 
@@ -21,9 +22,9 @@ import (
 
 func TestResponderInterfaces(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
-		h.attach(l, mdns.Interface{Index: 3, Name: "lan1", MTU: 1500, Addrs: []netip.Addr{netip.MustParseAddr("169.254.1.1")}})
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
+		h.Attach(l, mdns.Interface{Index: 3, Name: "lan1", MTU: 1500, Addrs: []netip.Addr{netip.MustParseAddr("169.254.1.1")}})
 		r := startOn(t, h, Options{HostName: "h1", Logger: discard()})
 		assert.Equal(t, []string{"lan0", "lan1"}, r.Interfaces())
 	})
@@ -69,8 +70,8 @@ func TestCheckPublishable(t *testing.T) {
 // refuses, and what it accepts, Add publishes.
 func TestCheckPublishableMatchesAdd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1", NoValidate: true, Logger: discard()})
+		l := mdnstest.NewLink()
+		r := startOn(t, l.NewHost("h1", 1), Options{HostName: "h1", NoValidate: true, Logger: discard()})
 		for _, s := range []Service{
 			{Instance: "Fine", Type: "_http._tcp", Port: 80},
 			{Instance: "Ctl\x01", Type: "_http._tcp", Port: 80},
@@ -104,8 +105,8 @@ func TestConflictReasonNamesInstanceUnescaped(t *testing.T) {
 		events(f.tz)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		f.peer.send(t, response(srvRR(tzInst, 9999, "peer.local.")))
-		f.peer.drain()
+		f.peer.Send(t, mdnstest.Response(mdnstest.SRV(tzInst, "peer.local.", 9999, 120)))
+		f.peer.Drain()
 		go defender(ctx, f.peer, func(n string) bool { return dnsname.Equal(n, tzInst) }, 0)
 		time.Sleep(5 * time.Second)
 		evs := events(f.tz)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/mdnstest"
 	"github.com/lansd/lansd/sd"
 )
 
@@ -23,20 +24,20 @@ func TestRemoveSendsGoodbyes(t *testing.T) {
 		f.settle()
 
 		require.NoError(t, f.http.Remove(context.Background()))
-		gb := f.responses(family(mdns.IPv4))
+		gb := f.responses(mdnstest.Family(mdns.IPv4))
 		require.Len(t, gb, 1, "one goodbye packet per interface and family")
 		m := gb[0].Msg
 		for _, rr := range m.Answer {
 			assert.Zero(t, rr.Header().Ttl, "TTL 0 (RFC 6762 section 10.1): %v", rr)
 		}
-		assert.NotNil(t, findRR(m.Answer, "_http._tcp.local.", dns.TypePTR))
-		assert.NotNil(t, findRR(m.Answer, "_printer._sub._http._tcp.local.", dns.TypePTR))
-		assert.NotNil(t, findRR(m.Answer, httpInst, dns.TypeSRV))
-		assert.NotNil(t, findRR(m.Answer, httpInst, dns.TypeTXT))
-		enum := findRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR)
+		assert.NotNil(t, mdnstest.FindRR(m.Answer, "_http._tcp.local.", dns.TypePTR))
+		assert.NotNil(t, mdnstest.FindRR(m.Answer, "_printer._sub._http._tcp.local.", dns.TypePTR))
+		assert.NotNil(t, mdnstest.FindRR(m.Answer, httpInst, dns.TypeSRV))
+		assert.NotNil(t, mdnstest.FindRR(m.Answer, httpInst, dns.TypeTXT))
+		enum := mdnstest.FindRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR)
 		require.NotNil(t, enum, "the last _http service withdraws the enumeration PTR")
 		assert.Equal(t, "_http._tcp.local.", enum.(*dns.PTR).Ptr)
-		assert.Nil(t, findRR(m.Answer, "h1.local.", dns.TypeA), "the host stays")
+		assert.Nil(t, mdnstest.FindRR(m.Answer, "h1.local.", dns.TypeA), "the host stays")
 		assert.Len(t, m.Answer, 5)
 
 		// Events end with Removed, then the channel is closed.
@@ -53,13 +54,13 @@ func TestRemoveSendsGoodbyes(t *testing.T) {
 
 		f.settle()
 		require.NoError(t, lab.Remove(context.Background()))
-		m = f.responses(family(mdns.IPv4))[0].Msg
-		assert.Nil(t, findRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR), "Office TZ still publishes _timezone._tcp")
-		assert.NotNil(t, findRR(m.Answer, "_timezone._tcp.local.", dns.TypePTR))
+		m = f.responses(mdnstest.Family(mdns.IPv4))[0].Msg
+		assert.Nil(t, mdnstest.FindRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR), "Office TZ still publishes _timezone._tcp")
+		assert.NotNil(t, mdnstest.FindRR(m.Answer, "_timezone._tcp.local.", dns.TypePTR))
 
 		// No longer answered.
 		f.settle()
-		f.peer.send(t, query(q(httpInst, dns.TypeSRV), q("_http._tcp.local.", dns.TypePTR)))
+		f.peer.Send(t, mdnstest.Query(mdnstest.QM(httpInst, dns.TypeSRV), mdnstest.QM("_http._tcp.local.", dns.TypePTR)))
 		time.Sleep(time.Second)
 		assert.Empty(t, f.responses())
 	})
@@ -67,57 +68,57 @@ func TestRemoveSendsGoodbyes(t *testing.T) {
 
 func TestCloseSendsGoodbyesForEverything(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
 		r, err := start(context.Background(), Options{HostName: "h1", Logger: discard()}, h, nil)
 		require.NoError(t, err)
 		hd, err := r.Add(context.Background(), tzService(t, "Office TZ"))
 		require.NoError(t, err)
-		l.reset()
+		l.Reset()
 		require.NoError(t, r.Close())
 		require.NoError(t, r.Close(), "idempotent")
-		gb := l.packets(from("h1"), isResponse)
+		gb := l.Packets(mdnstest.From("h1"), mdnstest.IsResponse)
 		require.Len(t, gb, 2, "IPv4 and IPv6")
 		for _, p := range gb {
 			m := p.Msg
 			for _, rr := range m.Answer {
 				assert.Zero(t, rr.Header().Ttl)
 			}
-			assert.NotNil(t, findRR(m.Answer, "h1.local.", dns.TypeA))
-			assert.NotNil(t, findRR(m.Answer, "h1.local.", dns.TypeAAAA))
-			assert.NotNil(t, findRR(m.Answer, tzInst, dns.TypeSRV))
-			assert.NotNil(t, findRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR))
+			assert.NotNil(t, mdnstest.FindRR(m.Answer, "h1.local.", dns.TypeA))
+			assert.NotNil(t, mdnstest.FindRR(m.Answer, "h1.local.", dns.TypeAAAA))
+			assert.NotNil(t, mdnstest.FindRR(m.Answer, tzInst, dns.TypeSRV))
+			assert.NotNil(t, mdnstest.FindRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR))
 		}
 		assert.ErrorIs(t, hd.Remove(context.Background()), ErrClosed)
 		_, err = r.Add(context.Background(), tzService(t, "Late"))
 		assert.ErrorIs(t, err, ErrClosed)
 		assert.ErrorIs(t, err, sd.ErrClosed, "as for a closed wide.Registrar")
 		assert.EqualError(t, err, `announce: adding "Late": announce: responder closed`)
-		assert.True(t, h.closed(), "transport closed")
+		assert.True(t, h.Closed(), "transport closed")
 	})
 }
 
 func TestNoGoodbyeForUnannouncedService(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
 		r := startOn(t, h, Options{HostName: "h1"})
 		time.Sleep(5 * time.Second) // the host's announcements are over
-		l.reset()
+		l.Reset()
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		_, err := r.Add(ctx, tzService(t, "Office TZ"))
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		time.Sleep(3 * time.Second)
-		assert.Empty(t, l.packets(from("h1"), isResponse), "given up while probing: nothing announced, nothing withdrawn")
-		assert.LessOrEqual(t, len(l.packets(from("h1"), isProbe, family(mdns.IPv4))), 1, "probing stopped")
+		assert.Empty(t, l.Packets(mdnstest.From("h1"), mdnstest.IsResponse), "given up while probing: nothing announced, nothing withdrawn")
+		assert.LessOrEqual(t, len(l.Packets(mdnstest.From("h1"), mdnstest.IsProbe, mdnstest.Family(mdns.IPv4))), 1, "probing stopped")
 	})
 }
 
 func TestCloseWhileAdding(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		r, err := start(context.Background(), Options{HostName: "h1", Logger: discard()}, l.newHost("h1", 1), nil)
+		l := mdnstest.NewLink()
+		r, err := start(context.Background(), Options{HostName: "h1", Logger: discard()}, l.NewHost("h1", 1), nil)
 		require.NoError(t, err)
 		errc := make(chan error)
 		go func() {

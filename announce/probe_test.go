@@ -15,6 +15,7 @@ import (
 
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/mdnstest"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
@@ -28,7 +29,7 @@ func tzService(t testing.TB, instance string) Service {
 }
 
 // probeQuestionName returns the first question name of a probe.
-func probeQuestionName(p sentPacket) string {
+func probeQuestionName(p mdnstest.Packet) string {
 	if len(p.Msg.Question) == 0 {
 		return ""
 	}
@@ -37,15 +38,15 @@ func probeQuestionName(p sentPacket) string {
 
 func TestHostProbeMessagesAndAnnouncements(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
 		t0 := time.Now()
 		r := startOn(t, h, Options{HostName: "h1"})
 		assert.Equal(t, "h1.local.", r.HostName())
 
-		probes := l.packets(from("h1"), isProbe, family(mdns.IPv4))
+		probes := l.Packets(mdnstest.From("h1"), mdnstest.IsProbe, mdnstest.Family(mdns.IPv4))
 		require.Len(t, probes, 3, "three probes (RFC 6762 section 8.1)")
-		assert.Len(t, l.packets(from("h1"), isProbe, family(mdns.IPv6)), 3, "also on IPv6")
+		assert.Len(t, l.Packets(mdnstest.From("h1"), mdnstest.IsProbe, mdnstest.Family(mdns.IPv6)), 3, "also on IPv6")
 		wait := probes[0].At.Sub(t0)
 		assert.True(t, wait >= 0 && wait <= 250*time.Millisecond, "first probe after a 0-250 ms wait, got %v", wait)
 		for i, p := range probes {
@@ -63,17 +64,17 @@ func TestHostProbeMessagesAndAnnouncements(t *testing.T) {
 			}
 			assert.Equal(t, dns.Question{Name: "h1.local.", Qtype: dns.TypeANY, Qclass: wantClass}, m.Question[0], "ANY question")
 			require.Len(t, m.Ns, 2, "proposed A and AAAA in the Authority section")
-			a := findRR(m.Ns, "h1.local.", dns.TypeA).(*dns.A)
+			a := mdnstest.FindRR(m.Ns, "h1.local.", dns.TypeA).(*dns.A)
 			assert.Equal(t, "198.51.100.11", a.A.String())
 			assert.Equal(t, uint16(dns.ClassINET), a.Hdr.Class)
 			assert.Equal(t, uint32(120), a.Hdr.Ttl)
-			aaaa := findRR(m.Ns, "h1.local.", dns.TypeAAAA).(*dns.AAAA)
+			aaaa := mdnstest.FindRR(m.Ns, "h1.local.", dns.TypeAAAA).(*dns.AAAA)
 			assert.Equal(t, "fe80::1", aaaa.AAAA.String())
 			assert.Empty(t, m.Answer)
 		}
 
 		time.Sleep(5 * time.Second)
-		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4))
+		anns := l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.Family(mdns.IPv4))
 		require.Len(t, anns, 3, "three announcements")
 		assert.GreaterOrEqual(t, anns[0].At.Sub(probes[2].At), 250*time.Millisecond, "announce 250 ms after the third probe")
 		assert.GreaterOrEqual(t, anns[1].At.Sub(anns[0].At), time.Second, "announcements at least one second apart")
@@ -84,21 +85,21 @@ func TestHostProbeMessagesAndAnnouncements(t *testing.T) {
 			assert.Zero(t, m.Id)
 			assert.Empty(t, m.Question, "responses carry no questions")
 			assert.True(t, p.Multicast())
-			a := findRR(m.Answer, "h1.local.", dns.TypeA)
+			a := mdnstest.FindRR(m.Answer, "h1.local.", dns.TypeA)
 			require.NotNil(t, a)
 			assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), a.Header().Class, "cache-flush on unique records")
 			assert.Equal(t, uint32(120), a.Header().Ttl)
-			require.NotNil(t, findRR(m.Answer, "h1.local.", dns.TypeAAAA))
+			require.NotNil(t, mdnstest.FindRR(m.Answer, "h1.local.", dns.TypeAAAA))
 		}
 	})
 }
 
 func TestServiceProbeAndAnnouncement(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
 		r := startOn(t, h, Options{HostName: "h1"})
-		l.reset()
+		l.Reset()
 		s := tzService(t, "Office TZ")
 		s.Subtypes = []string{"_printer"}
 		hd, err := r.Add(context.Background(), s)
@@ -108,7 +109,7 @@ func TestServiceProbeAndAnnouncement(t *testing.T) {
 		renamed, _ := hd.Renamed()
 		assert.False(t, renamed)
 
-		probes := l.packets(from("h1"), isProbe, family(mdns.IPv4))
+		probes := l.Packets(mdnstest.From("h1"), mdnstest.IsProbe, mdnstest.Family(mdns.IPv4))
 		require.Len(t, probes, 3)
 		for i, p := range probes {
 			require.Len(t, p.Msg.Question, 1, "the host name is already ours: only the instance is probed")
@@ -116,43 +117,43 @@ func TestServiceProbeAndAnnouncement(t *testing.T) {
 			assert.Equal(t, dns.TypeANY, p.Msg.Question[0].Qtype)
 			assert.Equal(t, i == 0, p.Msg.Question[0].Qclass&dnsname.QU != 0, "QU on the first probe only")
 			require.Len(t, p.Msg.Ns, 2)
-			srv := findRR(p.Msg.Ns, inst, dns.TypeSRV).(*dns.SRV)
+			srv := mdnstest.FindRR(p.Msg.Ns, inst, dns.TypeSRV).(*dns.SRV)
 			assert.Equal(t, uint16(8080), srv.Port)
 			assert.Equal(t, "h1.local.", srv.Target)
-			tx := findRR(p.Msg.Ns, inst, dns.TypeTXT).(*dns.TXT)
+			tx := mdnstest.FindRR(p.Msg.Ns, inst, dns.TypeTXT).(*dns.TXT)
 			assert.Equal(t, []string{"path=/tz"}, tx.Txt)
 		}
-		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4))
+		anns := l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.Family(mdns.IPv4))
 		require.Len(t, anns, 1, "Add returns after the first announcement")
 		m := anns[0].Msg
-		ptr := findRR(m.Answer, "_timezone._tcp.local.", dns.TypePTR).(*dns.PTR)
+		ptr := mdnstest.FindRR(m.Answer, "_timezone._tcp.local.", dns.TypePTR).(*dns.PTR)
 		assertName(t, inst, ptr.Ptr)
 		assert.Equal(t, uint16(dns.ClassINET), ptr.Hdr.Class, "no cache-flush on shared PTR")
 		assert.Equal(t, uint32(4500), ptr.Hdr.Ttl)
-		sub := findRR(m.Answer, "_printer._sub._timezone._tcp.local.", dns.TypePTR)
+		sub := mdnstest.FindRR(m.Answer, "_printer._sub._timezone._tcp.local.", dns.TypePTR)
 		require.NotNil(t, sub, "subtype PTR")
 		assertName(t, inst, sub.(*dns.PTR).Ptr)
-		enum := findRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR)
+		enum := mdnstest.FindRR(m.Answer, "_services._dns-sd._udp.local.", dns.TypePTR)
 		require.NotNil(t, enum, "enumeration PTR")
 		assert.Equal(t, "_timezone._tcp.local.", enum.(*dns.PTR).Ptr)
-		srv := findRR(m.Answer, inst, dns.TypeSRV)
+		srv := mdnstest.FindRR(m.Answer, inst, dns.TypeSRV)
 		require.NotNil(t, srv)
 		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), srv.Header().Class)
 		assert.Equal(t, uint32(120), srv.Header().Ttl)
-		tx := findRR(m.Answer, inst, dns.TypeTXT)
+		tx := mdnstest.FindRR(m.Answer, inst, dns.TypeTXT)
 		require.NotNil(t, tx)
 		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), tx.Header().Class)
 		assert.Equal(t, uint32(4500), tx.Header().Ttl)
-		assert.NotNil(t, findRR(m.Extra, "h1.local.", dns.TypeA), "target address as additional record")
-		assert.NotNil(t, findRR(m.Extra, "h1.local.", dns.TypeAAAA))
-		nsec := findRR(m.Extra, inst, dns.TypeNSEC)
+		assert.NotNil(t, mdnstest.FindRR(m.Extra, "h1.local.", dns.TypeA), "target address as additional record")
+		assert.NotNil(t, mdnstest.FindRR(m.Extra, "h1.local.", dns.TypeAAAA))
+		nsec := mdnstest.FindRR(m.Extra, inst, dns.TypeNSEC)
 		require.NotNil(t, nsec)
 		assert.Equal(t, []uint16{dns.TypeTXT, dns.TypeSRV}, nsec.(*dns.NSEC).TypeBitMap)
 
 		ev := <-hd.Events()
 		assert.Equal(t, EventAnnounced, ev.Kind)
 		time.Sleep(5 * time.Second)
-		assert.Len(t, l.packets(from("h1"), isResponse, family(mdns.IPv4), hasAnswer(inst, dns.TypeSRV)), 3)
+		assert.Len(t, l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.Family(mdns.IPv4), mdnstest.HasAnswer(inst, dns.TypeSRV)), 3)
 	})
 }
 
@@ -161,8 +162,8 @@ func TestServiceProbeAndAnnouncement(t *testing.T) {
 // announced after one probing sequence, not two.
 func TestInitialServicesShareTheHostProbes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
 		t0 := time.Now()
 		r := startOn(t, h, Options{HostName: "h1", Services: []Service{
 			tzService(t, "Office TZ"), tzService(t, "Home TZ"), tzService(t, "Office TZ"),
@@ -179,7 +180,7 @@ func TestInitialServicesShareTheHostProbes(t *testing.T) {
 		assert.True(t, renamed, "a duplicate within Options.Services is renamed at once")
 		assert.Contains(t, why, "already published by this responder")
 
-		probes := l.packets(from("h1"), isProbe, family(mdns.IPv4))
+		probes := l.Packets(mdnstest.From("h1"), mdnstest.IsProbe, mdnstest.Family(mdns.IPv4))
 		require.Len(t, probes, 3, "one probing sequence for all names")
 		for _, p := range probes {
 			var names []string
@@ -188,21 +189,21 @@ func TestInitialServicesShareTheHostProbes(t *testing.T) {
 			}
 			assert.Len(t, names, 4, "host name and three instances in one probe")
 			assertName(t, "h1.local.", names[0])
-			require.NotNil(t, findRR(p.Msg.Ns, "h1.local.", dns.TypeA))
-			require.NotNil(t, findRR(p.Msg.Ns, office2, dns.TypeSRV))
+			require.NotNil(t, mdnstest.FindRR(p.Msg.Ns, "h1.local.", dns.TypeA))
+			require.NotNil(t, mdnstest.FindRR(p.Msg.Ns, office2, dns.TypeSRV))
 		}
 		// 0-250 ms wait, three probes 250 ms apart, 250 ms after the last.
 		assert.LessOrEqual(t, took, time.Second, "New returns after one probing sequence")
 		assert.GreaterOrEqual(t, took, 750*time.Millisecond)
-		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4))
+		anns := l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.Family(mdns.IPv4))
 		require.Len(t, anns, 1, "the names won together are announced together, in one packet here")
 		m := anns[0].Msg
 		for _, inst := range []string{office, home, office2} {
-			assert.NotNil(t, findRR(m.Answer, inst, dns.TypeSRV), "SRV of %s", inst)
-			assert.NotNil(t, findRR(m.Answer, inst, dns.TypeTXT), "TXT of %s", inst)
+			assert.NotNil(t, mdnstest.FindRR(m.Answer, inst, dns.TypeSRV), "SRV of %s", inst)
+			assert.NotNil(t, mdnstest.FindRR(m.Answer, inst, dns.TypeTXT), "TXT of %s", inst)
 		}
-		assert.NotNil(t, findRR(m.Answer, "h1.local.", dns.TypeA), "with the host's address")
-		assert.Len(t, l.packets(from("h1"), isResponse, family(mdns.IPv4), hasAnswer(home, dns.TypeSRV)), 1)
+		assert.NotNil(t, mdnstest.FindRR(m.Answer, "h1.local.", dns.TypeA), "with the host's address")
+		assert.Len(t, l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.Family(mdns.IPv4), mdnstest.HasAnswer(home, dns.TypeSRV)), 1)
 	})
 }
 
@@ -212,15 +213,15 @@ func TestInitialServicesShareTheHostProbes(t *testing.T) {
 // (section 8.2); the announcements of the names won together share packets.
 func TestManyNamesProbedInPacketsThatFit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
 		var svcs []Service
 		for i := range 100 {
 			svcs = append(svcs, tzService(t, fmt.Sprintf("A service with a rather long instance name %03d", i)))
 		}
 		startOn(t, h, Options{HostName: "h1", Services: svcs})
 		limit := mdns.PacketLimit(1500, mdns.IPv4)
-		probes := l.packets(from("h1"), isProbe, family(mdns.IPv4))
+		probes := l.Packets(mdnstest.From("h1"), mdnstest.IsProbe, mdnstest.Family(mdns.IPv4))
 		require.Greater(t, len(probes), 3, "more than one packet per probe")
 		asked := map[string]int{}
 		for i, p := range probes {
@@ -251,7 +252,7 @@ func TestManyNamesProbedInPacketsThatFit(t *testing.T) {
 		for n, c := range asked {
 			assert.Equal(t, 3, c, "%s probed three times", n)
 		}
-		anns := l.packets(from("h1"), isResponse, family(mdns.IPv4))
+		anns := l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.Family(mdns.IPv4))
 		assert.Less(t, len(anns), 100, "announced together, not one packet per name")
 		srv := 0
 		for i, p := range anns {
@@ -322,15 +323,14 @@ func TestTieBreakComparison(t *testing.T) {
 	}
 }
 
-// probeFor builds a probe from a peer for name with the given records.
+// probeFor builds a probe from a peer for name with the given records
+// (proposed, so without the cache-flush bit of a response's answers).
 func probeFor(name string, qclass uint16, ns ...dns.RR) *dns.Msg {
-	m := query(dns.Question{Name: name, Qtype: dns.TypeANY, Qclass: qclass})
-	m.Ns = ns
+	m := mdnstest.Query(dns.Question{Name: name, Qtype: dns.TypeANY, Qclass: qclass})
+	for _, rr := range ns {
+		m.Ns = append(m.Ns, mdnstest.NoFlush(rr))
+	}
 	return m
-}
-
-func aRR(name, ip string, ttl uint32) *dns.A {
-	return &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: ttl}, A: net.ParseIP(ip).To4()}
 }
 
 func TestSimultaneousProbe(t *testing.T) {
@@ -344,9 +344,9 @@ func TestSimultaneousProbe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				l := newLink()
-				h := l.newHost("h1", 1)
-				peer := l.newHost("peer", 2)
+				l := mdnstest.NewLink()
+				h := l.NewHost("h1", 1)
+				peer := l.NewHost("peer", 2)
 				ready := make(chan *Responder)
 				go func() {
 					r, err := start(context.Background(), Options{HostName: "h1", Families: []sd.Family{sd.IPv4}, Logger: discard()}, h, nil)
@@ -356,15 +356,15 @@ func TestSimultaneousProbe(t *testing.T) {
 					ready <- r
 				}()
 				time.Sleep(300 * time.Millisecond) // after our first probe, before the third
-				before := len(l.packets(from("h1"), isProbe))
+				before := len(l.Packets(mdnstest.From("h1"), mdnstest.IsProbe))
 				require.GreaterOrEqual(t, before, 1)
 				require.Less(t, before, 3)
 				sentAt := time.Now()
-				peer.send(t, probeFor("h1.local.", dns.ClassINET|dnsname.QU, aRR("h1.local.", tc.theirIP, 120)))
+				peer.Send(t, probeFor("h1.local.", dns.ClassINET|dnsname.QU, mdnstest.A("h1.local.", tc.theirIP, 120)))
 				r := <-ready
 				defer r.Close()
 				assert.Equal(t, "h1.local.", r.HostName(), "a tie-break is no conflict: the name is kept")
-				probes := l.packets(from("h1"), isProbe)
+				probes := l.Packets(mdnstest.From("h1"), mdnstest.IsProbe)
 				if !tc.lose {
 					require.Len(t, probes, 3, "the winner keeps probing as before")
 					return
@@ -378,9 +378,9 @@ func TestSimultaneousProbe(t *testing.T) {
 
 func TestServiceTieBreakEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
-		peer := l.newHost("peer", 2)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
+		peer := l.NewHost("peer", 2)
 		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		const inst = "Office TZ._timezone._tcp.local."
 		type result struct {
@@ -394,7 +394,7 @@ func TestServiceTieBreakEvent(t *testing.T) {
 		}()
 		time.Sleep(300 * time.Millisecond)
 		// The same name, with a later SRV (higher port): we lose.
-		peer.send(t, probeFor(inst, dns.ClassINET|dnsname.QU,
+		peer.Send(t, probeFor(inst, dns.ClassINET|dnsname.QU,
 			&dns.SRV{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 120}, Port: 9999, Target: "peer.local."}))
 		res := <-done
 		require.NoError(t, res.err)
@@ -411,27 +411,26 @@ func TestServiceTieBreakEvent(t *testing.T) {
 // one of the claimed names (compared case-insensitively, ignoring the
 // "(N)" suffix when prefix is set), as a host holding those names would.
 // It stops after max answers (0: never) or when ctx ends.
-func defender(ctx context.Context, peer *fakeHost, claimed func(name string) bool, max int) {
+func defender(ctx context.Context, peer *mdnstest.Host, claimed func(name string) bool, max int) {
 	n := 0
 	for {
-		select {
-		case <-ctx.Done():
+		p, err := peer.ReadPacket(ctx)
+		if err != nil {
 			return
-		case p := <-peer.inbox:
-			if p.Msg.Response {
+		}
+		if p.Msg.Response {
+			continue
+		}
+		for _, q := range p.Msg.Question {
+			if !claimed(q.Name) {
 				continue
 			}
-			for _, q := range p.Msg.Question {
-				if !claimed(q.Name) {
-					continue
-				}
-				resp := newResponse()
-				resp.Answer = append(resp.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeSRV, Class: dns.ClassINET | dnsname.CacheFlush, Ttl: 120}, Port: 1, Target: "peer.local."})
-				_ = peer.SendMulticast(ctx, resp, 0, mdns.IPv4)
-				n++
-				if max > 0 && n >= max {
-					return
-				}
+			resp := newResponse()
+			resp.Answer = append(resp.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeSRV, Class: dns.ClassINET | dnsname.CacheFlush, Ttl: 120}, Port: 1, Target: "peer.local."})
+			_ = peer.SendMulticast(ctx, resp, 0, mdns.IPv4)
+			n++
+			if max > 0 && n >= max {
+				return
 			}
 		}
 	}
@@ -439,9 +438,9 @@ func defender(ctx context.Context, peer *fakeHost, claimed func(name string) boo
 
 func TestRenameSequenceOnConflict(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
-		peer := l.newHost("peer", 2)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
+		peer := l.NewHost("peer", 2)
 		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -463,16 +462,16 @@ func TestRenameSequenceOnConflict(t *testing.T) {
 		assert.Equal(t, "Office TZ (3)._timezone._tcp.local.", evs[1].New)
 		assert.Equal(t, EventAnnounced, evs[2].Kind)
 		// Nothing was ever announced under the taken names.
-		assert.Empty(t, l.packets(from("h1"), isResponse, hasAnswer("Office TZ._timezone._tcp.local.", dns.TypeSRV)))
-		assert.Empty(t, l.packets(from("h1"), isResponse, hasAnswer("Office TZ (2)._timezone._tcp.local.", dns.TypeSRV)))
+		assert.Empty(t, l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.HasAnswer("Office TZ._timezone._tcp.local.", dns.TypeSRV)))
+		assert.Empty(t, l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.HasAnswer("Office TZ (2)._timezone._tcp.local.", dns.TypeSRV)))
 	})
 }
 
 func TestHostNameConflictBetweenResponders(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		r1 := startOn(t, l.newHost("a", 1), Options{HostName: "h1"})
-		r2 := startOn(t, l.newHost("b", 2), Options{HostName: "h1"})
+		l := mdnstest.NewLink()
+		r1 := startOn(t, l.NewHost("a", 1), Options{HostName: "h1"})
+		r2 := startOn(t, l.NewHost("b", 2), Options{HostName: "h1"})
 		assert.Equal(t, "h1.local.", r1.HostName())
 		assert.Equal(t, "h1-2.local.", r2.HostName(), "the second responder renames (RFC 6762 section 9)")
 		// Its host events tell the rename, then the announcement.
@@ -490,7 +489,7 @@ func TestHostNameConflictBetweenResponders(t *testing.T) {
 		require.Len(t, r1.HostEvents(), 1)
 		assert.Equal(t, EventAnnounced, (<-r1.HostEvents()).Kind, "the first one only announced")
 		// The defence was a unicast answer to the QU probe (section 5.4).
-		defence := l.packets(from("a"), isResponse, func(p sentPacket) bool { return !p.Multicast() })
+		defence := l.Packets(mdnstest.From("a"), mdnstest.IsResponse, func(p mdnstest.Packet) bool { return !p.Multicast() })
 		require.NotEmpty(t, defence)
 		assert.Equal(t, netip.MustParseAddr("198.51.100.12"), defence[0].Dst.Addr())
 
@@ -501,17 +500,17 @@ func TestHostNameConflictBetweenResponders(t *testing.T) {
 		assert.Equal(t, "Office TZ._timezone._tcp.local.", h1.Name())
 		assert.Equal(t, "Office TZ (2)._timezone._tcp.local.", h2.Name())
 		// r2's SRV points at its renamed host.
-		srv := l.packets(from("b"), isResponse, hasAnswer(h2.Name(), dns.TypeSRV))
+		srv := l.Packets(mdnstest.From("b"), mdnstest.IsResponse, mdnstest.HasAnswer(h2.Name(), dns.TypeSRV))
 		require.NotEmpty(t, srv)
-		assert.Equal(t, "h1-2.local.", findRR(srv[0].Msg.Answer, h2.Name(), dns.TypeSRV).(*dns.SRV).Target)
+		assert.Equal(t, "h1-2.local.", mdnstest.FindRR(srv[0].Msg.Answer, h2.Name(), dns.TypeSRV).(*dns.SRV).Target)
 	})
 }
 
 func TestConflictRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		h := l.newHost("h1", 1)
-		peer := l.newHost("peer", 2)
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
+		peer := l.NewHost("peer", 2)
 		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -522,7 +521,7 @@ func TestConflictRateLimit(t *testing.T) {
 		}
 		require.Len(t, taken, 17)
 		go defender(ctx, peer, func(n string) bool { return taken[dnsname.MustKey(n)] }, 0)
-		l.reset()
+		l.Reset()
 		hd, err := r.Add(context.Background(), tzService(t, "Storm"))
 		require.NoError(t, err)
 		assert.Equal(t, "Storm (18)._timezone._tcp.local.", hd.Name())
@@ -530,7 +529,7 @@ func TestConflictRateLimit(t *testing.T) {
 		// The first probe of each attempt, in order.
 		var starts []time.Time
 		last := ""
-		for _, p := range l.packets(from("h1"), isProbe) {
+		for _, p := range l.Packets(mdnstest.From("h1"), mdnstest.IsProbe) {
 			if n := probeQuestionName(p); n != last {
 				last = n
 				starts = append(starts, p.At)
@@ -549,8 +548,8 @@ func TestConflictRateLimit(t *testing.T) {
 
 func TestLocalDuplicateInstanceRenamed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1"})
+		l := mdnstest.NewLink()
+		r := startOn(t, l.NewHost("h1", 1), Options{HostName: "h1"})
 		a, err := r.Add(context.Background(), tzService(t, "Office TZ"))
 		require.NoError(t, err)
 		b, err := r.Add(context.Background(), tzService(t, "office tz"))
@@ -565,8 +564,8 @@ func TestLocalDuplicateInstanceRenamed(t *testing.T) {
 
 func TestTwoRespondersProbingTheSameNameAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		hosts := []*fakeHost{l.newHost("a", 1), l.newHost("b", 2)}
+		l := mdnstest.NewLink()
+		hosts := []*mdnstest.Host{l.NewHost("a", 1), l.NewHost("b", 2)}
 		got := make(chan *Responder, 2)
 		for _, h := range hosts {
 			go func() {
@@ -585,7 +584,7 @@ func TestTwoRespondersProbingTheSameNameAtOnce(t *testing.T) {
 		// b's address (198.51.100.12) is lexicographically later, so b wins
 		// (RFC 6762 section 8.2).
 		winner := r1
-		if r1.tr.(*fakeHost).name != "b" {
+		if r1.tr.(*mdnstest.Host).Name() != "b" {
 			winner = r2
 		}
 		assert.Equal(t, "h1.local.", winner.HostName())

@@ -126,7 +126,7 @@ type Responder struct {
 
 	cmds  chan func()
 	pkts  chan *mdns.Packet
-	ifchg chan ifChange
+	ifchg chan mdns.InterfaceChange
 	done  chan struct{} // closed when the event loop has exited
 	wg    sync.WaitGroup
 
@@ -152,9 +152,6 @@ type Responder struct {
 	ownCache  map[string]*entity         // owners(), until changed
 	initial   []*Handle                  // handles of Options.Services (set before the loop runs)
 }
-
-// ifChange is an interface change reported by the transport.
-type ifChange struct{ added, removed []mdns.Interface }
 
 // entityKind tells a host name from a service.
 type entityKind int
@@ -202,14 +199,14 @@ func New(ctx context.Context, opts Options) (*Responder, error) {
 	if err := checkOptions(opts); err != nil {
 		return nil, err
 	}
-	chg := make(chan ifChange, 16)
+	chg := make(chan mdns.InterfaceChange, 16)
 	cfg := mdns.Config{
 		Interfaces: opts.Interfaces,
 		Families:   opts.Families,
 		Logger:     opts.Logger,
 		OnChange: func(added, removed []mdns.Interface) {
 			select {
-			case chg <- ifChange{added: added, removed: removed}:
+			case chg <- mdns.InterfaceChange{Added: added, Removed: removed}:
 			default:
 			}
 		},
@@ -241,7 +238,7 @@ func checkOptions(opts Options) error {
 }
 
 // start runs a responder over tr; chg delivers interface changes (may be nil).
-func start(ctx context.Context, opts Options, tr transport, chg chan ifChange) (*Responder, error) {
+func start(ctx context.Context, opts Options, tr transport, chg chan mdns.InterfaceChange) (*Responder, error) {
 	label, err := hostLabel(opts.HostName)
 	if err != nil {
 		_ = tr.Close()
@@ -272,7 +269,7 @@ func start(ctx context.Context, opts Options, tr transport, chg chan ifChange) (
 		r.families = []mdns.Family{mdns.IPv4, mdns.IPv6}
 	}
 	if r.ifchg == nil {
-		r.ifchg = make(chan ifChange)
+		r.ifchg = make(chan mdns.InterfaceChange)
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.timer = time.NewTimer(time.Hour)
@@ -511,7 +508,7 @@ func (r *Responder) run() {
 		case p := <-r.pkts:
 			r.handlePacket(p)
 		case c := <-r.ifchg:
-			r.interfacesChanged(c.added, c.removed)
+			r.interfacesChanged(c.Added, c.Removed)
 		case <-tc:
 			r.runDue()
 		}

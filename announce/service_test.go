@@ -3,6 +3,7 @@ package announce
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/mdnstest"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
@@ -34,9 +36,9 @@ func kcsync(t testing.TB, hash string) Service {
 
 func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1"})
-		l.reset()
+		l := mdnstest.NewLink()
+		r := startOn(t, l.NewHost("h1", 1), Options{HostName: "h1"})
+		l.Reset()
 		_, err := r.Add(context.Background(), kcsync(t, goodHash[:39]))
 		var ve *ValidationError
 		require.ErrorAs(t, err, &ve)
@@ -44,7 +46,7 @@ func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 		require.ErrorAs(t, err, &finding)
 		assert.Equal(t, "hash", finding.Key)
 		assert.True(t, strings.HasPrefix(err.Error(), `announce: service "Keychain" refused: TXT `), err.Error())
-		assert.Empty(t, l.packets(from("h1")), "nothing sent for a refused service")
+		assert.Empty(t, l.Packets(mdnstest.From("h1")), "nothing sent for a refused service")
 
 		_, err = r.Add(context.Background(), Service{Instance: strings.Repeat("x", 64), Type: "_http._tcp", Port: 80})
 		require.ErrorAs(t, err, &ve)
@@ -56,8 +58,8 @@ func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 		assert.EqualError(t, err, `announce: service "Far" refused: Domain "example.com.": Multicast DNS publishes only in local. (RFC 6762 section 3)`)
 	})
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1", NoValidate: true})
+		l := mdnstest.NewLink()
+		r := startOn(t, l.NewHost("h1", 1), Options{HostName: "h1", NoValidate: true})
 		hd, err := r.Add(context.Background(), kcsync(t, goodHash[:39]))
 		require.NoError(t, err, "published anyway with NoValidate")
 		assert.Equal(t, "Keychain._jnx-kcsync._tcp.local.", hd.Name())
@@ -70,24 +72,24 @@ func TestAddRefusesInvalidUnlessNoValidate(t *testing.T) {
 
 func TestAddResolvesBareNameAndTypeSubtype(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLink()
-		r := startOn(t, l.newHost("h1", 1), Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
+		l := mdnstest.NewLink()
+		r := startOn(t, l.NewHost("h1", 1), Options{HostName: "h1", Families: []sd.Family{sd.IPv4}})
 		hd, err := r.Add(context.Background(), Service{Instance: "Clock", Type: "timezone", Port: 8080})
 		require.NoError(t, err)
 		assert.Equal(t, "Clock._timezone._tcp.local.", hd.Name())
 		hd, err = r.Add(context.Background(), Service{Instance: "Laser", Type: "_printer._sub._http._tcp", Subtypes: []string{"color"}, Port: 80})
 		require.NoError(t, err)
 		assert.Equal(t, "Laser._http._tcp.local.", hd.Name())
-		ann := l.packets(from("h1"), isResponse, hasAnswer("Laser._http._tcp.local.", dns.TypeSRV))
+		ann := l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.HasAnswer("Laser._http._tcp.local.", dns.TypeSRV))
 		require.NotEmpty(t, ann)
-		assert.NotNil(t, findRR(ann[0].Msg.Answer, "_printer._sub._http._tcp.local.", dns.TypePTR))
-		assert.NotNil(t, findRR(ann[0].Msg.Answer, "_color._sub._http._tcp.local.", dns.TypePTR), "underscore added")
+		assert.NotNil(t, mdnstest.FindRR(ann[0].Msg.Answer, "_printer._sub._http._tcp.local.", dns.TypePTR))
+		assert.NotNil(t, mdnstest.FindRR(ann[0].Msg.Answer, "_color._sub._http._tcp.local.", dns.TypePTR), "underscore added")
 		hd, err = r.Add(context.Background(), Service{Instance: "Elsewhere", Type: "_http._tcp", Host: "printer", Port: 80})
 		require.NoError(t, err)
-		ann = l.packets(from("h1"), isResponse, hasAnswer(hd.Name(), dns.TypeSRV))
+		ann = l.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.HasAnswer(hd.Name(), dns.TypeSRV))
 		require.NotEmpty(t, ann)
-		assertName(t, "printer.local.", findRR(ann[0].Msg.Answer, hd.Name(), dns.TypeSRV).(*dns.SRV).Target)
-		assert.Nil(t, findRR(ann[0].Msg.Extra, "h1.local.", dns.TypeA), "no addresses for a host that is not ours")
+		assertName(t, "printer.local.", mdnstest.FindRR(ann[0].Msg.Answer, hd.Name(), dns.TypeSRV).(*dns.SRV).Target)
+		assert.Nil(t, mdnstest.FindRR(ann[0].Msg.Extra, "h1.local.", dns.TypeA), "no addresses for a host that is not ours")
 	})
 }
 
@@ -97,20 +99,20 @@ func TestUpdateTXTReannounces(t *testing.T) {
 		rec, err := txt.ParseArgs([]string{"path=/tz2"})
 		require.NoError(t, err)
 		require.NoError(t, f.tz.UpdateTXT(context.Background(), rec))
-		first := f.responses(family(mdns.IPv4))
+		first := f.responses(mdnstest.Family(mdns.IPv4))
 		require.Len(t, first, 1, "announced at once")
-		tx := findRR(first[0].Msg.Answer, tzInst, dns.TypeTXT)
+		tx := mdnstest.FindRR(first[0].Msg.Answer, tzInst, dns.TypeTXT)
 		require.NotNil(t, tx)
 		assert.Equal(t, []string{"path=/tz2"}, tx.(*dns.TXT).Txt)
 		assert.Equal(t, uint16(dns.ClassINET|dnsname.CacheFlush), tx.Header().Class, "cache-flush replaces the old data")
 		time.Sleep(5 * time.Second)
-		assert.Len(t, f.responses(family(mdns.IPv4), hasAnswer(tzInst, dns.TypeTXT)), 3, "announced again like a new record (RFC 6762 section 8.4)")
-		assert.Empty(t, f.l.packets(from("h1"), isProbe), "no probing for a data change")
+		assert.Len(t, f.responses(mdnstest.Family(mdns.IPv4), mdnstest.HasAnswer(tzInst, dns.TypeTXT)), 3, "announced again like a new record (RFC 6762 section 8.4)")
+		assert.Empty(t, f.l.Packets(mdnstest.From("h1"), mdnstest.IsProbe), "no probing for a data change")
 
 		f.settle()
-		f.peer.send(t, query(q(tzInst, dns.TypeTXT)))
+		f.peer.Send(t, mdnstest.Query(mdnstest.QM(tzInst, dns.TypeTXT)))
 		synctest.Wait()
-		resp := f.responses(family(mdns.IPv4))
+		resp := f.responses(mdnstest.Family(mdns.IPv4))
 		require.Len(t, resp, 1)
 		assert.Equal(t, []string{"path=/tz2"}, resp[0].Msg.Answer[0].(*dns.TXT).Txt)
 
@@ -142,8 +144,8 @@ func TestNoGoroutinesLeft(t *testing.T) {
 	// Real time, not a bubble: the responder's goroutines must all be gone
 	// after Close.
 	before := runtime.NumGoroutine()
-	l := newLink()
-	r, err := start(context.Background(), Options{HostName: "h1", Logger: discard()}, l.newHost("h1", 1), nil)
+	l := mdnstest.NewLink()
+	r, err := start(context.Background(), Options{HostName: "h1", Logger: discard()}, l.NewHost("h1", 1), nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -178,35 +180,33 @@ func TestHostLabel(t *testing.T) {
 }
 
 func TestStartFailsCleanly(t *testing.T) {
-	l := newLink()
-	h := l.newHost("h1", 1)
+	l := mdnstest.NewLink()
+	h := l.NewHost("h1", 1)
 	_, err := start(context.Background(), Options{HostName: "a.b.c"}, h, nil)
 	require.Error(t, err)
-	assert.True(t, h.closed(), "transport closed on failure")
+	assert.True(t, h.Closed(), "transport closed on failure")
 
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
-		h := newLink().newHost("h1", 1)
+		h := mdnstest.NewLink().NewHost("h1", 1)
 		_, err := start(ctx, Options{HostName: "h1", Logger: discard()}, h, nil)
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, context.DeadlineExceeded))
-		assert.True(t, h.closed())
+		assert.True(t, h.Closed())
 	})
 }
 
 func TestInterfaceAddedReprobes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, Options{})
-		b := newLink()
-		f.h.attach(b, mdns.Interface{Index: 3, Name: "lan1", MTU: 1500, Addrs: f.h.ports[0].ifc.Addrs[:0:0]})
-		f.h.ports[1].ifc.Addrs = append(f.h.ports[1].ifc.Addrs, f.h.ports[0].ifc.Addrs[0].Next())
-		require.NoError(t, f.r.call(context.Background(), func() {
-			f.r.interfacesChanged([]mdns.Interface{f.h.ports[1].ifc}, nil)
-		}))
+		b := mdnstest.NewLink()
+		// Reported to the responder as internal/mdns reports an interface
+		// joined at a rescan.
+		f.h.Attach(b, mdns.Interface{Index: 3, Name: "lan1", MTU: 1500, Addrs: []netip.Addr{f.h.Addr4().Next()}})
 		time.Sleep(5 * time.Second)
-		assert.NotEmpty(t, b.packets(from("h1"), isProbe), "probed on the new link (RFC 6762 section 8)")
-		assert.NotEmpty(t, b.packets(from("h1"), isResponse, hasAnswer(tzInst, dns.TypeSRV)), "and announced there")
+		assert.NotEmpty(t, b.Packets(mdnstest.From("h1"), mdnstest.IsProbe), "probed on the new link (RFC 6762 section 8)")
+		assert.NotEmpty(t, b.Packets(mdnstest.From("h1"), mdnstest.IsResponse, mdnstest.HasAnswer(tzInst, dns.TypeSRV)), "and announced there")
 		assert.Equal(t, tzInst, f.tz.Name())
 	})
 }
@@ -217,9 +217,9 @@ func TestInstanceNameEscaping(t *testing.T) {
 		const raw = "Büro.Uhr \\ 1"
 		hd, err := f.r.Add(context.Background(), Service{Instance: raw, Type: "_http._tcp", Port: 80})
 		require.NoError(t, err)
-		ann := f.responses(hasAnswer(hd.Name(), dns.TypeSRV))
+		ann := f.responses(mdnstest.HasAnswer(hd.Name(), dns.TypeSRV))
 		require.NotEmpty(t, ann)
-		srv := findRR(ann[0].Msg.Answer, hd.Name(), dns.TypeSRV)
+		srv := mdnstest.FindRR(ann[0].Msg.Answer, hd.Name(), dns.TypeSRV)
 		// The first label on the wire holds the raw bytes, dot included.
 		buf := make([]byte, 256)
 		n, err := dns.PackDomainName(srv.Header().Name, buf, 0, nil, false)
@@ -231,7 +231,7 @@ func TestInstanceNameEscaping(t *testing.T) {
 		// Queried in the escaped form miekg/dns prints, and in upper case.
 		time.Sleep(5 * time.Second)
 		f.settle()
-		f.peer.send(t, query(q(strings.ToUpper(srv.Header().Name), dns.TypeSRV)))
+		f.peer.Send(t, mdnstest.Query(mdnstest.QM(strings.ToUpper(srv.Header().Name), dns.TypeSRV)))
 		synctest.Wait()
 		assert.Len(t, f.responses(), 1)
 	})

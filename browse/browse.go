@@ -87,15 +87,12 @@ type transport interface {
 
 var _ transport = (*mdns.Conn)(nil)
 
-// ifChange is an interface change reported by the transport.
-type ifChange struct{ added, removed []mdns.Interface }
-
 // Browser is a running Multicast DNS querier (RFC 6762) for DNS-SD service
 // types (RFC 6763). Its methods are safe for concurrent use.
 type Browser struct {
 	tr     transport
 	pkts   chan *mdns.Packet
-	ifchg  chan ifChange
+	ifchg  chan mdns.InterfaceChange
 	cancel context.CancelFunc
 	events chan Event
 	quiet  chan struct{}
@@ -151,14 +148,14 @@ var openTransport = func(ctx context.Context, cfg mdns.Config) (transport, error
 // open opens the transport, within ctx, and starts the loop, which runs
 // until Close.
 func open(ctx context.Context, q *querier, opts Options) (*Browser, error) {
-	chg := make(chan ifChange, 16)
+	chg := make(chan mdns.InterfaceChange, 16)
 	tr, err := openTransport(ctx, mdns.Config{
 		Interfaces: opts.Interfaces,
 		Families:   opts.Families,
 		Logger:     q.log,
 		OnChange: func(added, removed []mdns.Interface) {
 			select {
-			case chg <- ifChange{added: added, removed: removed}:
+			case chg <- mdns.InterfaceChange{Added: added, Removed: removed}:
 			default:
 			}
 		},
@@ -170,7 +167,7 @@ func open(ctx context.Context, q *querier, opts Options) (*Browser, error) {
 }
 
 // start runs the browser loop over tr until Close.
-func start(q *querier, tr transport, chg chan ifChange) *Browser {
+func start(q *querier, tr transport, chg chan mdns.InterfaceChange) *Browser {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Browser{
 		tr:     tr,

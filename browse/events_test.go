@@ -15,11 +15,12 @@ import (
 
 	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/mdnstest"
 )
 
 // browseFake runs a browser for types over a fake transport inside the
 // current synctest bubble; the browser is closed at the end of the test.
-func browseFake(t *testing.T, types []string, opts Options, tr *fakeTransport) (*Browser, *eventLog) {
+func browseFake(t *testing.T, types []string, opts Options, tr *fake) (*Browser, *eventLog) {
 	t.Helper()
 	b := startFake(t, types, opts, tr)
 	t.Cleanup(func() { b.Close() })
@@ -62,7 +63,7 @@ func TestAddUpdateRemove(t *testing.T) {
 		// old record, received more than a second ago, is flushed a second
 		// later without another event.
 		time.Sleep(2 * time.Second)
-		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{txtRR(`Office\ TZ._timezone._tcp.local.`, 4500, "path=/tz2")}))
+		tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(mdnstest.TXT(`Office\ TZ._timezone._tcp.local.`, 4500, "path=/tz2")))
 		synctest.Wait()
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
@@ -74,7 +75,7 @@ func TestAddUpdateRemove(t *testing.T) {
 
 		// Goodbye: Remove one second later, not before.
 		gbAt := time.Now()
-		tr.inject(fakeEth0, mdns.IPv4, goodbye(tzInstance(120, "path=/tz2")))
+		tr.inject(fakeEth0, mdns.IPv4, mdnstest.Goodbye(tzInstance(120, "path=/tz2")))
 		synctest.Wait()
 		assert.Len(t, log.all(), 2)
 		time.Sleep(time.Second)
@@ -113,7 +114,7 @@ func TestSameInstanceOnTwoInterfacesIsOne(t *testing.T) {
 		assert.Equal(t, []Source{{Iface: "eth0", Family: mdns.IPv4}, {Iface: "eth0", Family: mdns.IPv6}, {Iface: "eth1", Family: mdns.IPv6}}, in[0].Seen)
 
 		// Goodbye on eth1 only: still there, fewer addresses.
-		tr.inject(fakeEth1, mdns.IPv6, goodbye(m))
+		tr.inject(fakeEth1, mdns.IPv6, mdnstest.Goodbye(m))
 		time.Sleep(1100 * time.Millisecond)
 		synctest.Wait()
 		require.Equal(t, []EventKind{Add, Update, Update}, log.kinds())
@@ -128,25 +129,25 @@ func TestRecordsInSeparatePacketsAndAskingForMissing(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		name := "Raw TZ._timezone._tcp.local."
 		step := func(rr dns.RR) {
-			tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{rr}))
+			tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(rr))
 			time.Sleep(2 * time.Second)
 			synctest.Wait()
 		}
 		start := time.Now()
-		step(ptrRR("_timezone._tcp.local.", name, 4500))
+		step(mdnstest.PTR("_timezone._tcp.local.", name, 4500))
 		// Asked for SRV and TXT within 20-120 ms (+ aggregation).
-		srvQ := onlyV4(tr.queries(name, dns.TypeSRV))
+		srvQ := tr.queries(name, dns.TypeSRV, mdnstest.Family(mdns.IPv4))
 		require.NotEmpty(t, srvQ)
-		assert.Less(t, srvQ[0].Time.Sub(start), 250*time.Millisecond)
+		assert.Less(t, srvQ[0].At.Sub(start), 250*time.Millisecond)
 		assert.NotEmpty(t, tr.queries(name, dns.TypeTXT))
 		assert.Empty(t, tr.queries("rawhost.local.", dns.TypeA), "no target known yet")
 
-		step(srvRR(name, "rawhost.local.", 8081, 120))
+		step(mdnstest.SRV(name, "rawhost.local.", 8081, 120))
 		assert.NotEmpty(t, tr.queries("rawhost.local.", dns.TypeA), "address of the new target asked for")
 		assert.NotEmpty(t, tr.queries("rawhost.local.", dns.TypeAAAA))
-		step(txtRR(name, 4500, "path=/raw"))
+		step(mdnstest.TXT(name, 4500, "path=/raw"))
 		assert.Empty(t, log.all(), "not complete without an address")
-		step(aRR("rawhost.local.", "198.51.100.12", 120))
+		step(mdnstest.A("rawhost.local.", "198.51.100.12", 120))
 		evs := log.all()
 		require.Len(t, evs, 1)
 		assert.Equal(t, Add, evs[0].Kind)
@@ -213,15 +214,15 @@ func TestVerdicts(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		bad := "Bad._jnx-kcsync._tcp.local."
 		hash := "5e7580598c0d7064d4fc79faaeb42585e1a675f" // 39 hex digits
-		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{
-			ptrRR("_jnx-kcsync._tcp.local.", bad, 4500), srvRR(bad, "h2.local.", 9, 120),
-			txtRR(bad, 4500, "hash="+hash, "salt=f0164cb3a0c3d7efe75abea8fda86d2d56c8dda9", "uuid=db61dc092922252e45bbb264f59147138c7fd5fa"),
-			aRR("h2.local.", "198.51.100.12", 120),
-		}))
+		tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(
+			mdnstest.PTR("_jnx-kcsync._tcp.local.", bad, 4500), mdnstest.SRV(bad, "h2.local.", 9, 120),
+			mdnstest.TXT(bad, 4500, "hash="+hash, "salt=f0164cb3a0c3d7efe75abea8fda86d2d56c8dda9", "uuid=db61dc092922252e45bbb264f59147138c7fd5fa"),
+			mdnstest.A("h2.local.", "198.51.100.12", 120),
+		))
 		other := "Other._unknown-svc._tcp.local."
-		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{
-			ptrRR("_unknown-svc._tcp.local.", other, 4500), srvRR(other, "h2.local.", 9, 120), txtRR(other, 4500, "anything=goes"),
-		}))
+		tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(
+			mdnstest.PTR("_unknown-svc._tcp.local.", other, 4500), mdnstest.SRV(other, "h2.local.", 9, 120), mdnstest.TXT(other, 4500, "anything=goes"),
+		))
 		synctest.Wait()
 		evs := log.all()
 		require.Len(t, evs, 2)
@@ -267,7 +268,7 @@ func TestSubtypeAndEnumeration(t *testing.T) {
 		assert.Empty(t, tr.queries("_timezone._tcp.local.", dns.TypePTR))
 
 		// A responder enumerates its type: the browser browses it.
-		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{ptrRR(engine.ServicesName, "_timezone._tcp.local.", 4500)}))
+		tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(mdnstest.PTR(engine.ServicesName, "_timezone._tcp.local.", 4500)))
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
 		assert.NotEmpty(t, tr.queries("_timezone._tcp.local.", dns.TypePTR))
@@ -276,9 +277,9 @@ func TestSubtypeAndEnumeration(t *testing.T) {
 
 		// The subtype's instance is an _http._tcp instance.
 		pr := "Printer._http._tcp.local."
-		tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{
-			ptrRR("_printer._sub._http._tcp.local.", pr, 4500), srvRR(pr, "h2.local.", 631, 120), txtRR(pr, 4500, "path=/"),
-		}))
+		tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(
+			mdnstest.PTR("_printer._sub._http._tcp.local.", pr, 4500), mdnstest.SRV(pr, "h2.local.", 631, 120), mdnstest.TXT(pr, 4500, "path=/"),
+		))
 		synctest.Wait()
 		names := map[string]string{}
 		for _, ev := range log.all() {
@@ -301,9 +302,9 @@ func TestFloodKeepsBrowsedInstances(t *testing.T) {
 		for i := range 100 {
 			var rrs []dns.RR
 			for j := range 50 {
-				rrs = append(rrs, aRR(fmt.Sprintf("junk-%d-%d.local.", i, j), "198.51.100.77", 4500))
+				rrs = append(rrs, mdnstest.A(fmt.Sprintf("junk-%d-%d.local.", i, j), "198.51.100.77", 4500))
 			}
-			tr.inject(fakeEth0, mdns.IPv4, response(rrs))
+			tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(rrs...))
 		}
 		synctest.Wait()
 		st := b.Stats()
@@ -314,9 +315,9 @@ func TestFloodKeepsBrowsedInstances(t *testing.T) {
 }
 
 // withFakeTransport makes open use tr for the duration of the test.
-func withFakeTransport(t *testing.T, tr *fakeTransport) {
+func withFakeTransport(t *testing.T, tr *fake) {
 	old := openTransport
-	openTransport = func(context.Context, mdns.Config) (transport, error) { return tr, nil }
+	openTransport = func(context.Context, mdns.Config) (transport, error) { return tr.h, nil }
 	t.Cleanup(func() { openTransport = old })
 }
 
@@ -325,7 +326,7 @@ func TestResolveAsksAndReturnsComplete(t *testing.T) {
 		tr := newFake(t)
 		name := `Office\ TZ._timezone._tcp.local.`
 		// A responder answering what is asked, one record type at a time.
-		tr.onSend = func(s sentMsg) {
+		tr.l.OnTransmit(func(s mdnstest.Packet) {
 			if s.Family != mdns.IPv4 {
 				return
 			}
@@ -333,17 +334,17 @@ func TestResolveAsksAndReturnsComplete(t *testing.T) {
 			for _, q := range s.Msg.Question {
 				switch q.Qtype {
 				case dns.TypeSRV:
-					rrs = append(rrs, srvRR(name, "h2.local.", 8080, 120))
+					rrs = append(rrs, mdnstest.SRV(name, "h2.local.", 8080, 120))
 				case dns.TypeTXT:
-					rrs = append(rrs, txtRR(name, 4500, "path=/tz"))
+					rrs = append(rrs, mdnstest.TXT(name, 4500, "path=/tz"))
 				case dns.TypeA:
-					rrs = append(rrs, aRR("h2.local.", "198.51.100.12", 120))
+					rrs = append(rrs, mdnstest.A("h2.local.", "198.51.100.12", 120))
 				}
 			}
 			if len(rrs) > 0 {
-				go tr.inject(fakeEth0, mdns.IPv4, response(rrs))
+				go tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(rrs...))
 			}
-		}
+		})
 		withFakeTransport(t, tr)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -362,16 +363,16 @@ func TestResolveTimeoutNamesWhatIsMissing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newFake(t)
 		name := `Office\ TZ._timezone._tcp.local.`
-		tr.onSend = func(s sentMsg) {
+		tr.l.OnTransmit(func(s mdnstest.Packet) {
 			if s.Family != mdns.IPv4 {
 				return
 			}
 			for _, q := range s.Msg.Question {
 				if q.Qtype == dns.TypeSRV {
-					go tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{srvRR(name, "h2.local.", 8080, 120)}))
+					go tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(mdnstest.SRV(name, "h2.local.", 8080, 120)))
 				}
 			}
-		}
+		})
 		withFakeTransport(t, tr)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -391,15 +392,15 @@ func TestResolveTimeoutNamesWhatIsMissing(t *testing.T) {
 func TestEnumerate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newFake(t)
-		tr.onSend = func(s sentMsg) {
+		tr.l.OnTransmit(func(s mdnstest.Packet) {
 			if s.Family == mdns.IPv4 {
-				go tr.inject(fakeEth0, mdns.IPv4, response([]dns.RR{
-					ptrRR(engine.ServicesName, "_timezone._tcp.local.", 4500),
-					ptrRR(engine.ServicesName, "_http._tcp.local.", 4500),
-					ptrRR(engine.ServicesName, "not a type.local.", 4500),
-				}))
+				go tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(
+					mdnstest.PTR(engine.ServicesName, "_timezone._tcp.local.", 4500),
+					mdnstest.PTR(engine.ServicesName, "_http._tcp.local.", 4500),
+					mdnstest.PTR(engine.ServicesName, "not a type.local.", 4500),
+				))
 			}
-		}
+		})
 		withFakeTransport(t, tr)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()

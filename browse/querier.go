@@ -343,11 +343,11 @@ func (q *querier) settle(now time.Time) {
 
 // interfacesChanged drops what was cached on vanished interfaces and asks
 // again on new ones.
-func (q *querier) interfacesChanged(c ifChange, now time.Time) {
-	for _, ifc := range c.removed {
+func (q *querier) interfacesChanged(c mdns.InterfaceChange, now time.Time) {
+	for _, ifc := range c.Removed {
 		q.e.Purge(ifc.Index)
 	}
-	if len(c.added) > 0 {
+	if len(c.Added) > 0 {
 		q.sched.restart(now)
 	}
 }

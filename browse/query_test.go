@@ -14,12 +14,13 @@ import (
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/engine"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/mdnstest"
 )
 
 func manyPTRs(n int) []dns.RR {
 	out := make([]dns.RR, n)
 	for i := range out {
-		out[i] = ptrRR("_timezone._tcp.local.", fmt.Sprintf("Instance %03d._timezone._tcp.local.", i), 4500)
+		out[i] = mdnstest.PTR("_timezone._tcp.local.", fmt.Sprintf("Instance %03d._timezone._tcp.local.", i), 4500)
 		out[i].Header().Class = dns.ClassINET
 	}
 	return out
@@ -99,11 +100,11 @@ func TestFirstDelayRange(t *testing.T) {
 
 // ptrQueryTimes returns the times (relative to start) of IPv4 queries asking
 // name PTR.
-func ptrQueryTimes(tr *fakeTransport, name string, start time.Time) []time.Duration {
+func ptrQueryTimes(tr *fake, name string, start time.Time) []time.Duration {
 	var out []time.Duration
 	for _, s := range tr.queries(name, dns.TypePTR) {
 		if s.Family == mdns.IPv4 {
-			out = append(out, s.Time.Sub(start))
+			out = append(out, s.At.Sub(start))
 		}
 	}
 	return out
@@ -131,7 +132,7 @@ func TestContinuousQuerySchedule(t *testing.T) {
 		for i, s := range tr.queries("_timezone._tcp.local.", dns.TypePTR) {
 			assert.False(t, s.Msg.Response)
 			assert.Equal(t, uint16(0), s.Msg.Id)
-			if s.Time.Sub(start) < time.Second {
+			if s.At.Sub(start) < time.Second {
 				// RFC 6762 section 5.4: the first query asks for unicast responses.
 				assert.Equal(t, uint16(dns.ClassINET|dnsname.QU), s.Msg.Question[0].Qclass, "QU first query (%d)", i)
 			} else {
@@ -140,7 +141,7 @@ func TestContinuousQuerySchedule(t *testing.T) {
 		}
 		// Both families are asked.
 		v6 := 0
-		for _, s := range tr.Sent() {
+		for _, s := range tr.sent() {
 			if s.Family == mdns.IPv6 {
 				v6++
 			}
@@ -155,19 +156,19 @@ func TestContinuousQuerySchedule(t *testing.T) {
 func TestInterfaceUpRestartsAfterRandomDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newFake(t)
-		chg := make(chan ifChange, 1)
+		chg := tr.h.Changes()
 		q, err := newQuerier(Options{}, nil)
 		require.NoError(t, err)
 		bt, err := engine.ParseType("_timezone._tcp", q.reg)
 		require.NoError(t, err)
 		q.wantTypes = append(q.wantTypes, bt)
-		b := start(q, tr, chg)
+		b := start(q, tr.h, chg)
 		defer b.Close()
 		consume(b)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		up := time.Now()
-		chg <- ifChange{added: []mdns.Interface{fakeEth1}}
+		tr.h.Attach(tr.l, fakeEth1)
 		time.Sleep(4 * time.Second)
 		synctest.Wait()
 		var after []time.Duration
@@ -198,9 +199,9 @@ func TestKnownAnswersListedWithRemainingTTL(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		qs := tr.queries("_timezone._tcp.local.", dns.TypePTR)
-		var v4 []sentMsg
+		var v4 []mdnstest.Packet
 		for _, s := range qs {
-			if s.Family == mdns.IPv4 && s.Time.Sub(start) < 8*time.Second {
+			if s.Family == mdns.IPv4 && s.At.Sub(start) < 8*time.Second {
 				v4 = append(v4, s)
 			}
 		}
@@ -275,7 +276,7 @@ func TestRefreshQueriesAtEightyPercent(t *testing.T) {
 		at := time.Now()
 		// TTL 20 s for the instance; an unrelated record with TTL 20 s too.
 		m := tzInstance(20)
-		m.Extra = append(m.Extra, aRR("unrelated.local.", "198.51.100.99", 20))
+		m.Extra = append(m.Extra, mdnstest.A("unrelated.local.", "198.51.100.99", 20))
 		tr.inject(fakeEth0, mdns.IPv4, m)
 		time.Sleep(25 * time.Second)
 		synctest.Wait()
@@ -283,7 +284,7 @@ func TestRefreshQueriesAtEightyPercent(t *testing.T) {
 		var srvAt []time.Duration
 		for _, s := range tr.queries(`Office\ TZ._timezone._tcp.local.`, dns.TypeSRV) {
 			if s.Family == mdns.IPv4 {
-				srvAt = append(srvAt, s.Time.Sub(at))
+				srvAt = append(srvAt, s.At.Sub(at))
 			}
 		}
 		require.Len(t, srvAt, 4, "RFC 6762 section 5.2: four refresh queries")
@@ -292,7 +293,7 @@ func TestRefreshQueriesAtEightyPercent(t *testing.T) {
 			hi := time.Duration((p+0.02)*float64(20*time.Second)) + aggregateWindow
 			assert.True(t, srvAt[i] >= lo-aggregateWindow && srvAt[i] <= hi, "refresh %d at %v", i, srvAt[i])
 		}
-		assert.Len(t, onlyV4(tr.queries("h2.local.", dns.TypeA)), 4, "the host's address is refreshed too")
+		assert.Len(t, tr.queries("h2.local.", dns.TypeA, mdnstest.Family(mdns.IPv4)), 4, "the host's address is refreshed too")
 		assert.Empty(t, tr.queries("unrelated.local.", dns.TypeA), "no maintenance without interest")
 		assert.Equal(t, []EventKind{Add, Remove}, log.kinds(), "no answer: removed at expiry")
 		evs := log.all()
@@ -305,7 +306,7 @@ func TestRefreshAnswerKeepsInstance(t *testing.T) {
 		tr := newFake(t)
 		// A responder: every query asking about the instance gets the whole
 		// announcement again.
-		tr.onSend = func(s sentMsg) {
+		tr.l.OnTransmit(func(s mdnstest.Packet) {
 			if len(s.Msg.Question) == 0 || s.Msg.Question[0].Qtype == dns.TypePTR || s.Family != mdns.IPv4 {
 				return
 			}
@@ -313,7 +314,7 @@ func TestRefreshAnswerKeepsInstance(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 				tr.inject(fakeEth0, mdns.IPv4, tzInstance(10))
 			}()
-		}
+		})
 		b := startFake(t, []string{"_timezone._tcp"}, Options{}, tr)
 		defer b.Close()
 		log := consume(b)
@@ -335,9 +336,9 @@ func TestResolutionQuestionsAreRateLimited(t *testing.T) {
 		for i := range 10 {
 			var rrs []dns.RR
 			for j := range 100 {
-				rrs = append(rrs, ptrRR("_timezone._tcp.local.", fmt.Sprintf("Ghost %d-%d._timezone._tcp.local.", i, j), 4500))
+				rrs = append(rrs, mdnstest.PTR("_timezone._tcp.local.", fmt.Sprintf("Ghost %d-%d._timezone._tcp.local.", i, j), 4500))
 			}
-			tr.inject(fakeEth0, mdns.IPv4, response(rrs))
+			tr.inject(fakeEth0, mdns.IPv4, mdnstest.Response(rrs...))
 		}
 		start := time.Now()
 		time.Sleep(1500 * time.Millisecond)
@@ -346,8 +347,8 @@ func TestResolutionQuestionsAreRateLimited(t *testing.T) {
 		// first round (<= 256) and one postponed round (<= 256), plus the
 		// continuous PTR question.
 		n := 0
-		for _, s := range onlyV4(tr.Sent()) {
-			if s.Time.After(start) {
+		for _, s := range tr.sent(mdnstest.Family(mdns.IPv4)) {
+			if s.At.After(start) {
 				n += len(s.Msg.Question)
 			}
 		}

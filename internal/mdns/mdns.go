@@ -88,6 +88,11 @@ type Config struct {
 	OnChange func(added, removed []Interface)
 }
 
+// InterfaceChange is one report of Config.OnChange: the interfaces a Conn
+// joined (Added) and forgot (Removed) at a rescan. The responder (package
+// announce) and the querier (package browse) receive it on their loops.
+type InterfaceChange struct{ Added, Removed []Interface }
+
 // OnLink reports whether src may be on ifc's link (RFC 6762 sections 5.5,
 // 6 and 11: unicast queries and unicast responses are accepted only from
 // on-link sources). Prefix lengths are not tracked, so this is an
