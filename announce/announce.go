@@ -46,7 +46,7 @@ func (r *Responder) startAnnouncingAll(es []*entity) {
 	for _, e := range es {
 		name := r.nameOf(e)
 		if e.handle != nil {
-			e.handle.setName(name)
+			e.handle.st.SetName(name)
 		}
 		r.log.Info("mdns: name established", "name", name)
 		r.emit(e, Event{Kind: EventAnnounced, Old: name, New: name, Reason: "probing succeeded; announced (RFC 6762 section 8.3)"})

@@ -91,7 +91,7 @@ func (r *Responder) probeConflict(e *entity, why string) {
 	r.log.Warn("mdns: name conflict; renamed", "old", old, "new", name, "reason", why)
 	reason := fmt.Sprintf("name conflict: %s", why)
 	if e.handle != nil {
-		e.handle.setRenamed(name, reason)
+		e.handle.st.SetRenamed(name, reason)
 	}
 	r.emit(e, Event{Kind: EventRenamed, Old: old, New: name, Reason: reason})
 	r.startProbing(e, 0)

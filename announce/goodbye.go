@@ -85,7 +85,7 @@ func (r *Responder) removeEntity(e *entity) {
 	r.log.Info("mdns: service removed", "name", name)
 	r.emit(e, Event{Kind: EventRemoved, Old: name, New: name, Reason: "removed; goodbye sent (RFC 6762 section 10.1)"})
 	if e.handle != nil {
-		e.handle.close()
+		e.handle.st.Close()
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/mdns"
+	"github.com/lansd/lansd/internal/notify"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
 )
@@ -275,7 +276,7 @@ func start(ctx context.Context, opts Options, tr transport, chg chan mdns.Interf
 	r.timer = time.NewTimer(time.Hour)
 	r.timer.Stop()
 	r.host = &entity{kind: kindHost, label: label}
-	r.host.handle = &Handle{r: r, e: r.host, events: make(chan Event, eventBuffer)}
+	r.host.handle = &Handle{r: r, e: r.host, st: notify.New("")}
 	r.setHostName()
 	var waits []chan error
 	wait := make(chan error, 1)
@@ -322,7 +323,7 @@ func start(ctx context.Context, opts Options, tr transport, chg chan mdns.Interf
 // "h1-2.local."), after which the services that point at it are announced
 // again. The channel is closed when the responder is; when nobody reads,
 // old events are dropped.
-func (r *Responder) HostEvents() <-chan Event { return r.host.handle.events }
+func (r *Responder) HostEvents() <-chan Event { return r.host.handle.st.Events() }
 
 // Handles returns the handles of Options.Services, in their order (a
 // service may have been renamed; see Handle.Name and Handle.Renamed).
@@ -524,7 +525,7 @@ func (r *Responder) finish() {
 		}
 		e.waiters = nil
 		if e.handle != nil {
-			e.handle.close()
+			e.handle.st.Close()
 		}
 	}
 }

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/notify"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/txt"
 )
@@ -40,96 +39,30 @@ func (s *svcData) txtRR(name string, ttl uint32) dns.RR {
 	return &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: slices.Clone(s.txtStrs)}
 }
 
-// eventBuffer is the capacity of a handle's event channel; when it is
-// full the oldest event is dropped. Events are rare (a rename is three:
-// conflict, renamed, announced), and every published service holds one
-// buffer, so it is small.
-const eventBuffer = 8
-
 // Handle is a published service.
 type Handle struct {
 	r      *Responder
 	e      *entity // owned by the event loop
 	regSvc *registry.Service
-	events chan Event
-
-	mu      sync.Mutex
-	name    string
-	renamed bool
-	reason  string
-	closed  bool
+	st     *notify.Stream // name and events, written by the event loop
 }
 
 // Name returns the full instance name, e.g. "Office TZ (2)._timezone._tcp.local.".
-func (h *Handle) Name() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.name
-}
+func (h *Handle) Name() string { return h.st.Name() }
 
 // Renamed reports whether the service was renamed from the name asked for,
 // and why.
-func (h *Handle) Renamed() (bool, string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.renamed, h.reason
-}
+func (h *Handle) Renamed() (bool, string) { return h.st.Renamed() }
 
 // Events returns the service's events. The channel is closed when the
 // service is removed or the responder closed; when nobody reads, old events
 // are dropped.
-func (h *Handle) Events() <-chan Event { return h.events }
-
-// setName records the current name.
-func (h *Handle) setName(name string) {
-	h.mu.Lock()
-	h.name = name
-	h.mu.Unlock()
-}
-
-// setRenamed records a rename.
-func (h *Handle) setRenamed(name, reason string) {
-	h.mu.Lock()
-	h.name, h.renamed, h.reason = name, true, reason
-	h.mu.Unlock()
-}
-
-// close ends the event stream (event loop only).
-func (h *Handle) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.closed {
-		h.closed = true
-		close(h.events)
-	}
-}
+func (h *Handle) Events() <-chan Event { return h.st.Events() }
 
 // emit delivers an event to e's handle. Event loop only.
 func (r *Responder) emit(e *entity, ev Event) {
 	if e.handle != nil {
-		e.handle.deliver(ev)
-	}
-}
-
-// deliver sends ev on the handle's event channel without blocking: when the
-// buffer is full the oldest event is dropped. After close it does nothing.
-func (h *Handle) deliver(ev Event) {
-	ev.Time = time.Now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return
-	}
-	for range 2 {
-		select {
-		case h.events <- ev:
-			return
-		default:
-			select {
-			case <-h.events:
-			default:
-			}
-		}
+		e.handle.st.Deliver(ev)
 	}
 }
 
@@ -247,7 +180,7 @@ func newSvcData(p Prepared) (svcData, error) {
 
 // newHandle makes the handle and entity of an admitted service.
 func (r *Responder) newHandle(res admitted) *Handle {
-	h := &Handle{r: r, regSvc: res.data.regSvc, events: make(chan Event, eventBuffer)}
+	h := &Handle{r: r, regSvc: res.data.regSvc, st: notify.New("")}
 	data := res.data
 	h.e = &entity{kind: kindService, label: res.instance, svc: &data, handle: h}
 	return h
@@ -259,12 +192,12 @@ func (r *Responder) newHandle(res admitted) *Handle {
 // outcome of probing. Event loop only.
 func (r *Responder) addEntity(h *Handle, wait chan error) {
 	e := h.e
-	h.name = r.nameOf(e)
+	h.st.SetName(r.nameOf(e))
 	if r.nameInUse(e, e.label) {
 		old := r.nameOf(e)
 		r.rename(e)
 		reason := fmt.Sprintf("name %q is already published by this responder", old)
-		h.setRenamed(r.nameOf(e), reason)
+		h.st.SetRenamed(r.nameOf(e), reason)
 		r.emit(e, Event{Kind: EventRenamed, Old: old, New: r.nameOf(e), Reason: reason})
 	}
 	r.services = append(r.services, e)

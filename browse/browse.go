@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -90,29 +89,15 @@ var _ transport = (*mdns.Conn)(nil)
 // Browser is a running Multicast DNS querier (RFC 6762) for DNS-SD service
 // types (RFC 6763). Its methods are safe for concurrent use.
 type Browser struct {
-	tr     transport
-	pkts   chan *mdns.Packet
-	ifchg  chan mdns.InterfaceChange
-	cancel context.CancelFunc
-	events chan Event
-	quiet  chan struct{}
-	cmds   chan func()
-	done   chan struct{} // closed when the loop has exited
-	wg     sync.WaitGroup
-
-	closeOnce sync.Once
-	err       error // set by the loop before done is closed
+	tr   transport
+	pkts chan *mdns.Packet
+	loop *engine.Loop // owns q, runs the methods, delivers the events
 
 	// Owned by the loop.
 	q *querier
 }
 
 var _ sd.Browser = (*Browser)(nil)
-
-// maxPending bounds the events waiting to be received from Events; when
-// reached, the browser stops reading packets until the receiver catches up
-// (the transport then drops packets, as it does when any reader is slow).
-const maxPending = 4096
 
 // NewBrowser opens the mDNS transport and starts browsing types, each a
 // registered service name ("timezone"), a DNS-SD type ("_timezone._tcp",
@@ -168,34 +153,25 @@ func open(ctx context.Context, q *querier, opts Options) (*Browser, error) {
 
 // start runs the browser loop over tr until Close.
 func start(q *querier, tr transport, chg chan mdns.InterfaceChange) *Browser {
-	ctx, cancel := context.WithCancel(context.Background())
 	b := &Browser{
-		tr:     tr,
-		pkts:   make(chan *mdns.Packet, 64),
-		ifchg:  chg,
-		cancel: cancel,
-		events: make(chan Event),
-		quiet:  make(chan struct{}),
-		cmds:   make(chan func()),
-		done:   make(chan struct{}),
-		q:      q,
+		tr:   tr,
+		pkts: make(chan *mdns.Packet, 64),
+		loop: engine.NewLoop(q.e),
+		q:    q,
 	}
 	q.tr = tr
-	readErr := make(chan error, 1)
-	b.wg.Add(2)
-	go b.read(ctx, readErr)
-	go b.loop(ctx, readErr)
+	b.loop.Go(b.read)
+	engine.Start(b.loop, q, b.pkts, chg)
 	return b
 }
 
 // read moves packets from the transport to the loop.
-func (b *Browser) read(ctx context.Context, errc chan<- error) {
-	defer b.wg.Done()
+func (b *Browser) read(ctx context.Context) {
 	for {
 		p, err := b.tr.ReadPacket(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, mdns.ErrClosed) {
-				errc <- err
+				b.loop.Fail(fmt.Errorf("browse: reading packets: %w", err))
 			}
 			return
 		}
@@ -207,130 +183,70 @@ func (b *Browser) read(ctx context.Context, errc chan<- error) {
 	}
 }
 
-// loop owns the querier and its engine: it handles packets, timers,
-// commands and event delivery until ctx is cancelled by Close.
-func (b *Browser) loop(ctx context.Context, readErr <-chan error) {
-	defer b.wg.Done()
-	defer close(b.done)
-	defer close(b.events)
-	q := b.q
+// The querier is the loop's feeder: it feeds the engine the packets
+// received and the interface changes, and runs the queries.
+var _ engine.Feeder[*mdns.Packet, mdns.InterfaceChange] = (*querier)(nil)
+
+// Begin starts the continuous questions; ctx is the loop's, for sending.
+func (q *querier) Begin(ctx context.Context, now time.Time) {
 	q.ctx = ctx
-	now := time.Now()
 	q.begin(now)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		now = time.Now()
-		q.settle(now)
-		ev, pending := q.e.NextEvent()
-		// Quiet is signalled once every event before it was received, so
-		// that a receiver stopping at Quiet misses none.
-		if q.quietNow && !q.quietSent && pending == 0 {
-			q.quietSent = true
-			close(b.quiet)
-		}
-		if t, ok := q.nextWake(); ok {
-			timer.Reset(max(0, t.Sub(now)))
-		} else {
-			timer.Reset(time.Hour)
-		}
-		var out chan Event
-		if pending > 0 {
-			out = b.events
-		}
-		in := b.pkts
-		if pending >= maxPending {
-			in = nil
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case err := <-readErr:
-			b.err = fmt.Errorf("browse: reading packets: %w", err)
-			return
-		case p := <-in:
-			q.handlePacket(p)
-		case <-timer.C:
-			q.tick(time.Now())
-		case out <- ev:
-			q.e.EventSent()
-		case f := <-b.cmds:
-			f()
-		case c := <-b.ifchg:
-			q.interfacesChanged(c, time.Now())
-		}
-	}
 }
 
-// do runs f on the loop; it returns false when the browser has stopped.
-func (b *Browser) do(f func()) bool {
-	ran := make(chan struct{})
-	select {
-	case b.cmds <- func() { f(); close(ran) }:
-		<-ran
-		return true
-	case <-b.done:
-		return false
-	}
+// Turn settles the engine and says when tick is next due and whether the
+// first rounds of queries have gone quiet.
+func (q *querier) Turn(now time.Time) (time.Time, bool, bool) {
+	q.settle(now)
+	t, ok := q.nextWake()
+	return t, ok, q.quietNow
 }
+
+// Input handles a packet received.
+func (q *querier) Input(p *mdns.Packet) error {
+	q.handlePacket(p)
+	return nil
+}
+
+// Control handles an interface change.
+func (q *querier) Control(c mdns.InterfaceChange, now time.Time) { q.interfacesChanged(c, now) }
+
+// Tick runs the timers due at now.
+func (q *querier) Tick(now time.Time) { q.tick(now) }
 
 // Events returns the channel of instance events. It is closed when the
 // browser stops (Close, or a failure: see Err). Events must be received
 // promptly: while more than a few thousand wait, the browser stops reading
 // packets.
-func (b *Browser) Events() <-chan Event { return b.events }
+func (b *Browser) Events() <-chan Event { return b.loop.Events() }
 
 // Quiet returns a channel closed once the first rounds of queries have gone
 // quiet: every browse question has been asked three times (at about 0.1, 1
 // and 3 s) and no new record has arrived for a second, like
 // "avahi-browse -t". With ServicesType, types discovered later restart the
 // count.
-func (b *Browser) Quiet() <-chan struct{} { return b.quiet }
+func (b *Browser) Quiet() <-chan struct{} { return b.loop.Quiet() }
 
 // Instances returns the complete instances now known, sorted by name.
-func (b *Browser) Instances() []Instance {
-	var out []Instance
-	b.do(func() { out = b.q.e.Instances() })
-	return out
-}
+func (b *Browser) Instances() []Instance { return b.loop.Instances() }
 
 // Stats returns a snapshot of the browser's counters (zero after it stopped).
 func (b *Browser) Stats() Stats {
 	var s Stats
-	b.do(func() { s = b.q.snapshot() })
+	b.loop.Do(func() { s = b.q.snapshot() })
 	return s
 }
 
 // Types returns the service types seen in enumeration answers
 // (_services._dns-sd._udp, RFC 6763 section 9), "_timezone._tcp", sorted.
-func (b *Browser) Types() []string {
-	var out []string
-	b.do(func() { out = b.q.e.Enumerated() })
-	return out
-}
+func (b *Browser) Types() []string { return b.loop.Enumerated() }
 
 // Err returns the error that stopped the browser, nil while it runs or
 // when Close stopped it.
-func (b *Browser) Err() error {
-	select {
-	case <-b.done:
-		return b.err
-	default:
-		return nil
-	}
-}
+func (b *Browser) Err() error { return b.loop.Err() }
 
 // Close stops the browser, closes the transport and waits for every
 // goroutine to exit. It is idempotent.
-func (b *Browser) Close() error {
-	var err error
-	b.closeOnce.Do(func() {
-		b.cancel()
-		b.wg.Wait()
-		err = b.tr.Close()
-	})
-	return err
-}
+func (b *Browser) Close() error { return b.loop.Close(b.tr.Close) }
 
 // Browse browses types (see NewBrowser) and calls fn for every event, from
 // one goroutine and in order, until ctx is done; it then closes the

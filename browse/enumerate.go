@@ -27,11 +27,11 @@ func Enumerate(ctx context.Context, opts Options) ([]string, error) {
 	defer b.Close()
 	select {
 	case <-ctx.Done():
-	case <-b.done:
+	case <-b.loop.Done():
 		return nil, b.Err()
 	}
 	var types []string
-	if !b.do(func() { types = q.e.Enumerated() }) {
+	if !b.loop.Do(func() { types = q.e.Enumerated() }) {
 		return nil, b.Err()
 	}
 	return types, nil

@@ -43,7 +43,6 @@ type querier struct {
 	// Quiet detection.
 	lastNew, lastQuery time.Time
 	quietNow           bool
-	quietSent          bool
 }
 
 var _ engine.Asker = (*querier)(nil)

@@ -39,11 +39,11 @@ func Resolve(ctx context.Context, instanceName string, opts Options) (Instance, 
 	select {
 	case in := <-found:
 		return in, nil
-	case <-b.done:
+	case <-b.loop.Done():
 		return Instance{}, b.Err()
 	case <-ctx.Done():
 		var miss []string
-		b.do(func() { miss = q.e.Missing(name) })
+		b.loop.Do(func() { miss = q.e.Missing(name) })
 		return Instance{}, fmt.Errorf("browse: %w", &ResolveError{Name: name, Missing: miss, Err: ctx.Err()})
 	}
 }

@@ -78,30 +78,32 @@ type BrowseOptions struct {
 // records have not been confirmed for twice their TTL because the server
 // stopped answering). Its methods are safe for concurrent use.
 type Browser struct {
-	q        *querier
-	log      *slog.Logger
-	interval time.Duration
-	cancel   context.CancelFunc
-	events   chan sd.Event
-	quiet    chan struct{}
-	cmds     chan func()
-	done     chan struct{} // closed when the loop has exited
-	wg       sync.WaitGroup
-
-	closeOnce sync.Once
-	err       error // set by the loop before done is closed
-
-	// Owned by the loop.
-	e                 *engine.Engine
-	family            sd.Family
-	ptrNames          []string // PTR question names of the types browsed
-	enumNames         []string // _services._dns-sd._udp.<domain> names, for sd.ServicesType
-	rounds            int
-	quietSent         bool
-	packets, nqueries uint64
+	loop *engine.Loop // owns p, runs the methods, delivers the events
+	p    *poller      // owned by the loop
 }
 
 var _ sd.Browser = (*Browser)(nil)
+
+// poller is a Browser's feeder (engine.Feeder): it runs the polls and
+// applies their answers to the engine. It is owned by the loop.
+type poller struct {
+	q         *querier
+	log       *slog.Logger
+	interval  time.Duration
+	loop      *engine.Loop // to run polls
+	e         *engine.Engine
+	family    sd.Family
+	ptrNames  []string // PTR question names of the types browsed
+	enumNames []string // _services._dns-sd._udp.<domain> names, for sd.ServicesType
+
+	results           chan *pollResult // a running poll's, when it is done
+	running           bool             // a poll is running
+	next              time.Time        // when the next poll is due
+	rounds            int
+	packets, nqueries uint64
+}
+
+var _ engine.Feeder[*pollResult, struct{}] = (*poller)(nil)
 
 // pollAsker is the engine's Asker for unicast DNS. Every poll asks all the
 // questions of its plan (the browsed types, every instance followed, every
@@ -117,10 +119,6 @@ func (a pollAsker) IfaceName(int) string               { return a.label }
 
 // cacheIfIndex is the interface index of every record a Browser caches.
 const cacheIfIndex = 0
-
-// maxPending bounds the events waiting to be received from Events; when
-// reached, the browser applies no more polls until the receiver catches up.
-const maxPending = 4096
 
 // CheckDomain returns d fully qualified, or an error wrapping ErrBadName
 // when it is not a domain name or is "local." (Multicast DNS).
@@ -214,16 +212,13 @@ func NewBrowser(ctx context.Context, types []string, opts BrowseOptions) (*Brows
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Browser{
+	p := &poller{
 		q:        q,
 		log:      log,
 		interval: opts.Interval,
-		events:   make(chan sd.Event),
-		quiet:    make(chan struct{}),
-		cmds:     make(chan func()),
-		done:     make(chan struct{}),
 		e:        e,
 		family:   serverFamily(q),
+		results:  make(chan *pollResult, 1),
 	}
 	now := time.Now()
 	for _, d := range opts.Domains {
@@ -233,7 +228,7 @@ func NewBrowser(ctx context.Context, types []string, opts BrowseOptions) (*Brows
 		}
 		for _, t := range types {
 			if dnsname.Equal(t, sd.ServicesType) {
-				b.enumNames = appendName(b.enumNames, sd.ServicesType+"."+dom)
+				p.enumNames = appendName(p.enumNames, sd.ServicesType+"."+dom)
 				continue
 			}
 			bt, err := parseType(t, dom, reg)
@@ -241,14 +236,12 @@ func NewBrowser(ctx context.Context, types []string, opts BrowseOptions) (*Brows
 				return nil, err
 			}
 			e.AddType(bt, now)
-			b.ptrNames = appendName(b.ptrNames, bt.Query)
+			p.ptrNames = appendName(p.ptrNames, bt.Query)
 		}
 	}
-	life, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
-	b.wg.Add(1)
-	go b.loop(life)
-	return b, nil
+	p.loop = engine.NewLoop(e)
+	engine.Start(p.loop, p, p.results, nil)
+	return &Browser{loop: p.loop, p: p}, nil
 }
 
 // appendName appends name to names unless an equal name is there.
@@ -497,81 +490,56 @@ func applyRound(e *engine.Engine, r *pollResult, fam sd.Family, interval time.Du
 	return poll, answered
 }
 
-// loop polls, delivers events and runs commands until Close cancels ctx.
-func (b *Browser) loop(ctx context.Context) {
-	defer b.wg.Done()
-	defer close(b.done)
-	defer close(b.events)
-	e := b.e
-	results := make(chan *pollResult, 1)
-	running := false
-	next := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	var roundWG sync.WaitGroup
-	defer roundWG.Wait()
-	for {
-		now := time.Now()
-		e.Settle(now)
-		ev, pending := e.NextEvent()
-		if b.rounds > 0 && !b.quietSent && pending == 0 {
-			b.quietSent = true
-			close(b.quiet)
+// Begin makes the first poll due at once.
+func (p *poller) Begin(_ context.Context, now time.Time) { p.next = now }
+
+// Turn settles the engine and says when the next poll or cache timer is
+// due, and whether the first poll is done.
+func (p *poller) Turn(now time.Time) (time.Time, bool, bool) {
+	p.e.Settle(now)
+	wake := p.next
+	if p.running {
+		wake = now.Add(time.Hour)
+	}
+	if c, ok := p.e.Wake(); ok && c.Before(wake) {
+		wake = c
+	}
+	return wake, true, p.rounds > 0
+}
+
+// Input applies the answers of a poll; when no server answered the first
+// one, browsing ends with its error.
+func (p *poller) Input(r *pollResult) error {
+	p.running = false
+	p.rounds++
+	p.nqueries += uint64(r.queries)
+	if err := r.failure(p.rounds == 1); err != nil {
+		return fmt.Errorf("browse: %w", err)
+	}
+	for _, a := range r.answers {
+		if a.err != nil {
+			p.log.Warn("browse: unicast DNS query failed; keeping what was known", "err", a.err)
+			break
 		}
-		wake := next
-		if running {
-			wake = now.Add(time.Hour)
-		}
-		if c, ok := e.Wake(); ok && c.Before(wake) {
-			wake = c
-		}
-		timer.Reset(max(0, wake.Sub(now)))
-		var out chan sd.Event
-		if pending > 0 {
-			out = b.events
-		}
-		in := results
-		if pending >= maxPending {
-			in = nil
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case r := <-in:
-			running = false
-			b.rounds++
-			b.nqueries += uint64(r.queries)
-			if err := r.failure(b.rounds == 1); err != nil {
-				b.err = fmt.Errorf("browse: %w", err)
-				return
-			}
-			for _, a := range r.answers {
-				if a.err != nil {
-					b.log.Warn("browse: unicast DNS query failed; keeping what was known", "err", a.err)
-					break
-				}
-			}
-			poll, n := applyRound(e, r, b.family, b.interval, time.Now())
-			b.packets += n
-			next = time.Now().Add(poll)
-			b.log.Debug("browse: poll done", "queries", r.queries, "next", poll)
-		case <-timer.C:
-			now := time.Now()
-			e.Advance(now) // expiry only: polls confirm records
-			if !running && !now.Before(next) {
-				running = true
-				p := planPoll(e, b.ptrNames, b.enumNames)
-				roundWG.Add(1)
-				go func() {
-					defer roundWG.Done()
-					results <- b.q.poll(ctx, p)
-				}()
-			}
-		case out <- ev:
-			e.EventSent()
-		case f := <-b.cmds:
-			f()
-		}
+	}
+	poll, n := applyRound(p.e, r, p.family, p.interval, time.Now())
+	p.packets += n
+	p.next = time.Now().Add(poll)
+	p.log.Debug("browse: poll done", "queries", r.queries, "next", poll)
+	return nil
+}
+
+// Control does nothing: a poller has no control input.
+func (*poller) Control(struct{}, time.Time) {}
+
+// Tick runs the cache's timers, and starts a poll when one is due and
+// none is running.
+func (p *poller) Tick(now time.Time) {
+	p.e.Advance(now) // expiry only: polls confirm records
+	if !p.running && !now.Before(p.next) {
+		p.running = true
+		plan := planPoll(p.e, p.ptrNames, p.enumNames)
+		p.loop.Go(func(ctx context.Context) { p.results <- p.q.poll(ctx, plan) })
 	}
 }
 
@@ -598,72 +566,39 @@ func (r *pollResult) failure(first bool) error {
 	return errs[0]
 }
 
-// do runs f on the loop; it returns false when the browser has stopped.
-func (b *Browser) do(f func()) bool {
-	ran := make(chan struct{})
-	select {
-	case b.cmds <- func() { f(); close(ran) }:
-		<-ran
-		return true
-	case <-b.done:
-		return false
-	}
-}
-
 // Events returns the channel of instance events. It is closed when the
 // browser stops (Close, or a failure: see Err). Events must be received
 // promptly: while more than a few thousand wait, polls are not applied.
-func (b *Browser) Events() <-chan sd.Event { return b.events }
+func (b *Browser) Events() <-chan sd.Event { return b.loop.Events() }
 
 // Quiet returns a channel closed once the first poll is done and its
 // events have been received.
-func (b *Browser) Quiet() <-chan struct{} { return b.quiet }
+func (b *Browser) Quiet() <-chan struct{} { return b.loop.Quiet() }
 
 // Instances returns the complete instances now known, sorted by name.
-func (b *Browser) Instances() []sd.Instance {
-	var out []sd.Instance
-	b.do(func() { out = b.e.Instances() })
-	return out
-}
+func (b *Browser) Instances() []sd.Instance { return b.loop.Instances() }
 
 // Types returns the service types the domains enumerate
 // (_services._dns-sd._udp, RFC 6763 section 9), "_timezone._tcp", sorted.
-func (b *Browser) Types() []string {
-	var out []string
-	b.do(func() { out = b.e.Enumerated() })
-	return out
-}
+func (b *Browser) Types() []string { return b.loop.Enumerated() }
 
 // Stats returns the counters: Queries counts unicast queries sent, Packets
 // answers received, Truncated UDP answers asked again over TCP.
 func (b *Browser) Stats() sd.Stats {
 	var s sd.Stats
-	b.do(func() {
-		s = b.e.Stats()
-		s.Packets = b.packets
-		s.Queries = b.nqueries
+	b.loop.Do(func() {
+		s = b.p.e.Stats()
+		s.Packets = b.p.packets
+		s.Queries = b.p.nqueries
 	})
-	s.Truncated = b.q.truncated()
+	s.Truncated = b.p.q.truncated()
 	return s
 }
 
 // Err returns the error that stopped the browser (wrapping a *QueryError
 // when no server answered the first poll), nil while it runs or when Close
 // stopped it.
-func (b *Browser) Err() error {
-	select {
-	case <-b.done:
-		return b.err
-	default:
-		return nil
-	}
-}
+func (b *Browser) Err() error { return b.loop.Err() }
 
 // Close stops the browser and waits for its goroutines. It is idempotent.
-func (b *Browser) Close() error {
-	b.closeOnce.Do(func() {
-		b.cancel()
-		b.wg.Wait()
-	})
-	return nil
-}
+func (b *Browser) Close() error { return b.loop.Close(nil) }

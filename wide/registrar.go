@@ -317,7 +317,7 @@ func (r *Registrar) Add(ctx context.Context, s sd.Service) (*Registration, error
 		if !closed {
 			r.schedule(e, false)
 			name := reg.Name()
-			reg.deliver(sd.RegistrationEvent{Kind: sd.Announced, Old: name, New: name, Reason: "added to zone " + r.zone + " by DNS UPDATE (RFC 2136)"})
+			reg.st.Deliver(sd.RegistrationEvent{Kind: sd.Announced, Old: name, New: name, Reason: "added to zone " + r.zone + " by DNS UPDATE (RFC 2136)"})
 		}
 		r.release(e)
 	})

@@ -189,15 +189,15 @@ func (r *Registrar) commitClaim(e *entry, c *claimState, recs *Records, granted 
 		}
 		name := recs.Instance
 		if dnsname.Equal(name, c.asked) {
-			e.reg.setName(name)
+			e.reg.st.SetName(name)
 			return
 		}
 		reason := c.reason
 		if reason == "" {
 			reason = fmt.Sprintf("name %q was taken", c.asked)
 		}
-		e.reg.setRenamed(name, reason)
-		e.reg.deliver(sd.RegistrationEvent{Kind: sd.Renamed, Old: c.asked, New: name, Reason: reason})
+		e.reg.st.SetRenamed(name, reason)
+		e.reg.st.Deliver(sd.RegistrationEvent{Kind: sd.Renamed, Old: c.asked, New: name, Reason: reason})
 	})
 }
 

@@ -21,7 +21,7 @@ func (r *Registrar) abandon(ctx context.Context, e *entry) {
 	_ = r.releaseHost(ctx, e) // the registration's own error is the one to report
 	r.finish(e, func() {
 		r.forget(e)
-		e.reg.close()
+		e.reg.st.Close()
 	})
 }
 
@@ -78,8 +78,8 @@ func (r *Registrar) remove(ctx context.Context, e *entry) error {
 	r.log.Info("zone: removed", "name", name)
 	r.finish(e, func() {
 		r.forget(e)
-		e.reg.deliver(sd.RegistrationEvent{Kind: sd.Removed, Old: name, New: name, Reason: "deleted from zone " + r.zone + " by DNS UPDATE"})
-		e.reg.close()
+		e.reg.st.Deliver(sd.RegistrationEvent{Kind: sd.Removed, Old: name, New: name, Reason: "deleted from zone " + r.zone + " by DNS UPDATE"})
+		e.reg.st.Close()
 	})
 	if len(errs) > 0 {
 		return fmt.Errorf("wide: removing %q from zone %s: %w", name, r.zone, errors.Join(errs...))
@@ -197,7 +197,7 @@ func (r *Registrar) refresh(ctx context.Context, e *entry) error {
 	r.log.Warn("zone: refresh failed", "name", name, "err", err)
 	var ce *ConflictError
 	if errors.As(err, &ce) {
-		e.reg.deliver(sd.RegistrationEvent{Kind: sd.Conflict, Old: name, New: name, Reason: err.Error()})
+		e.reg.st.Deliver(sd.RegistrationEvent{Kind: sd.Conflict, Old: name, New: name, Reason: err.Error()})
 	}
 	r.finish(e, func() { r.schedule(e, true) })
 	return fmt.Errorf("wide: refreshing %q in zone %s: %w", name, r.zone, err)

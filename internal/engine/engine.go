@@ -4,8 +4,9 @@
 // of RFC 6762 section 10), follows the instances the browsed types name,
 // assembles each one from its PTR, SRV, TXT, A and AAAA records into an
 // sd.Instance with its conformance verdict, and queues the add, update and
-// remove events (sd.Event). It does no I/O, starts no goroutine and is not
-// safe for concurrent use: the browser's loop goroutine owns it.
+// remove events (sd.Event). The Engine does no I/O, starts no goroutine
+// and is not safe for concurrent use: the browser's Loop owns it (see The
+// loop, below).
 //
 // # The seam
 //
@@ -36,6 +37,15 @@
 // refresh a record before it expires, and to name an interface. The mDNS
 // scheduler asks these questions on the link; the unicast poller asks every
 // question of its plan in each poll and needs none of them.
+//
+// # The loop
+//
+// Both browsers run their engine on a Loop, the one goroutine that owns
+// it: their feeder (a Feeder: the mDNS querier, the unicast poller) turns
+// the loop's input into the calls above, the browser's methods run on the
+// loop through Do, and the loop hands the events over on its Events
+// channel, holding input back while MaxPending wait, and closes Quiet when
+// the feeder says so once every earlier event was received.
 package engine
 
 import (
