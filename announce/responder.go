@@ -83,6 +83,15 @@ type Options struct {
 	// with an error wrapping sd.ErrUnknownInterface when a name does not
 	// exist, and sd.ErrNoInterface when no interface is usable.
 	Interfaces []string
+	// ExcludeInterfaces leaves out the interfaces whose names match one of
+	// these globs (path.Match syntax: "veth*", "br-[0-9a-f]*"). nil means
+	// the default list, which leaves out container plumbing only: veth*,
+	// docker0, br- followed by 12 hexadecimal digits (Docker networks),
+	// cni* and flannel*. A non-nil list replaces the default; "none" (or an
+	// empty non-nil list) excludes nothing. A name given in Interfaces is
+	// used even if it matches. A malformed glob is an error wrapping
+	// path.ErrBadPattern.
+	ExcludeInterfaces []string
 	// HostName is the host name to claim, as a single label ("h1") or with
 	// the mDNS domain ("h1.local."); empty means the first label of
 	// os.Hostname(). On a conflict it becomes "h1-2", "h1-3", ...
@@ -203,11 +212,12 @@ func New(ctx context.Context, opts Options) (*Responder, error) {
 	chg := make(chan mdns.InterfaceChange, 16)
 	cfg := mdns.Config{
 		Interfaces: opts.Interfaces,
+		Exclude:    opts.ExcludeInterfaces,
 		Families:   opts.Families,
 		Logger:     opts.Logger,
-		OnChange: func(added, removed []mdns.Interface) {
+		OnChange: func(c mdns.InterfaceChange) {
 			select {
-			case chg <- mdns.InterfaceChange{Added: added, Removed: removed}:
+			case chg <- c:
 			default:
 			}
 		},

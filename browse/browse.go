@@ -20,6 +20,15 @@ type Options struct {
 	// Interfaces restricts the querier to these interface names; empty
 	// means every up, multicast-capable, non-loopback interface.
 	Interfaces []string
+	// ExcludeInterfaces leaves out the interfaces whose names match one of
+	// these globs (path.Match syntax: "veth*", "br-[0-9a-f]*"). nil means
+	// the default list, which leaves out container plumbing only: veth*,
+	// docker0, br- followed by 12 hexadecimal digits (Docker networks),
+	// cni* and flannel*. A non-nil list replaces the default; "none" (or an
+	// empty non-nil list) excludes nothing. A name given in Interfaces is
+	// used even if it matches. A malformed glob is an error wrapping
+	// path.ErrBadPattern.
+	ExcludeInterfaces []string
 	// Families to use; empty means IPv4 and IPv6.
 	Families []sd.Family
 	// Registry supplies the service types of bare names ("timezone") and
@@ -136,11 +145,12 @@ func open(ctx context.Context, q *querier, opts Options) (*Browser, error) {
 	chg := make(chan mdns.InterfaceChange, 16)
 	tr, err := openTransport(ctx, mdns.Config{
 		Interfaces: opts.Interfaces,
+		Exclude:    opts.ExcludeInterfaces,
 		Families:   opts.Families,
 		Logger:     q.log,
-		OnChange: func(added, removed []mdns.Interface) {
+		OnChange: func(c mdns.InterfaceChange) {
 			select {
-			case chg <- mdns.InterfaceChange{Added: added, Removed: removed}:
+			case chg <- c:
 			default:
 			}
 		},

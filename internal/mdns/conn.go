@@ -15,8 +15,20 @@ import (
 	"github.com/miekg/dns"
 )
 
-// DefaultRescan is the interface rescan period used when Config.Rescan is 0.
+// DefaultRescan is the interface rescan period used when Config.Rescan is 0
+// and the system gives no interface events (systems other than Linux, or
+// when the rtnetlink subscription fails).
 const DefaultRescan = 5 * time.Second
+
+// DefaultEventRescan is the fallback rescan period used when Config.Rescan
+// is 0 and interface events are available: the events trigger rescans, the
+// period only catches what they might miss.
+const DefaultEventRescan = 30 * time.Second
+
+// eventSettle is how long the rescan waits after an interface event, so that
+// a burst of events (an interface coming up with its addresses) is one
+// rescan and, usually, one report.
+const eventSettle = 25 * time.Millisecond
 
 // queueLen bounds the packets waiting for ReadPacket; more are dropped.
 const queueLen = 256
@@ -56,9 +68,16 @@ type Conn struct {
 	log   *slog.Logger
 	socks []*socket
 
-	scanMu  sync.Mutex // serialises rescans
-	started bool       // set once Listen has finished its first scan
-	state   atomic.Pointer[ifaceState]
+	scanMu sync.Mutex // serialises rescans
+	sel    selector   // guarded by scanMu
+	state  atomic.Pointer[ifaceState]
+
+	// events is the kernel's interface event subscription (nil without);
+	// kick receives a value when it reported something, and eventsLost is
+	// closed when it stopped working.
+	events     eventSource
+	kick       chan struct{}
+	eventsLost chan struct{}
 
 	packets   chan *Packet
 	done      chan struct{}
@@ -67,6 +86,17 @@ type Conn struct {
 	wg        sync.WaitGroup
 
 	received, malformed, oversize, foreign, dropped, sent atomic.Uint64
+}
+
+// eventSource is a subscription to the system's link and address events
+// (netlink_linux.go; other systems have none yet, see sys_other.go).
+type eventSource interface {
+	// wait blocks until the system reports a change of a link or an
+	// address (or that it dropped such reports); it fails once the source
+	// is closed or broken.
+	wait() error
+	// close ends the subscription and unblocks wait.
+	close() error
 }
 
 // socket is one family's socket and the interfaces it has joined (guarded
@@ -78,16 +108,17 @@ type socket struct {
 
 // Listen opens the mDNS transport. For each family in cfg.Families (default
 // both) it binds a socket to port 5353, and joins the family's group on every
-// up, multicast-capable, non-loopback interface with an address of that
-// family (or only those in cfg.Interfaces; an unknown name is an error
-// wrapping ErrUnknownInterface). A family whose socket cannot be opened is
-// skipped; a family with no usable interface yet keeps its socket and picks
-// interfaces up at the next rescan. Listen fails with ErrNoInterface when no
-// family has both. ctx bounds the set-up only; the Conn lives until Close.
+// up, running, multicast-capable, non-loopback interface with an
+// advertisable address of that family whose name matches no cfg.Exclude glob
+// (or only those in cfg.Interfaces; an unknown name is an error wrapping
+// ErrUnknownInterface, a malformed glob one wrapping path.ErrBadPattern). A
+// family whose socket cannot be opened is skipped; a family with no usable
+// interface yet keeps its socket and picks interfaces up when they come.
+// Listen fails with ErrNoInterface when no family has both. From then on,
+// interfaces and addresses are tracked (see Config.Rescan) and changes
+// reported to cfg.OnChange. ctx bounds the set-up only; the Conn lives until
+// Close.
 func Listen(ctx context.Context, cfg Config) (*Conn, error) {
-	if cfg.Rescan <= 0 {
-		cfg.Rescan = DefaultRescan
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -95,15 +126,22 @@ func Listen(ctx context.Context, cfg Config) (*Conn, error) {
 	if len(fams) == 0 {
 		fams = []Family{IPv4, IPv6}
 	}
-	c := &Conn{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		packets: make(chan *Packet, queueLen),
-		done:    make(chan struct{}),
+	exclude, err := excludeGlobs(cfg.Exclude)
+	if err != nil {
+		return nil, err
 	}
+	c := &Conn{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		packets:    make(chan *Packet, queueLen),
+		done:       make(chan struct{}),
+		kick:       make(chan struct{}, 1),
+		eventsLost: make(chan struct{}),
+	}
+	c.sel = selector{names: cfg.Interfaces, exclude: exclude, temporary: cfg.TemporaryAddrs, log: c.log, logged: map[string]string{}}
 	c.state.Store(&ifaceState{ifaces: map[int]Interface{}, joined: map[Family]map[int]bool{}})
 	// Names are checked before any socket exists.
-	if _, err := enumerate(cfg.Interfaces); err != nil {
+	if err := checkNames(cfg.Interfaces); err != nil {
 		return nil, err
 	}
 	var errs []error
@@ -124,7 +162,13 @@ func Listen(ctx context.Context, cfg Config) (*Conn, error) {
 		}
 		c.socks = append(c.socks, &socket{fc: fc, joined: map[int]*net.Interface{}})
 	}
-	if _, _, err := c.rescan(); err != nil {
+	// Subscribed before the first scan, so that no change after it is missed.
+	if ev, err := openEvents(); err != nil {
+		c.log.Debug("mdns: no interface events, rescanning periodically", "err", err)
+	} else {
+		c.events = ev
+	}
+	if _, err := c.rescan(); err != nil {
 		c.closeSockets()
 		return nil, err
 	}
@@ -133,43 +177,107 @@ func Listen(ctx context.Context, cfg Config) (*Conn, error) {
 		errs = append([]error{ErrNoInterface}, errs...)
 		return nil, fmt.Errorf("mdns: listen: %w", errors.Join(errs...))
 	}
-	c.started = true
 	for _, s := range c.socks {
 		c.wg.Add(1)
 		go c.readLoop(s.fc)
+	}
+	if c.events != nil {
+		c.wg.Add(1)
+		go c.eventLoop()
 	}
 	c.wg.Add(1)
 	go c.rescanLoop()
 	return c, nil
 }
 
-func (c *Conn) closeSockets() {
+// closeSockets closes the sockets and the event subscription.
+func (c *Conn) closeSockets() error {
+	var errs []error
 	for _, s := range c.socks {
-		_ = s.fc.close()
+		if err := s.fc.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.events != nil {
+		_ = c.events.close()
+	}
+	return errors.Join(errs...)
+}
+
+// rescanPeriod returns the period of the fallback rescan.
+func (c *Conn) rescanPeriod(events bool) time.Duration {
+	switch {
+	case c.cfg.Rescan > 0:
+		return c.cfg.Rescan
+	case events:
+		return DefaultEventRescan
+	}
+	return DefaultRescan
+}
+
+// eventLoop waits for interface events and kicks the rescan loop, until
+// Close or until the subscription fails.
+func (c *Conn) eventLoop() {
+	defer c.wg.Done()
+	for {
+		err := c.events.wait()
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		if err != nil {
+			c.log.Debug("mdns: interface events lost, rescanning periodically", "err", err)
+			close(c.eventsLost)
+			return
+		}
+		select {
+		case c.kick <- struct{}{}:
+		default: // a rescan is already due
+		}
 	}
 }
 
-// rescanLoop re-enumerates interfaces every cfg.Rescan until Close.
+// rescanLoop re-enumerates interfaces eventSettle after each interface
+// event, and every fallback period, until Close.
 func (c *Conn) rescanLoop() {
 	defer c.wg.Done()
-	tick := time.NewTicker(c.cfg.Rescan)
+	tick := time.NewTicker(c.rescanPeriod(c.events != nil))
 	defer tick.Stop()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	settling := false
+	lost := c.eventsLost
 	for {
 		select {
 		case <-c.done:
 			return
+		case <-lost:
+			lost = nil
+			tick.Reset(c.rescanPeriod(false))
+			continue
+		case <-c.kick:
+			if !settling {
+				settling = true
+				settle.Reset(eventSettle)
+			}
+			continue
+		case <-settle.C:
+			settling = false
 		case <-tick.C:
 		}
-		added, removed, err := c.rescan()
+		change, err := c.rescan()
 		if err != nil {
 			c.log.Debug("mdns: interface rescan failed", "err", err)
 			continue
 		}
-		if len(added)+len(removed) > 0 {
-			c.log.Debug("mdns: interfaces changed", "added", len(added), "removed", len(removed))
-			if c.cfg.OnChange != nil {
-				c.cfg.OnChange(added, removed)
-			}
+		if change.Empty() {
+			continue
+		}
+		c.log.Debug("mdns: interfaces changed", "added", len(change.Added), "removed", len(change.Removed), "changed", len(change.Changed))
+		if c.cfg.OnChange != nil {
+			c.cfg.OnChange(change)
 		}
 	}
 }
@@ -371,19 +479,15 @@ func (c *Conn) Stats() Stats {
 	}
 }
 
-// Close closes the sockets and waits for every goroutine of the Conn to
-// exit. It is idempotent: later calls return the first call's result.
+// Close closes the sockets and the interface event subscription, and waits
+// for every goroutine of the Conn to exit. It is idempotent: later calls
+// return the first call's result.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		var errs []error
-		for _, s := range c.socks {
-			if err := s.fc.close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
+		err := c.closeSockets()
 		c.wg.Wait()
-		c.closeErr = errors.Join(errs...)
+		c.closeErr = err
 	})
 	return c.closeErr
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -46,9 +47,21 @@ func emit(kind string, v any) {
 }
 
 // nodeConfig reads the Listen configuration from the environment:
-// FAMILIES ("4", "6", "4,6"), IFACES (comma separated), RESCAN (duration).
+// FAMILIES ("4", "6", "4,6"), IFACES (comma separated), RESCAN (duration),
+// EXCLUDE (comma separated globs; set but empty means an empty list),
+// TEMPADDRS=1, and DEBUG=1 for debug logs on stderr.
 func nodeConfig() (mdns.Config, error) {
 	var cfg mdns.Config
+	if v, ok := os.LookupEnv("EXCLUDE"); ok {
+		cfg.Exclude = []string{}
+		if v != "" {
+			cfg.Exclude = strings.Split(v, ",")
+		}
+	}
+	cfg.TemporaryAddrs = os.Getenv("TEMPADDRS") == "1"
+	if os.Getenv("DEBUG") == "1" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if v := os.Getenv("FAMILIES"); v != "" {
 		for _, f := range strings.Split(v, ",") {
 			switch f {
@@ -92,6 +105,29 @@ func infos(ifs []mdns.Interface) []ifaceInfo {
 		out = append(out, ii)
 	}
 	return out
+}
+
+func strs(addrs []netip.Addr) []string {
+	out := []string{}
+	for _, a := range addrs {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// changeInfo is how helpers report an InterfaceChange; At is the wall clock
+// time of the report (Unix nanoseconds), for latency measurements.
+type changeInfo struct {
+	At      int64            `json:"at"`
+	Added   []ifaceInfo      `json:"added"`
+	Removed []ifaceInfo      `json:"removed"`
+	Changed []addrChangeInfo `json:"changed"`
+}
+
+type addrChangeInfo struct {
+	Iface   ifaceInfo `json:"iface"`
+	Added   []string  `json:"added"`
+	Removed []string  `json:"removed"`
 }
 
 // readyInfo is printed once Listen succeeded.
@@ -167,8 +203,12 @@ func helperNode() int {
 		emit("FATAL", err.Error())
 		return 1
 	}
-	cfg.OnChange = func(added, removed []mdns.Interface) {
-		emit("CHANGE", map[string][]ifaceInfo{"added": infos(added), "removed": infos(removed)})
+	cfg.OnChange = func(c mdns.InterfaceChange) {
+		ch := changeInfo{At: time.Now().UnixNano(), Added: infos(c.Added), Removed: infos(c.Removed), Changed: []addrChangeInfo{}}
+		for _, a := range c.Changed {
+			ch.Changed = append(ch.Changed, addrChangeInfo{Iface: infos([]mdns.Interface{a.Interface})[0], Added: strs(a.Added), Removed: strs(a.Removed)})
+		}
+		emit("CHANGE", ch)
 	}
 	ctx := context.Background()
 	c, err := mdns.Listen(ctx, cfg)

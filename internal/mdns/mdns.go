@@ -3,11 +3,17 @@
 // port 5353 with SO_REUSEADDR and SO_REUSEPORT, joined to 224.0.0.251 and
 // ff02::fb on every up, multicast-capable interface (or those named), with the
 // arrival interface of each packet known, and one code path for IPv4 and IPv6.
+//
+// Interfaces and their addresses are tracked by kernel events on Linux
+// (rtnetlink: links and IPv4/IPv6 addresses, with their flags), with a slow
+// periodic rescan as a fallback; other systems rescan periodically. Every
+// change is reported through Config.OnChange as an InterfaceChange.
 package mdns
 
 import (
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -50,8 +56,13 @@ type Interface struct {
 	Index int
 	Name  string
 	MTU   int
-	// Addrs are the interface's own unicast addresses (IPv4 and IPv6,
-	// link-local included), used to answer A/AAAA questions that arrive on it.
+	// Addrs are the interface's own advertisable unicast addresses (IPv4
+	// and IPv6, link-local included, without zone), used to answer A/AAAA
+	// questions that arrive on it. On Linux, addresses that are tentative
+	// (duplicate address detection not done or failed) or deprecated are
+	// left out, and so are IPv6 temporary (privacy) addresses unless
+	// Config.TemporaryAddrs is set: the responder and the querier never
+	// filter addresses themselves.
 	Addrs []netip.Addr
 }
 
@@ -71,27 +82,80 @@ func (p *Packet) Multicast() bool { return p.Dst.IsMulticast() }
 
 // Config configures a Conn.
 type Config struct {
-	// Interfaces restricts the transport to these interface names; empty means
-	// every up, multicast-capable, non-loopback interface.
+	// Interfaces restricts the transport to these interface names; empty
+	// means every up, running, multicast-capable, non-loopback interface
+	// whose name matches no Exclude glob. A name given here is used even if
+	// it matches an Exclude glob.
 	Interfaces []string
+	// Exclude leaves out the interfaces whose names match one of these
+	// globs (path.Match syntax). nil means DefaultExclude, which leaves out
+	// container plumbing only; a non-nil list replaces it, and "none" (or
+	// an empty non-nil list) excludes nothing. The "none" entries of a list
+	// are ignored, so []string{"none", "wlan*"} excludes wlan* only.
+	Exclude []string
+	// TemporaryAddrs keeps IPv6 temporary (privacy, RFC 8981) addresses in
+	// Interface.Addrs; by default they are not advertised.
+	TemporaryAddrs bool
 	// Families to use; empty means both IPv4 and IPv6 (whichever is available).
 	Families []Family
-	// Rescan is how often interfaces are re-enumerated so that interfaces that
-	// come and go are picked up; zero means 5 seconds.
+	// Rescan is the period of the fallback interface rescan. Interfaces and
+	// addresses are tracked by kernel events where the system has them
+	// (rtnetlink on Linux); the periodic rescan only catches what they
+	// missed. Zero means DefaultEventRescan with events, DefaultRescan
+	// without (other systems, or when the subscription fails).
 	Rescan time.Duration
-	// Logger receives debug logs; nil means slog.Default().
+	// Logger receives debug logs, among them every interface and address
+	// decision; nil means slog.Default().
 	Logger *slog.Logger
-	// OnChange, when set, is called from the rescan goroutine after a rescan
-	// that joined new interfaces (added) or forgot vanished or unusable ones
-	// (removed). It is not called for the interfaces found by Listen itself,
-	// nor for address changes (see Conn.Interfaces). It must not call Close.
-	OnChange func(added, removed []Interface)
+	// OnChange, when set, is called from the rescan goroutine after a
+	// rescan that joined new interfaces, forgot interfaces (down, gone, or
+	// no longer usable), or changed the advertisable addresses of served
+	// ones. It is not called for the interfaces found by Listen itself. It
+	// must return promptly and must not call Close.
+	OnChange func(InterfaceChange)
 }
 
-// InterfaceChange is one report of Config.OnChange: the interfaces a Conn
-// joined (Added) and forgot (Removed) at a rescan. The responder (package
+// DefaultExclude is the exclude list used when Config.Exclude is nil: the
+// container plumbing of Docker (veth pairs, docker0, and the br- bridge of
+// each user-defined network, named "br-" and 12 hexadecimal digits), CNI and
+// flannel. Interfaces that are real links (physical, Wi-Fi, VPN, libvirt's
+// virbr*, bonds, VLANs, ordinary bridges) are not in it.
+var DefaultExclude = []string{
+	"veth*",
+	"docker0",
+	"br-" + strings.Repeat("[0-9a-f]", 12),
+	"cni*",
+	"flannel*",
+}
+
+// InterfaceChange is one report of Config.OnChange. The responder (package
 // announce) and the querier (package browse) receive it on their loops.
-type InterfaceChange struct{ Added, Removed []Interface }
+type InterfaceChange struct {
+	// Added are the interfaces newly joined, with their addresses.
+	Added []Interface
+	// Removed are the interfaces forgotten (down, gone, excluded, or left
+	// with no usable address), in their last known state.
+	Removed []Interface
+	// Changed are the interfaces still served whose advertisable address
+	// set changed, ordered by index.
+	Changed []AddrChange
+}
+
+// AddrChange is the change of the advertisable addresses of one interface
+// that stays served.
+type AddrChange struct {
+	// Interface is the new state of the interface.
+	Interface Interface
+	// Added and Removed are the addresses that appeared and disappeared
+	// (including those that became or stopped being advertisable, such as
+	// a tentative address whose duplicate address detection completed).
+	Added, Removed []netip.Addr
+}
+
+// Empty reports whether c reports nothing.
+func (c InterfaceChange) Empty() bool {
+	return len(c.Added)+len(c.Removed)+len(c.Changed) == 0
+}
 
 // OnLink reports whether src may be on ifc's link (RFC 6762 sections 5.5,
 // 6 and 11: unicast queries and unicast responses are accepted only from
