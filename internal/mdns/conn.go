@@ -163,11 +163,12 @@ func Listen(ctx context.Context, cfg Config) (*Conn, error) {
 		c.socks = append(c.socks, &socket{fc: fc, joined: map[int]*net.Interface{}})
 	}
 	// Subscribed before the first scan, so that no change after it is missed.
-	if ev, err := openEvents(); err != nil {
-		c.log.Debug("mdns: no interface events, rescanning periodically", "err", err)
+	if ev, err := openEventSource(); err != nil {
+		c.log.Debug("mdns: no interface events", "err", err)
 	} else {
 		c.events = ev
 	}
+	c.log.Debug("mdns: interface tracking", "events", c.events != nil, "rescan", c.rescanPeriod(c.events != nil), "exclude", exclude)
 	if _, err := c.rescan(); err != nil {
 		c.closeSockets()
 		return nil, err
@@ -203,6 +204,9 @@ func (c *Conn) closeSockets() error {
 	}
 	return errors.Join(errs...)
 }
+
+// openEventSource subscribes to interface events; tests replace it.
+var openEventSource = openEvents
 
 // rescanPeriod returns the period of the fallback rescan.
 func (c *Conn) rescanPeriod(events bool) time.Duration {
@@ -256,6 +260,7 @@ func (c *Conn) rescanLoop() {
 		case <-lost:
 			lost = nil
 			tick.Reset(c.rescanPeriod(false))
+			c.log.Debug("mdns: interface tracking", "events", false, "rescan", c.rescanPeriod(false))
 			continue
 		case <-c.kick:
 			if !settling {

@@ -49,7 +49,8 @@ func emit(kind string, v any) {
 // nodeConfig reads the Listen configuration from the environment:
 // FAMILIES ("4", "6", "4,6"), IFACES (comma separated), RESCAN (duration),
 // EXCLUDE (comma separated globs; set but empty means an empty list),
-// TEMPADDRS=1, and DEBUG=1 for debug logs on stderr.
+// TEMPADDRS=1, NOEVENTS=1 (periodic rescans only), and DEBUG=1 for debug
+// logs on stderr.
 func nodeConfig() (mdns.Config, error) {
 	var cfg mdns.Config
 	if v, ok := os.LookupEnv("EXCLUDE"); ok {
@@ -59,6 +60,9 @@ func nodeConfig() (mdns.Config, error) {
 		}
 	}
 	cfg.TemporaryAddrs = os.Getenv("TEMPADDRS") == "1"
+	if os.Getenv("NOEVENTS") == "1" {
+		mdns.NoEvents()
+	}
 	if os.Getenv("DEBUG") == "1" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

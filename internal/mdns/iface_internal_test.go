@@ -251,9 +251,9 @@ func TestDiffInterfaces(t *testing.T) {
 	}
 	next := map[int]Interface{
 		2: ifc(2, "eth0", "fe80::7", "198.51.100.17", "fe80::70"), // replaced and added
-		3: ifc(3, "wlan0", "198.18.0.5"),                         // unchanged
-		5: ifc(5, "lan5", "198.51.100.10"),                       // renamed
-		6: ifc(6, "eth3", "198.18.1.1"),                          // new
+		3: ifc(3, "wlan0", "198.18.0.5"),                          // unchanged
+		5: ifc(5, "lan5", "198.51.100.10"),                        // renamed
+		6: ifc(6, "eth3", "198.18.1.1"),                           // new
 	}
 	next[3].Addrs[0] = netip.MustParseAddr("198.18.0.5") // same set, new slice
 	c := diffInterfaces(prev, next)
