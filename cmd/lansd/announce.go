@@ -77,6 +77,7 @@ type announceFlags struct {
 	service, name, host, hostname, domain string
 	port                                  uint16
 	txts, subtypes, ifaces                []string
+	excludeIfaces                         []string
 	noValidate, verbose                   bool
 	ipv4Only, ipv6Only                    bool
 	family, config                        string
@@ -91,7 +92,7 @@ type announceFlags struct {
 // localOnlyFlags those of Multicast DNS only.
 var (
 	wideOnlyFlags  = []string{"server", "tsig", "tsig-file", "no-rename", "addr", "ttl", "timeout"}
-	localOnlyFlags = []string{"iface", "ipv4-only", "ipv6-only", "family", "no-validate"}
+	localOnlyFlags = []string{"iface", "exclude-iface", "ipv4-only", "ipv6-only", "family", "no-validate"}
 )
 
 // newZoneRegistrar creates the unicast DNS registrar; tests replace it.
@@ -109,6 +110,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	fs.StringVar(&f.host, "host", "", "SRV target `HOST` (default: the host name this responder claims)")
 	fs.StringVar(&f.hostname, "hostname", "", "host name `LABEL` to claim (default: this machine's name)")
 	fs.StringArrayVar(&f.ifaces, "iface", nil, "use only interface `NAME` (repeat for more; default: every multicast interface)")
+	excludeIfaceFlag(fs, &f.excludeIfaces)
 	fs.StringVar(&f.domain, "domain", "local.", "`DOMAIN` to publish in (Multicast DNS serves only local.)")
 	fs.BoolVar(&f.noValidate, "no-validate", false, "announce even if validation fails (findings are printed as warnings)")
 	regPath := registryFlag(fs)
@@ -139,6 +141,9 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "announce", err)
 	}
+	if err := checkExcludeGlobs(f.excludeIfaces); err != nil {
+		return fail(env, "announce", err)
+	}
 	reg, err := loadRegistry(*regPath)
 	if err != nil {
 		return fail(env, "announce", err)
@@ -158,12 +163,13 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	logger := newLogger(env.stderr, f.verbose, slog.LevelError)
 	trim := startupMemory()
 	r, err := newResponder(ctx, announce.Options{
-		Interfaces: f.ifaces,
-		HostName:   f.hostname,
-		Registry:   reg,
-		Logger:     logger,
-		Families:   families,
-		NoValidate: f.noValidate,
+		Interfaces:        f.ifaces,
+		ExcludeInterfaces: f.excludeIfaces,
+		HostName:          f.hostname,
+		Registry:          reg,
+		Logger:            logger,
+		Families:          families,
+		NoValidate:        f.noValidate,
 		// Probed with the host name, in the same packets (RFC 6762 section 8.1).
 		Services: services,
 	})

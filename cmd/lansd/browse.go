@@ -116,6 +116,7 @@ var (
 // netFlags are the network flags shared by browse and resolve.
 type netFlags struct {
 	ifaces             []string
+	excludeIfaces      []string
 	ipv4Only, ipv6Only bool
 	verbose, strict    bool
 	jsonOut            bool
@@ -129,6 +130,7 @@ func addNetFlags(fs *pflag.FlagSet, f *netFlags, defTimeout time.Duration, timeo
 	fs.DurationVarP(&f.timeout, "timeout", "t", defTimeout, timeoutHelp)
 	fs.BoolVar(&f.strict, "strict", false, "treat TXT warnings as errors, and exit 1 if an instance does not conform")
 	fs.StringArrayVar(&f.ifaces, "iface", nil, "use only interface `NAME` (repeat for more; default: every multicast interface)")
+	excludeIfaceFlag(fs, &f.excludeIfaces)
 	f.regPath = registryFlag(fs)
 	fs.BoolVarP(&f.ipv4Only, "ipv4-only", "4", false, "use IPv4 only")
 	fs.BoolVarP(&f.ipv6Only, "ipv6-only", "6", false, "use IPv6 only")
@@ -170,6 +172,9 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 	if f.timeout < 0 {
 		return browse.Options{}, usageErrorf("--timeout: %v is negative", f.timeout)
 	}
+	if err := checkExcludeGlobs(f.excludeIfaces); err != nil {
+		return browse.Options{}, err
+	}
 	var fams []sd.Family
 	switch {
 	case f.ipv4Only:
@@ -178,11 +183,12 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 		fams = []sd.Family{sd.IPv6}
 	}
 	return browse.Options{
-		Interfaces: f.ifaces,
-		Families:   fams,
-		Registry:   reg,
-		Logger:     newLogger(env.stderr, f.verbose, slog.LevelError),
-		Strict:     f.strict,
+		Interfaces:        f.ifaces,
+		ExcludeInterfaces: f.excludeIfaces,
+		Families:          fams,
+		Registry:          reg,
+		Logger:            newLogger(env.stderr, f.verbose, slog.LevelError),
+		Strict:            f.strict,
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
 	"sync"
 
 	"github.com/lansd/lansd/registry"
@@ -85,4 +86,22 @@ func newLogger(w io.Writer, verbose bool, quiet slog.Level) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// excludeIfaceFlag adds --exclude-iface (repeatable) to fs; *dst stays nil
+// when it is not given, which means the default exclude list.
+func excludeIfaceFlag(fs *pflag.FlagSet, dst *[]string) {
+	fs.StringArrayVar(dst, "exclude-iface", nil, "leave out interfaces matching `GLOB` (repeat for more; replaces the default "+
+		"veth*, docker0, br-<12 hex digits>, cni*, flannel*; none: exclude nothing; --iface names win)")
+}
+
+// checkExcludeGlobs refuses a malformed --exclude-iface glob before anything
+// is opened.
+func checkExcludeGlobs(globs []string) error {
+	for _, g := range globs {
+		if _, err := path.Match(g, ""); err != nil {
+			return usageErrorf("--exclude-iface: glob %q: %w", g, err)
+		}
+	}
+	return nil
 }
