@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,20 +124,12 @@ func (n *node) reportsSince(t0 time.Time) []changeInfo {
 	return out
 }
 
-// latencies collects the `ip` to OnChange times of the address tests.
-var latencies struct {
-	sync.Mutex
-	d []time.Duration
-}
-
+// record logs and checks the time from t0 to the last report of s.
 func record(t *testing.T, what string, t0 time.Time, s *changeSet) time.Duration {
 	t.Helper()
 	d := s.last.Sub(t0)
 	t.Logf("%s: reported %v after `ip` started", what, d.Round(100*time.Microsecond))
 	assert.Less(t, d, eventBound, "%s: reported after %v (%d reports)", what, d, len(s.reports))
-	latencies.Lock()
-	latencies.d = append(latencies.d, d)
-	latencies.Unlock()
 	return d
 }
 
