@@ -235,8 +235,13 @@ func (e *nlEvents) wait() error {
 			rerr error
 		)
 		err := e.rc.Read(func(fd uintptr) bool {
-			n, from, rerr = unix.Recvfrom(int(fd), e.buf, 0)
-			return !errors.Is(rerr, unix.EAGAIN) && !errors.Is(rerr, unix.EINTR)
+			for {
+				n, from, rerr = unix.Recvfrom(int(fd), e.buf, 0)
+				if !errors.Is(rerr, unix.EINTR) {
+					break
+				}
+			}
+			return !errors.Is(rerr, unix.EAGAIN) // else wait until readable
 		})
 		switch {
 		case err != nil:
