@@ -91,7 +91,23 @@ type Config struct {
 // InterfaceChange is one report of Config.OnChange: the interfaces a Conn
 // joined (Added) and forgot (Removed) at a rescan. The responder (package
 // announce) and the querier (package browse) receive it on their loops.
-type InterfaceChange struct{ Added, Removed []Interface }
+type InterfaceChange struct {
+	// Added are the interfaces newly joined, Removed those forgotten
+	// (down, gone, no longer usable).
+	Added, Removed []Interface
+	// Changed are interfaces still served whose advertisable address set
+	// changed.
+	Changed []AddrChange
+}
+
+// AddrChange is a change of the advertisable addresses of an interface
+// that is still served: its new state and the addresses added and removed.
+type AddrChange struct {
+	// Interface is the interface's new state.
+	Interface Interface
+	// Added and Removed are the addresses that appeared and went away.
+	Added, Removed []netip.Addr
+}
 
 // OnLink reports whether src may be on ifc's link (RFC 6762 sections 5.5,
 // 6 and 11: unicast queries and unicast responses are accepted only from
