@@ -168,7 +168,7 @@ type Event struct {
 // Stats count what a browser has done.
 type Stats struct {
 	// Records is the number of records cached now; Instances the number of
-	// complete instances.
+	// instances reported (one per name and interface).
 	Records, Instances int
 	// Packets counts DNS messages handled; Ignored those dropped: responses
 	// from a port other than 5353, unicast responses not asked for, non-zero

@@ -577,7 +577,8 @@ func (b *Browser) Events() <-chan sd.Event { return b.loop.Events() }
 // events have been received.
 func (b *Browser) Quiet() <-chan struct{} { return b.loop.Quiet() }
 
-// Instances returns the complete instances now known, sorted by name.
+// Instances returns the instances now reported (added and not removed),
+// sorted by name, then interface.
 func (b *Browser) Instances() []sd.Instance { return b.loop.Instances() }
 
 // Types returns the service types the domains enumerate
