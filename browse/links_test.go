@@ -228,6 +228,13 @@ func TestInterfaceRemovedAndAdded(t *testing.T) {
 		assert.Equal(t, uint16(9090), evs[0].Instance.Port, "the last state")
 		require.Len(t, b.Instances(), 1)
 		assert.Equal(t, before, b.Instances()[0], "link A's instance unaffected")
+		// A packet of the gone interface still in a queue brings nothing
+		// back.
+		ignored := b.Stats().Ignored
+		l.b.Inject(l.m, ifLanB.Index, mdns.IPv4, netip.MustParseAddrPort("198.18.2.2:5353"), mdns.Group(mdns.IPv4).Addr(), l.rb.msg)
+		synctest.Wait()
+		assert.Len(t, log.all(), n+1)
+		assert.Equal(t, ignored+1, b.Stats().Ignored)
 
 		// Back on link B.
 		time.Sleep(10 * time.Second)

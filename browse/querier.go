@@ -187,6 +187,12 @@ func (q *querier) handlePacket(p *mdns.Packet) {
 		// Section 18.11: non-zero response codes MUST be silently ignored.
 		q.stats.Ignored++
 		return
+	case !q.served(p.IfIndex):
+		// Received on an interface since gone (the packet waited in a
+		// queue while its interface was removed): what was learnt there
+		// has been forgotten, and this must not bring it back.
+		q.stats.Ignored++
+		return
 	}
 	// Answers and additional records are cached alike (section 10: every
 	// record of a response, including answers meant for other queriers, is
@@ -363,6 +369,15 @@ func (q *querier) interfacesChanged(c mdns.InterfaceChange, now time.Time) {
 	if len(c.Added) > 0 {
 		q.sched.restart(now)
 	}
+}
+
+// served reports whether interface ifIndex is one the transport serves.
+func (q *querier) served(ifIndex int) bool {
+	if q.tr == nil {
+		return true
+	}
+	_, ok := q.tr.Interface(ifIndex)
+	return ok
 }
 
 // snapshot returns the counters: the engine's and the querier's.
