@@ -256,6 +256,9 @@ func (e *Engine) settleOne(t *tracked, now time.Time) {
 		if t.last != nil || !now.Before(due) {
 			report = true
 			inst.Report.Findings = append([]*txt.Error{noAddressFinding(inst.Host)}, inst.Report.Findings...)
+			if t.last == nil || len(t.last.Addrs) > 0 {
+				e.log.Debug("browse: reporting instance without address", "name", inst.Name, "iface", e.ask.IfaceName(t.key.ifIndex), "host", inst.Host)
+			}
 		} else {
 			e.waiting[t.key] = due
 			e.log.Debug("browse: instance without address, waiting", "name", inst.Name, "iface", e.ask.IfaceName(t.key.ifIndex), "host", inst.Host, "until", due)
