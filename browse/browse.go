@@ -236,7 +236,8 @@ func (b *Browser) Events() <-chan Event { return b.loop.Events() }
 // count.
 func (b *Browser) Quiet() <-chan struct{} { return b.loop.Quiet() }
 
-// Instances returns the complete instances now known, sorted by name.
+// Instances returns the instances now reported (added and not removed),
+// sorted by name, then interface.
 func (b *Browser) Instances() []Instance { return b.loop.Instances() }
 
 // Stats returns a snapshot of the browser's counters (zero after it stopped).

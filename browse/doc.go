@@ -78,14 +78,38 @@
 //
 // # Instances and events (internal/engine: instances.go, assemble.go, verdict.go)
 //
-// An instance is one whatever the number of interfaces and address
-// families it is seen on: its addresses are all those of its host (IPv6
-// link-local ones zoned with their interface), Ifaces and Seen say where it
-// was seen. Add is sent when it first becomes complete, Update when its TXT
-// record, port, target host or addresses change, Remove when it stops
-// being complete: goodbye, expiry, or a flush. Every event carries the
-// verdict: txt.Validate against the registry's Service for the instance's
-// type.
+// Multicast DNS names are per link (RFC 6762): an instance is a name on
+// one interface. The same name answered on two interfaces (two networks
+// that each have a "Same TZ") is two instances, each with its own events,
+// addresses (only those received on its interface; IPv6 link-local ones
+// zoned with it), TTL and verdict; Ifaces names its one interface and Seen
+// the address families its records arrived over there. Resolve returns the
+// first link's that is complete, ResolveAll every link's.
+//
+//   - Add: the instance became complete (its PTR record, SRV, TXT and at
+//     least one address of its SRV target), or it has SRV and TXT but its
+//     host has no address at the end of the resolution window: once its A
+//     and AAAA questions have been asked three times (about 3.6 s after it
+//     was found so). It is then reported with host and port, empty Addrs
+//     and a warning finding in Report: no address for host "h9.local.".
+//   - Update: its TXT record, port, target host, addresses, or the address
+//     families it was seen over (a dual-stack responder's IPv6 answer
+//     usually arrives just after its IPv4 one) changed. An address arriving
+//     for an instance reported without one is an Update; a host whose
+//     address changes (the new one announced with the cache-flush bit, or
+//     the old one said goodbye to) is one Update with the new address set,
+//     at once: records about to go are left out while the host has others.
+//   - Remove: it stopped being announced there (goodbye, one second later;
+//     expiry; a flush), it lost its SRV or TXT record, or its interface
+//     went away (at once).
+//
+// Every event carries the verdict: txt.Validate against the registry's
+// Service for the instance's type.
+//
+// Interfaces: one that goes away takes what was learnt only there with
+// it, with Remove events at once; one that comes up is asked on after a
+// random 20-120 ms (RFC 6762 section 5.2), every browse question starting
+// again at one-second intervals.
 //
 // # Enumeration (enumerate.go)
 //

@@ -90,7 +90,10 @@ func TestAddUpdateRemove(t *testing.T) {
 	})
 }
 
-func TestSameInstanceOnTwoInterfacesIsOne(t *testing.T) {
+// Multicast DNS names are per link (RFC 6762): the same name answered on
+// two interfaces is two instances, each with its own addresses, Seen and
+// events.
+func TestSameNameOnTwoInterfacesIsTwoInstances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newFake(t, fakeEth0, fakeEth1)
 		b, log := browseFake(t, []string{"_timezone._tcp"}, Options{}, tr)
@@ -101,24 +104,29 @@ func TestSameInstanceOnTwoInterfacesIsOne(t *testing.T) {
 		tr.inject(fakeEth1, mdns.IPv6, m)
 		tr.inject(fakeEth0, mdns.IPv6, tzInstance(120))
 		synctest.Wait()
-		kinds := log.kinds()
-		require.Equal(t, []EventKind{Add, Update}, kinds, "one instance; its addresses grew")
+		evs := log.all()
+		require.Equal(t, []EventKind{Add, Add, Update}, log.kinds())
+		assert.Equal(t, []string{"eth0"}, evs[0].Instance.Ifaces)
+		assert.Equal(t, []string{"eth1"}, evs[1].Instance.Ifaces)
+		assert.Equal(t, []string{"eth0"}, evs[2].Instance.Ifaces, "eth0's instance seen over IPv6 too")
 		in := b.Instances()
-		require.Len(t, in, 1)
-		assert.Equal(t, []netip.Addr{
-			netip.MustParseAddr("198.51.100.12"),
-			netip.MustParseAddr("fe80::2%eth0"),
-			netip.MustParseAddr("fe80::2%eth1"),
-		}, in[0].Addrs)
-		assert.Equal(t, []string{"eth0", "eth1"}, in[0].Ifaces)
-		assert.Equal(t, []Source{{Iface: "eth0", Family: mdns.IPv4}, {Iface: "eth0", Family: mdns.IPv6}, {Iface: "eth1", Family: mdns.IPv6}}, in[0].Seen)
+		require.Len(t, in, 2)
+		assert.Equal(t, []netip.Addr{netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("fe80::2%eth0")}, in[0].Addrs)
+		assert.Equal(t, []string{"eth0"}, in[0].Ifaces)
+		assert.Equal(t, []Source{{Iface: "eth0", Family: mdns.IPv4}, {Iface: "eth0", Family: mdns.IPv6}}, in[0].Seen)
+		assert.Equal(t, []netip.Addr{netip.MustParseAddr("fe80::2%eth1")}, in[1].Addrs, "only its own link's addresses")
+		assert.Equal(t, []string{"eth1"}, in[1].Ifaces)
+		assert.Equal(t, []Source{{Iface: "eth1", Family: mdns.IPv6}}, in[1].Seen)
+		assert.Equal(t, 2, b.Stats().Instances)
 
-		// Goodbye on eth1 only: still there, fewer addresses.
+		// Goodbye on eth1 only: its instance goes, eth0's stays as it was.
 		tr.inject(fakeEth1, mdns.IPv6, mdnstest.Goodbye(m))
 		time.Sleep(1100 * time.Millisecond)
 		synctest.Wait()
-		require.Equal(t, []EventKind{Add, Update, Update}, log.kinds())
-		assert.Equal(t, []string{"eth0"}, b.Instances()[0].Ifaces)
+		require.Equal(t, []EventKind{Add, Add, Update, Remove}, log.kinds())
+		assert.Equal(t, []string{"eth1"}, log.all()[3].Instance.Ifaces)
+		require.Len(t, b.Instances(), 1)
+		assert.Equal(t, in[0], b.Instances()[0])
 	})
 }
 

@@ -75,12 +75,13 @@ func newQuerier(opts Options, sink func(sd.Event)) (*querier, error) {
 		sched: newScheduler(rnd),
 	}
 	q.e = engine.New(engine.Config{
-		Asker:      q,
-		Registry:   opts.Registry,
-		Logger:     opts.Logger,
-		Strict:     opts.Strict,
-		MaxRecords: opts.MaxRecords,
-		Sink:       sink,
+		Asker:       q,
+		Registry:    opts.Registry,
+		Logger:      opts.Logger,
+		Strict:      opts.Strict,
+		MaxRecords:  opts.MaxRecords,
+		Sink:        sink,
+		AddressWait: addressWait,
 	})
 	return q, nil
 }
@@ -184,6 +185,12 @@ func (q *querier) handlePacket(p *mdns.Packet) {
 		return
 	case m.Rcode != dns.RcodeSuccess:
 		// Section 18.11: non-zero response codes MUST be silently ignored.
+		q.stats.Ignored++
+		return
+	case !q.served(p.IfIndex):
+		// Received on an interface since gone (the packet waited in a
+		// queue while its interface was removed): what was learnt there
+		// has been forgotten, and this must not bring it back.
 		q.stats.Ignored++
 		return
 	}
@@ -307,6 +314,8 @@ func (q *querier) nextWake() (time.Time, bool) {
 
 // quietAt returns when the browser will be quiet if nothing new arrives,
 // and false while some browse question has not been asked quietRounds times.
+// An instance found without address and not yet reported holds quiet back
+// until it is (see addressWait).
 func (q *querier) quietAt() (time.Time, bool) {
 	n := 0
 	for _, x := range q.sched.qs {
@@ -325,7 +334,11 @@ func (q *querier) quietAt() (time.Time, bool) {
 	if q.lastQuery.After(t) {
 		t = q.lastQuery
 	}
-	return t.Add(quietPeriod), true
+	t = t.Add(quietPeriod)
+	if w, ok := q.e.AddressWaitEnd(); ok && w.After(t) {
+		t = w
+	}
+	return t, true
 }
 
 // settle recomputes the instances touched since the last call, queues their
@@ -340,15 +353,31 @@ func (q *querier) settle(now time.Time) {
 	}
 }
 
-// interfacesChanged drops what was cached on vanished interfaces and asks
-// again on new ones.
+// interfacesChanged drops what was cached on vanished interfaces (their
+// instances are removed at the next settle, with their events) and asks
+// again on new ones, after 20-120 ms (scheduler.restart). A change of our
+// own addresses on an interface still served needs nothing here: the
+// transport's Interface data, which the on-link checks read, is fresh.
 func (q *querier) interfacesChanged(c mdns.InterfaceChange, now time.Time) {
 	for _, ifc := range c.Removed {
+		q.log.Debug("browse: interface gone; forgetting what was learnt there", "iface", ifc.Name, "index", ifc.Index)
 		q.e.Purge(ifc.Index)
+	}
+	for _, ifc := range c.Added {
+		q.log.Debug("browse: new interface; asking again", "iface", ifc.Name, "index", ifc.Index)
 	}
 	if len(c.Added) > 0 {
 		q.sched.restart(now)
 	}
+}
+
+// served reports whether interface ifIndex is one the transport serves.
+func (q *querier) served(ifIndex int) bool {
+	if q.tr == nil {
+		return true
+	}
+	_, ok := q.tr.Interface(ifIndex)
+	return ok
 }
 
 // snapshot returns the counters: the engine's and the querier's.

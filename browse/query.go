@@ -35,6 +35,12 @@ const (
 	maxPerRound = 256
 	// postpone is how long questions beyond maxPerRound wait.
 	postpone = time.Second
+	// addressWait is the resolution window of an instance found with its
+	// SRV and TXT records but no address of its SRV target: its A and AAAA
+	// questions go out within 120 ms, then 1 s and 3 s later (doubling
+	// intervals); half a second after the third, the instance is reported
+	// without address (engine.Config.AddressWait).
+	addressWait = firstDelayMax + firstInterval + 2*firstInterval + 500*time.Millisecond
 )
 
 // qKey identifies a question: name key and type (class IN).

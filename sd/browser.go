@@ -10,7 +10,8 @@ type Browser interface {
 	// Quiet returns a channel closed once the first rounds of queries are
 	// done and their events have been received.
 	Quiet() <-chan struct{}
-	// Instances returns the complete instances now known, sorted by name.
+	// Instances returns the instances now reported (added and not removed),
+	// sorted by name, then interface.
 	Instances() []Instance
 	// Stats returns a snapshot of the counters.
 	Stats() Stats

@@ -69,7 +69,13 @@ func FamilyOf(a netip.Addr) Family {
 }
 
 // Instance is a resolved service instance (RFC 6763 section 4): complete
-// with its SRV and TXT records and at least one address of its host.
+// with its SRV and TXT records and at least one address of its host, or
+// reported without address when its host had none after the resolution
+// window (Addrs is then empty and Report holds a warning naming the host).
+//
+// Multicast DNS names are per link (RFC 6762): an Instance is the name as
+// seen on one interface (Ifaces), and the same name on two interfaces is
+// two Instances. For unicast DNS, the interface is the servers asked.
 type Instance struct {
 	// Name is the full instance name, "Office TZ._timezone._tcp.local.",
 	// with dots and backslashes inside the instance label written \. and \\
@@ -85,24 +91,28 @@ type Instance struct {
 	Host string
 	// Port is the SRV port.
 	Port uint16
-	// Addrs are the host's addresses seen on any interface, IPv4 first,
-	// sorted; an IPv6 link-local address carries the name of the interface
-	// it was seen on as its zone (fe80::2%lan0), once per interface.
+	// Addrs are the host's addresses seen on the instance's interface,
+	// IPv4 first, sorted; an IPv6 link-local address carries the name of
+	// the interface as its zone (fe80::2%lan0). Empty when the host has no
+	// address (see Report).
 	Addrs []netip.Addr
 	// TXT is the TXT record.
 	TXT txt.Record
-	// Ifaces are the names of the interfaces the instance was seen on (for
-	// unicast DNS, the servers asked).
+	// Ifaces names the one interface the instance was seen on (for unicast
+	// DNS, the servers asked): a list of one, kept a list for the JSON
+	// output's "iface" and for callers that merge instances.
 	Ifaces []string
-	// Seen lists each interface and address family the instance's records
-	// (its PTR record, or SRV for Resolve) arrived on.
+	// Seen lists the interface and each address family the instance's
+	// records (its PTR record, or SRV for Resolve) arrived over.
 	Seen []Source
 	// TTL is the smallest TTL, as received, of the records the instance is
 	// made of: how long it would last without being refreshed.
 	TTL time.Duration
 	// Report is the conformance verdict: txt.Validate of the TXT record
 	// against the registry's Service for the instance's type (syntax only
-	// when the registry does not know the type).
+	// when the registry does not know the type). An instance without
+	// address has a first, record-level Warning finding more (Offset -1,
+	// Rule "RFC 6763 section 5"): no address for host "h9.local.".
 	Report txt.Report
 	// Registered is the registry's name for the service type ("timezone"),
 	// or "" when the registry does not know it.
@@ -122,13 +132,16 @@ type Source struct {
 type EventKind int
 
 const (
-	// Add: the instance became complete (SRV, TXT and an address) for the
-	// first time, or again after a Remove.
+	// Add: the instance became complete (SRV, TXT and an address), or was
+	// found with SRV and TXT but no address for the whole resolution
+	// window, for the first time or again after a Remove.
 	Add EventKind = iota + 1
-	// Update: its TXT record, port, target host or addresses changed.
+	// Update: its TXT record, port, target host, addresses, or the address
+	// families it was seen over (Seen) changed.
 	Update
-	// Remove: it said goodbye (TTL 0, RFC 6762 section 10.1), expired, or
-	// lost the records that made it complete. Instance is the last state.
+	// Remove: it said goodbye (TTL 0, RFC 6762 section 10.1), expired, lost
+	// its SRV or TXT record, or its interface went away. Instance is the
+	// last state.
 	Remove
 )
 
@@ -155,7 +168,7 @@ type Event struct {
 // Stats count what a browser has done.
 type Stats struct {
 	// Records is the number of records cached now; Instances the number of
-	// complete instances.
+	// instances reported (one per name and interface).
 	Records, Instances int
 	// Packets counts DNS messages handled; Ignored those dropped: responses
 	// from a port other than 5353, unicast responses not asked for, non-zero

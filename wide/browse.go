@@ -73,7 +73,9 @@ type BrowseOptions struct {
 // of their targets, over UDP (TCP when an answer is truncated). Instances,
 // events and verdicts are built by the same engine as for Multicast DNS
 // (package browse), in the vocabulary of package sd:
-// Add when an instance becomes complete, Update when its TXT record, port,
+// Add when an instance becomes complete, or at the end of the poll that
+// found it when its target has no address (then with empty Addrs and a
+// warning finding naming the host), Update when its TXT record, port,
 // target or addresses change, Remove when its PTR record is gone (or its
 // records have not been confirmed for twice their TTL because the server
 // stopped answering). Its methods are safe for concurrent use.
@@ -575,7 +577,8 @@ func (b *Browser) Events() <-chan sd.Event { return b.loop.Events() }
 // events have been received.
 func (b *Browser) Quiet() <-chan struct{} { return b.loop.Quiet() }
 
-// Instances returns the complete instances now known, sorted by name.
+// Instances returns the instances now reported (added and not removed),
+// sorted by name, then interface.
 func (b *Browser) Instances() []sd.Instance { return b.loop.Instances() }
 
 // Types returns the service types the domains enumerate

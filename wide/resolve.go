@@ -62,7 +62,8 @@ const resolveRetry = time.Second
 // Resolve looks up one service instance in a unicast DNS domain,
 // "Office TZ._timezone._tcp.tz.example.net." (see SplitInstanceName): its
 // SRV and TXT records and its target's addresses, asked of opts.Server (or
-// the system resolvers), again every second until it is complete or ctx
+// the system resolvers), again every second until it is complete (with an
+// address: an instance whose target has none is not resolved) or ctx
 // ends; opts.Domains and opts.Interval are not used. The instance and its
 // verdict are built as for Multicast DNS. Errors: a name that does not
 // parse or lies in local. (wrapping ErrBadName), a *QueryError when no
@@ -78,7 +79,7 @@ func Resolve(ctx context.Context, instanceName string, opts BrowseOptions) (sd.I
 	}
 	var found *sd.Instance
 	_, e, q, err := newEngine(opts, func(ev sd.Event) {
-		if ev.Kind != sd.Remove {
+		if ev.Kind != sd.Remove && len(ev.Instance.Addrs) > 0 {
 			in := ev.Instance
 			found = &in
 		}

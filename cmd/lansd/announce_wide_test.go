@@ -136,9 +136,9 @@ func noMulticast(t *testing.T) *atomic.Int32 {
 		opened.Add(1)
 		return nil, fmt.Errorf("test: the mDNS querier was opened")
 	}
-	resolveInstance = func(context.Context, string, browse.Options) (browse.Instance, error) {
+	resolveInstance = func(context.Context, string, browse.Options) ([]browse.Instance, error) {
 		opened.Add(1)
-		return browse.Instance{}, fmt.Errorf("test: the mDNS querier was opened")
+		return nil, fmt.Errorf("test: the mDNS querier was opened")
 	}
 	newResponder = func(context.Context, announce.Options) (*announce.Responder, error) {
 		opened.Add(1)
@@ -273,8 +273,12 @@ update add Office\032TZ._timezone._tcp.tz.example.net. 120 TXT "path=/other"`)
 	assert.Contains(t, ann.out.String(), `registered "Office TZ (2)._timezone._tcp.tz.example.net." in tz.example.net. at `+s.Addr+` (renamed: `)
 	code, out, errOut = lansd(t, "", "browse", "timezone", "--domain", wideTestZone, "--server", s.Addr, "--once")
 	require.Equal(t, exitOK, code, errOut)
-	// The other's instance has no address record: not complete, not shown.
-	assert.Equal(t, "+ Office TZ (2)  _timezone._tcp  h1.tz.example.net.:8080  198.51.100.7 2001:db8::7  \"path=/tz\"  ✓\n", out)
+	// The other's instance has no address record: reported after the poll
+	// with host, port and a warning naming the host (issue 11; it used to
+	// be hidden).
+	assert.Equal(t, "+ Office TZ  _timezone._tcp  other.tz.example.net.:9999  (no address)  \"path=/other\"  ✓\n"+
+		"    warning: no address for host \"other.tz.example.net.\" (RFC 6763 section 5)\n"+
+		"+ Office TZ (2)  _timezone._tcp  h1.tz.example.net.:8080  198.51.100.7 2001:db8::7  \"path=/tz\"  ✓\n", out)
 	require.Equal(t, exitOK, ann.stop(t))
 	assert.Contains(t, ann.out.String(), `removed "Office TZ (2)._timezone._tcp.tz.example.net."`)
 	assert.Equal(t, before, s.Snapshot(t), "the other's records stay, ours are gone")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,24 +45,34 @@ record and verdict:
   ✓ the TXT record conforms to the registry's rules, ✗ it does not; the
     findings follow on indented lines.
 
+Multicast DNS names are per link: the same name on two interfaces is two
+instances, each with its own events, addresses and verdict (iface). An
+instance whose host has no address is reported once its addresses have
+been asked for three times (about 4 s; in a --domain zone, after one poll),
+with "(no address)" and the warning: no address for host "h9.local.";
+an address arriving later is an update.
+
 --json prints one object per line: event, instance, service, domain, host,
-port, addrs, txt (an object; a boolean attribute is true), iface (list),
-ttl (seconds), conforms, findings (list of {key, offset, rule, reason,
-severity}), name, registered, time.
+port, addrs, txt (an object; a boolean attribute is true), iface (a list of
+one interface), ttl (seconds), conforms, findings (list of {key, offset,
+rule, reason, severity}), name, registered, time. The human and --json
+forms print an update only when something they show changed.
 
 --parsable prints the semicolon-separated lines of "avahi-browse -p -r":
   +;IFACE;IPv4;NAME;TYPE;DOMAIN                                    added
   =;IFACE;IPv4;NAME;TYPE;DOMAIN;HOST;ADDRESS;PORT;"txt" "txt"...   resolved
   -;IFACE;IPv4;NAME;TYPE;DOMAIN                                    removed
-lansd merges an instance seen on several interfaces and families into one;
-here it is given one line per interface and family it was seen on (an add
-prints its + lines, then its = lines; an update prints = lines). ADDRESS is
-an address of that family (seen on that interface for IPv6 link-local),
-without zone, or another address when the host has none of that family.
-NAME is escaped as avahi escapes labels: '.' and '\' are written \. and \\,
-every byte other than a letter, digit, '-' or '_' is \DDD (decimal; a space
-is \032, ';' is \059). HOST and DOMAIN lose their final dot. TXT strings are
-quoted; inside, '"', '\' and control bytes are \DDD.
+one line per interface and per address family (IPv4, IPv6) the instance was
+seen over: when it is first seen over families, their + lines, then their
+= lines; an update prints = lines; a removal a - line for each + line.
+ADDRESS is an address of that family (IPv6 link-local without zone), or
+another address when the host has none of that family, empty when it has
+none at all. NAME is escaped as avahi escapes labels: '.' and '\' are
+written \. and \\, every byte other than a letter, digit, '-' or '_' is
+\DDD (decimal; a space is \032, ';' is \059). HOST and DOMAIN lose their
+final dot. TXT strings are quoted; inside, '"', '\', ';' and control bytes
+are \DDD. A ';' in any other field is \059 too, so that every line splits
+at ';' into the same fields (unlike avahi-browse -p, avahi issue 772).
 
 --domain D browses the unicast DNS domain D (wide-area DNS-SD, RFC 6763)
 instead of the local link: PTR, then SRV, TXT, A and AAAA queries over
@@ -91,6 +102,10 @@ queries to --server, or to the system's resolvers (/etc/resolv.conf).
 A dot or backslash inside the instance label is written \. or \\; \DDD
 gives any byte. The output is one line as in lansd browse, marked "=":
   = Office TZ  _timezone._tcp  h2.local.:8080  198.51.100.12 fe80::2%lan0  "path=/tz"  ✓
+Multicast DNS names are per link: when the name is announced on several of
+this host's networks, one line (or JSON object) per interface, each with
+that link's host, port and addresses; --iface NAME asks on that interface
+only. An instance whose host has no address is not resolved.
 Exit status: 0 resolved, 1 not found before --timeout (the message says
 what was missing) or, with --strict, found but not conforming; 2 usage
 error; 3 when the network cannot be used.`
@@ -102,7 +117,7 @@ var (
 	newBrowser = func(ctx context.Context, types []string, opts browse.Options) (sd.Browser, error) {
 		return browse.NewBrowser(ctx, types, opts)
 	}
-	resolveInstance = browse.Resolve
+	resolveInstance = browse.ResolveAll
 	// newWideBrowser, resolveWide and listDomains use unicast DNS only.
 	newWideBrowser = func(ctx context.Context, types []string, opts wide.BrowseOptions) (sd.Browser, error) {
 		return wide.NewBrowser(ctx, types, opts)
@@ -394,11 +409,13 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	var in browse.Instance
+	var ins []browse.Instance
 	if isLocal {
-		in, err = resolveInstance(ctx, name, opts)
+		ins, err = resolveInstance(ctx, name, opts)
 	} else {
+		var in browse.Instance
 		in, err = resolveWide(ctx, name, f.wideOptions(opts, nil, 0))
+		ins = []browse.Instance{in}
 	}
 	if err != nil {
 		var re *browse.ResolveError
@@ -409,8 +426,12 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 		return openError(env, "resolve", err)
 	}
 	out := newEventPrinter(env, f.jsonOut, false)
-	out.resolved(in)
-	if f.strict && !in.Conforms() {
+	conforms := true
+	for _, in := range ins {
+		out.resolved(in)
+		conforms = conforms && in.Conforms()
+	}
+	if f.strict && !conforms {
 		return exitNonConf
 	}
 	return exitOK
@@ -487,10 +508,30 @@ type eventPrinter struct {
 
 	mu      sync.Mutex // serialises stdout lines and the counter
 	counter bool       // the counter line is showing
+	// shown holds each instance as last printed, by instanceKey, until its
+	// removal: what an update changes, and the --parsable lines printed.
+	shown map[string]browse.Instance
 }
 
 func newEventPrinter(env *cliEnv, jsonOut, parsable bool) *eventPrinter {
-	return &eventPrinter{env: env, jsonOut: jsonOut, parsable: parsable}
+	return &eventPrinter{env: env, jsonOut: jsonOut, parsable: parsable, shown: map[string]browse.Instance{}}
+}
+
+// instanceKey identifies an instance: its full name and its interface.
+func instanceKey(in browse.Instance) string {
+	return in.Name + "\x00" + strings.Join(in.Ifaces, "\x00")
+}
+
+// shownChanged reports whether b differs from a in what the human and JSON
+// forms show beyond the TTL: host, port, addresses, TXT record (and so the
+// verdict).
+func shownChanged(a, b browse.Instance) bool {
+	if a.Host != b.Host || a.Port != b.Port || !slices.Equal(a.Addrs, b.Addrs) {
+		return true
+	}
+	wa, _ := a.TXT.Encode()
+	wb, _ := b.TXT.Encode()
+	return !bytes.Equal(wa, wb)
 }
 
 // isTerminal reports whether w is a terminal.
@@ -554,19 +595,37 @@ func (p *eventPrinter) clearCounter() {
 	}
 }
 
-// event prints one browse event.
+// event prints one browse event. An update that changes nothing the
+// format shows (the address families an instance was seen over, for the
+// human and JSON forms) prints nothing.
 func (p *eventPrinter) event(ev browse.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.clearCounter()
-	switch {
-	case p.jsonOut:
-		writeJSONEvent(p.env.stdout, ev.Kind.String(), ev.Instance, ev.Time)
-	case p.parsable:
-		writeParsable(p.env.stdout, ev)
-	default:
-		writeHuman(p.env.stdout, marks[ev.Kind], ev.Instance, ev.Kind != browse.Remove)
+	key := instanceKey(ev.Instance)
+	prev, had := p.shown[key]
+	if ev.Kind == browse.Remove {
+		delete(p.shown, key)
+	} else {
+		p.shown[key] = ev.Instance
 	}
+	if p.parsable {
+		var printed []browse.Source
+		if had {
+			printed = parsableSources(prev)
+		}
+		p.clearCounter()
+		writeParsable(p.env.stdout, ev, printed, had && !shownChanged(prev, ev.Instance))
+		return
+	}
+	if ev.Kind == browse.Update && had && !shownChanged(prev, ev.Instance) {
+		return
+	}
+	p.clearCounter()
+	if p.jsonOut {
+		writeJSONEvent(p.env.stdout, ev.Kind.String(), ev.Instance, ev.Time)
+		return
+	}
+	writeHuman(p.env.stdout, marks[ev.Kind], ev.Instance, ev.Kind != browse.Remove)
 }
 
 // resolved prints the result of lansd resolve.
@@ -592,6 +651,9 @@ func writeHuman(w io.Writer, mark string, in browse.Instance, verdict bool) {
 	addrs := make([]string, len(in.Addrs))
 	for i, a := range in.Addrs {
 		addrs[i] = a.String()
+	}
+	if len(addrs) == 0 {
+		addrs = []string{"(no address)"}
 	}
 	fmt.Fprintf(&b, "  %s  %s  ", strings.Join(addrs, " "), txtOrEmpty(in.TXT))
 	if in.Conforms() {
@@ -705,34 +767,81 @@ func marshalNoHTML(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// writeParsable prints ev as avahi-browse -p -r lines (see browseExample).
-func writeParsable(w io.Writer, ev browse.Event) {
+// parsableSources returns the interface and family lines --parsable
+// prints for in: one per Source it was seen over (n/a and IPv4 when none
+// is known).
+func parsableSources(in browse.Instance) []browse.Source {
+	if len(in.Seen) == 0 {
+		return []browse.Source{{Iface: "n/a", Family: sd.IPv4}}
+	}
+	return in.Seen
+}
+
+// writeParsable prints ev as avahi-browse -p -r lines (see browseExample):
+// printed are the sources whose + lines were printed before (nil for an
+// instance not printed yet), same says that nothing but the sources
+// changed since. A source new to the instance gets its + line, then its =
+// line; on an update that changed more, every source gets its = line; a
+// removal gets a - line for every source printed.
+func writeParsable(w io.Writer, ev browse.Event, printed []browse.Source, same bool) {
 	in := ev.Instance
 	name := avahiEscapeLabel(in.Instance)
-	domain := strings.TrimSuffix(in.Domain, ".")
-	sources := in.Seen
-	if len(sources) == 0 {
-		sources = []browse.Source{{Iface: "n/a", Family: sd.IPv4}}
-	}
+	domain := parsableField(strings.TrimSuffix(in.Domain, "."))
+	service := parsableField(in.Service)
 	head := func(mark string, s browse.Source) string {
-		return fmt.Sprintf("%s;%s;IPv%d;%s;%s;%s", mark, s.Iface, int(s.Family), name, in.Service, domain)
+		return fmt.Sprintf("%s;%s;IPv%d;%s;%s;%s", mark, parsableIface(s.Iface), int(s.Family), name, service, domain)
 	}
-	switch ev.Kind {
-	case browse.Remove:
-		for _, s := range sources {
+	if ev.Kind == browse.Remove {
+		if printed == nil {
+			printed = parsableSources(in)
+		}
+		for _, s := range printed {
 			fmt.Fprintln(w, head("-", s))
 		}
 		return
-	case browse.Add:
-		for _, s := range sources {
+	}
+	var fresh []browse.Source
+	for _, s := range parsableSources(in) {
+		if !slices.Contains(printed, s) {
+			fresh = append(fresh, s)
 			fmt.Fprintln(w, head("+", s))
 		}
 	}
-	host := strings.TrimSuffix(in.Host, ".")
-	txts := avahiTXT(in.TXT)
-	for _, s := range sources {
-		fmt.Fprintf(w, "%s;%s;%s;%d;%s\n", head("=", s), host, addrFor(in.Addrs, s).WithZone(""), in.Port, txts)
+	resolved := parsableSources(in)
+	if same {
+		resolved = fresh
 	}
+	host := parsableField(strings.TrimSuffix(in.Host, "."))
+	txts := avahiTXT(in.TXT)
+	for _, s := range resolved {
+		addr := ""
+		if a := addrFor(in.Addrs, s); a.IsValid() {
+			addr = a.WithZone("").String()
+		}
+		fmt.Fprintf(w, "%s;%s;%s;%d;%s\n", head("=", s), host, addr, in.Port, txts)
+	}
+}
+
+// parsableField writes a ';' in a name in presentation form (which writes
+// a backslash \\) as \059, so that a --parsable line always splits into
+// the same fields.
+func parsableField(s string) string { return strings.ReplaceAll(s, ";", `\059`) }
+
+// parsableIface writes an interface name (or a unicast DNS server) for a
+// --parsable line: a backslash as \\, ';' and control bytes as \DDD.
+func parsableIface(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == ';' || c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // addrFor picks the address to show for source s: one of its family (for
@@ -780,8 +889,9 @@ func avahiEscapeLabel(s string) string {
 }
 
 // avahiTXT formats a TXT record as avahi_string_list_to_string does: each
-// non-empty string in double quotes, separated by spaces; '"', '\' and
-// control bytes are written \DDD here so that the line stays one line.
+// non-empty string in double quotes, separated by spaces; '"', '\', ';'
+// and control bytes are written \DDD here so that the line stays one line
+// and splits at ';' into the same fields whatever the record holds.
 func avahiTXT(r txt.Record) string {
 	var parts []string
 	for _, it := range r.Items {
@@ -796,7 +906,7 @@ func avahiTXT(r txt.Record) string {
 		b.WriteByte('"')
 		for i := 0; i < len(s); i++ {
 			c := s[i]
-			if c == '"' || c == '\\' || c < 0x20 || c == 0x7f {
+			if c == '"' || c == '\\' || c == ';' || c < 0x20 || c == 0x7f {
 				fmt.Fprintf(&b, "\\%03d", c)
 				continue
 			}

@@ -74,9 +74,9 @@ func noNetwork(t *testing.T) {
 		t.Fatal("the network was opened although the input is invalid")
 		return nil, nil
 	}
-	resolveInstance = func(context.Context, string, browse.Options) (browse.Instance, error) {
+	resolveInstance = func(context.Context, string, browse.Options) ([]browse.Instance, error) {
 		t.Fatal("the network was opened although the input is invalid")
-		return browse.Instance{}, nil
+		return nil, nil
 	}
 	t.Cleanup(func() { newBrowser, resolveInstance = oldB, oldR })
 }
@@ -187,10 +187,12 @@ func TestBrowseTypesArguments(t *testing.T) {
 func TestBrowseHumanOutputAndStrict(t *testing.T) {
 	good := testInstance(t, "timezone", "Office TZ", mustRecord(t, "path=/tz"))
 	bad := testInstance(t, "jnx-kcsync", "Bad Sync", mustRecord(t, "hash=5e7580598c0d7064d4fc79faaeb42585e1a675f", "salt=x"))
+	goodUp := good
+	goodUp.TXT = mustRecord(t, "path=/tz2")
 	evs := []browse.Event{
 		{Kind: browse.Add, Instance: good, Time: evTime},
 		{Kind: browse.Add, Instance: bad, Time: evTime},
-		{Kind: browse.Update, Instance: good, Time: evTime},
+		{Kind: browse.Update, Instance: goodUp, Time: evTime},
 		{Kind: browse.Remove, Instance: good, Time: evTime},
 	}
 	fb, types, opts := withBrowser(t, evs, false)
@@ -255,10 +257,12 @@ func TestBrowseJSONOutput(t *testing.T) {
 func TestBrowseParsableOutput(t *testing.T) {
 	in := testInstance(t, "timezone", `Office; TZ\1.x`, mustRecord(t, "path=/tz", `q=a"b`))
 	in.Addrs = append(in.Addrs, netip.MustParseAddr("fe80::2%other"))
+	up := in
+	up.TXT = mustRecord(t, "path=/tz2")
 	withBrowser(t, []browse.Event{
 		{Kind: browse.Add, Instance: in, Time: evTime},
-		{Kind: browse.Update, Instance: in, Time: evTime},
-		{Kind: browse.Remove, Instance: in, Time: evTime},
+		{Kind: browse.Update, Instance: up, Time: evTime},
+		{Kind: browse.Remove, Instance: up, Time: evTime},
 	}, false)
 	code, out, _ := lansd(t, "", "browse", "timezone", "-p")
 	assert.Equal(t, exitOK, code)
@@ -268,12 +272,91 @@ func TestBrowseParsableOutput(t *testing.T) {
 		`+;lan0;IPv6;` + name + `;_timezone._tcp;local`,
 		`=;lan0;IPv4;` + name + `;_timezone._tcp;local;h2.local;198.51.100.12;8080;"path=/tz" "q=a\034b"`,
 		`=;lan0;IPv6;` + name + `;_timezone._tcp;local;h2.local;fe80::2;8080;"path=/tz" "q=a\034b"`,
-		`=;lan0;IPv4;` + name + `;_timezone._tcp;local;h2.local;198.51.100.12;8080;"path=/tz" "q=a\034b"`,
-		`=;lan0;IPv6;` + name + `;_timezone._tcp;local;h2.local;fe80::2;8080;"path=/tz" "q=a\034b"`,
+		`=;lan0;IPv4;` + name + `;_timezone._tcp;local;h2.local;198.51.100.12;8080;"path=/tz2"`,
+		`=;lan0;IPv6;` + name + `;_timezone._tcp;local;h2.local;fe80::2;8080;"path=/tz2"`,
 		`-;lan0;IPv4;` + name + `;_timezone._tcp;local`,
 		`-;lan0;IPv6;` + name + `;_timezone._tcp;local`,
 	}, "\n") + "\n"
 	assert.Equal(t, want, out)
+}
+
+// --parsable prints one line per interface and per family an instance was
+// seen over: a family seen later (an update of Seen only) gets its + and =
+// lines then, and nothing else is printed again. The same name on two
+// interfaces is two instances with lines of their own.
+func TestBrowseParsableFamiliesAndLinks(t *testing.T) {
+	a := testInstance(t, "timezone", "Same TZ", mustRecord(t, "path=/tz"))
+	a.Ifaces = []string{"lanA"}
+	a.Addrs = []netip.Addr{netip.MustParseAddr("198.18.1.2"), netip.MustParseAddr("fe80::2%lanA")}
+	a.Seen = []browse.Source{{Iface: "lanA", Family: sd.IPv4}}
+	a6 := a
+	a6.Seen = []browse.Source{{Iface: "lanA", Family: sd.IPv4}, {Iface: "lanA", Family: sd.IPv6}}
+	b := testInstance(t, "timezone", "Same TZ", mustRecord(t, "path=/tz"))
+	b.Ifaces = []string{"lanB"}
+	b.Port = 9090
+	b.Addrs = []netip.Addr{netip.MustParseAddr("198.18.2.2")}
+	b.Seen = []browse.Source{{Iface: "lanB", Family: sd.IPv4}}
+	evs := []browse.Event{
+		{Kind: browse.Add, Instance: a, Time: evTime},
+		{Kind: browse.Add, Instance: b, Time: evTime},
+		{Kind: browse.Update, Instance: a6, Time: evTime},
+		{Kind: browse.Remove, Instance: a6, Time: evTime},
+	}
+	withBrowser(t, evs, false)
+	code, out, _ := lansd(t, "", "browse", "timezone", "-p")
+	assert.Equal(t, exitOK, code)
+	want := strings.Join([]string{
+		`+;lanA;IPv4;Same\032TZ;_timezone._tcp;local`,
+		`=;lanA;IPv4;Same\032TZ;_timezone._tcp;local;h2.local;198.18.1.2;8080;"path=/tz"`,
+		`+;lanB;IPv4;Same\032TZ;_timezone._tcp;local`,
+		`=;lanB;IPv4;Same\032TZ;_timezone._tcp;local;h2.local;198.18.2.2;9090;"path=/tz"`,
+		`+;lanA;IPv6;Same\032TZ;_timezone._tcp;local`,
+		`=;lanA;IPv6;Same\032TZ;_timezone._tcp;local;h2.local;fe80::2;8080;"path=/tz"`,
+		`-;lanA;IPv4;Same\032TZ;_timezone._tcp;local`,
+		`-;lanA;IPv6;Same\032TZ;_timezone._tcp;local`,
+	}, "\n") + "\n"
+	assert.Equal(t, want, out)
+
+	// The human and JSON forms print no update for a family seen later.
+	withBrowser(t, evs, false)
+	code, out, _ = lansd(t, "", "browse", "timezone", "--json")
+	assert.Equal(t, exitOK, code)
+	var kinds, ifaces []string
+	for _, e := range clitest.Output(t, out) {
+		kinds = append(kinds, e.Event)
+		ifaces = append(ifaces, strings.Join(e.Iface, ","))
+	}
+	assert.Equal(t, []string{"add", "add", "remove"}, kinds)
+	assert.Equal(t, []string{"lanA", "lanB", "lanA"}, ifaces, `"iface" names the one interface`)
+	withBrowser(t, evs, false)
+	_, out, _ = lansd(t, "", "browse", "timezone")
+	assert.Equal(t, 3, strings.Count(out, "\n"), out)
+}
+
+// A ';' anywhere (TXT value, interface, host, domain) is escaped: every
+// --parsable line splits at ';' into the same fields. An instance without
+// address has an empty ADDRESS field.
+func TestBrowseParsableSemicolons(t *testing.T) {
+	in := testInstance(t, "timezone", "A;B", mustRecord(t, "path=/a;b", "k;ey=v;;"))
+	in.Host = "h;2.local."
+	in.Domain = "ex;ample."
+	in.Name = `A;B._timezone._tcp.ex;ample.`
+	in.Ifaces = []string{`odd;if\`}
+	in.Seen = []browse.Source{{Iface: `odd;if\`, Family: sd.IPv4}}
+	in.Addrs = nil
+	withBrowser(t, []browse.Event{
+		{Kind: browse.Add, Instance: in, Time: evTime},
+		{Kind: browse.Remove, Instance: in, Time: evTime},
+	}, false)
+	code, out, _ := lansd(t, "", "browse", "timezone", "-p")
+	assert.Equal(t, exitOK, code)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 3)
+	assert.Equal(t, `+;odd\059if\\;IPv4;A\059B;_timezone._tcp;ex\059ample`, lines[0])
+	assert.Equal(t, `=;odd\059if\\;IPv4;A\059B;_timezone._tcp;ex\059ample;h\0592.local;;8080;"path=/a\059b" "k\059ey=v\059\059"`, lines[1])
+	assert.Len(t, strings.Split(lines[0], ";"), 6)
+	assert.Len(t, strings.Split(lines[1], ";"), 10)
+	assert.Len(t, strings.Split(lines[2], ";"), 6)
 }
 
 func TestBrowseOnceStopsWhenQuiet(t *testing.T) {
@@ -315,10 +398,10 @@ func TestResolveOutput(t *testing.T) {
 	t.Cleanup(func() { resolveInstance = old })
 	var gotName string
 	var gotDeadline bool
-	resolveInstance = func(ctx context.Context, name string, opts browse.Options) (browse.Instance, error) {
+	resolveInstance = func(ctx context.Context, name string, opts browse.Options) ([]browse.Instance, error) {
 		gotName = name
 		_, gotDeadline = ctx.Deadline()
-		return in, nil
+		return []browse.Instance{in}, nil
 	}
 	code, out, _ := lansd(t, "", "resolve", "Office TZ._timezone._tcp")
 	assert.Equal(t, exitOK, code)
@@ -337,9 +420,68 @@ func TestResolveOutput(t *testing.T) {
 	assert.Equal(t, "resolved", got.Event)
 	assert.Equal(t, "Office TZ", got.Instance)
 
-	resolveInstance = func(ctx context.Context, name string, opts browse.Options) (browse.Instance, error) {
-		// As browse.Resolve returns it: wrapped, with the package prefix.
-		return browse.Instance{}, fmt.Errorf("browse: %w", &browse.ResolveError{Name: name, Missing: []string{"SRV record", "TXT record"}, Err: context.DeadlineExceeded})
+	resolveInstance = func(ctx context.Context, name string, opts browse.Options) ([]browse.Instance, error) {
+		// As browse.ResolveAll returns it: wrapped, with the package prefix.
+		return nil, fmt.Errorf("browse: %w", &browse.ResolveError{Name: name, Missing: []string{"SRV record", "TXT record"}, Err: context.DeadlineExceeded})
+	}
+	code, out, errOut := lansd(t, "", "resolve", "Nobody._timezone._tcp", "--timeout", "1s")
+	assert.Equal(t, exitNonConf, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, `lansd resolve: browse: resolving "Nobody._timezone._tcp.local.": no SRV record, no TXT record`)
+}
+
+// The same name on two links resolves to one line (or JSON object) per
+// link; --iface goes to the querier.
+func TestResolveOutputTwoLinks(t *testing.T) {
+	a := testInstance(t, "timezone", "Same TZ", mustRecord(t, "path=/tz"))
+	a.Ifaces = []string{"lanA"}
+	a.Addrs = []netip.Addr{netip.MustParseAddr("198.18.1.2")}
+	b := testInstance(t, "timezone", "Same TZ", mustRecord(t, "path=relative"))
+	b.Ifaces = []string{"lanB"}
+	b.Port = 9090
+	b.Addrs = []netip.Addr{netip.MustParseAddr("198.18.2.2")}
+	old := resolveInstance
+	t.Cleanup(func() { resolveInstance = old })
+	var gotIfaces []string
+	resolveInstance = func(ctx context.Context, name string, opts browse.Options) ([]browse.Instance, error) {
+		gotIfaces = opts.Interfaces
+		if len(opts.Interfaces) == 1 && opts.Interfaces[0] == "lanB" {
+			return []browse.Instance{b}, nil
+		}
+		return []browse.Instance{a, b}, nil
+	}
+	code, out, _ := lansd(t, "", "resolve", "Same TZ._timezone._tcp")
+	assert.Equal(t, exitOK, code)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 3, out) // two instances, the second with a finding
+	assert.Equal(t, `= Same TZ  _timezone._tcp  h2.local.:8080  198.18.1.2  "path=/tz"  ✓`, lines[0])
+	assert.Equal(t, `= Same TZ  _timezone._tcp  h2.local.:9090  198.18.2.2  "path=relative"  ✗`, lines[1])
+
+	code, _, _ = lansd(t, "", "resolve", "Same TZ._timezone._tcp", "--strict")
+	assert.Equal(t, exitNonConf, code, "one link's instance does not conform")
+
+	code, out, _ = lansd(t, "", "resolve", "Same TZ._timezone._tcp", "--json")
+	assert.Equal(t, exitOK, code)
+	evs := clitest.Output(t, out)
+	require.Len(t, evs, 2)
+	assert.Equal(t, []string{"lanA"}, evs[0].Iface)
+	assert.Equal(t, uint16(8080), evs[0].Port)
+	assert.Equal(t, []string{"lanB"}, evs[1].Iface)
+	assert.Equal(t, uint16(9090), evs[1].Port)
+
+	code, out, _ = lansd(t, "", "resolve", "Same TZ._timezone._tcp", "--iface", "lanB", "--json")
+	assert.Equal(t, exitOK, code)
+	assert.Equal(t, []string{"lanB"}, gotIfaces)
+	evs = clitest.Output(t, out)
+	require.Len(t, evs, 1)
+	assert.Equal(t, uint16(9090), evs[0].Port)
+}
+
+func TestResolveNotFound(t *testing.T) {
+	old := resolveInstance
+	t.Cleanup(func() { resolveInstance = old })
+	resolveInstance = func(ctx context.Context, name string, opts browse.Options) ([]browse.Instance, error) {
+		return nil, fmt.Errorf("browse: %w", &browse.ResolveError{Name: name, Missing: []string{"SRV record", "TXT record"}, Err: context.DeadlineExceeded})
 	}
 	code, out, errOut := lansd(t, "", "resolve", "Nobody._timezone._tcp", "--timeout", "1s")
 	assert.Equal(t, exitNonConf, code)

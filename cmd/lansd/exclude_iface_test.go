@@ -60,9 +60,9 @@ func TestBrowseAndResolveExcludeIface(t *testing.T) {
 	old := resolveInstance
 	t.Cleanup(func() { resolveInstance = old })
 	var got browse.Options
-	resolveInstance = func(_ context.Context, _ string, o browse.Options) (browse.Instance, error) {
+	resolveInstance = func(_ context.Context, _ string, o browse.Options) ([]browse.Instance, error) {
 		got = o
-		return testInstance(t, "timezone", "Office TZ", mustRecord(t, "path=/tz")), nil
+		return []browse.Instance{testInstance(t, "timezone", "Office TZ", mustRecord(t, "path=/tz"))}, nil
 	}
 	code, _, errOut = lansd(t, "", "resolve", "Office TZ._timezone._tcp", "--exclude-iface", "docker*")
 	assert.Equal(t, exitOK, code, errOut)

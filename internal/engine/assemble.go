@@ -12,19 +12,33 @@ import (
 	"github.com/lansd/lansd/txt"
 )
 
-// assemble builds t's instance from the cache, merging what was seen
-// on every interface and over both address families into one instance. It
-// reports whether the instance is complete (present, with SRV, TXT and at
-// least one address) and the key of its SRV target ("" without SRV).
+// instState says how far an instance's records go.
+type instState int
+
+const (
+	// stateIncomplete: not announced any more, or without SRV or TXT
+	// record.
+	stateIncomplete instState = iota
+	// stateNoAddress: announced, with SRV and TXT records, but its SRV
+	// target has no address on the instance's interface.
+	stateNoAddress
+	// stateComplete: announced, with SRV, TXT and at least one address.
+	stateComplete
+)
+
+// assemble builds t's instance from the records cached on its interface,
+// over both address families. It reports how complete the instance is and
+// the key of its SRV target ("" without SRV).
 //
-// When records disagree (across interfaces, or old and new data during a
-// cache flush): the SRV record with the lowest priority, then the highest
-// weight wins (RFC 2782 order), then the newest data (see newer); the TXT
-// record with the newest data wins.
-func (e *Engine) assemble(t *tracked) (sd.Instance, bool, string) {
+// When records disagree (old and new data during a cache flush): the SRV
+// record with the lowest priority, then the highest weight wins (RFC 2782
+// order), then the newest data (see newer); the TXT record with the newest
+// data wins.
+func (e *Engine) assemble(t *tracked) (sd.Instance, instState, string) {
 	var in sd.Instance
-	srv := e.bestSRV(t.key)
-	txtEn := e.latest(setKey{name: t.key, rrtype: dns.TypeTXT})
+	ifIndex := t.key.ifIndex
+	srv := e.bestSRV(ifIndex, t.key.name)
+	txtEn := e.latest(ifIndex, setKey{name: t.key.name, rrtype: dns.TypeTXT})
 	name := t.name
 	if srv != nil {
 		name = srv.rr.Header().Name
@@ -40,43 +54,29 @@ func (e *Engine) assemble(t *tracked) (sd.Instance, bool, string) {
 	in.Service = service
 	in.Domain = domain
 	in.Name = dnsname.Display(name)
+	iface := e.ask.IfaceName(ifIndex)
+	in.Ifaces = []string{iface}
 	var ttl time.Duration
 	minTTL := func(d time.Duration) {
 		if ttl == 0 || d < ttl {
 			ttl = d
 		}
 	}
-	// Where it was seen: its PTR records, or its SRV records when pinned
-	// without one.
-	sources := map[sd.Source]bool{}
-	addSource := func(en *Entry) {
-		for _, f := range []sd.Family{sd.IPv4, sd.IPv6} {
-			if en.families&familyBit(f) != 0 {
-				sources[sd.Source{Iface: e.ask.IfaceName(en.ifIndex), Family: f}] = true
-			}
-		}
-	}
+	// The families it was seen over: those of its PTR records, or of its
+	// SRV records when pinned without one.
+	var fams uint8
 	for en := range t.ptrs {
-		addSource(en)
+		fams |= en.families
 		minTTL(en.origTTL)
 	}
 	if len(t.ptrs) == 0 {
-		for _, en := range e.cache.lookup(setKey{name: t.key, rrtype: dns.TypeSRV}) {
-			addSource(en)
+		for _, en := range e.cache.lookupOn(ifIndex, setKey{name: t.key.name, rrtype: dns.TypeSRV}) {
+			fams |= en.families
 		}
 	}
-	for s := range sources {
-		in.Seen = append(in.Seen, s)
-	}
-	slices.SortFunc(in.Seen, func(a, b sd.Source) int {
-		if c := compareStrings(a.Iface, b.Iface); c != 0 {
-			return c
-		}
-		return int(a.Family) - int(b.Family)
-	})
-	for _, s := range in.Seen {
-		if !slices.Contains(in.Ifaces, s.Iface) {
-			in.Ifaces = append(in.Ifaces, s.Iface)
+	for _, f := range []sd.Family{sd.IPv4, sd.IPv6} {
+		if fams&familyBit(f) != 0 {
+			in.Seen = append(in.Seen, sd.Source{Iface: iface, Family: f})
 		}
 	}
 
@@ -88,7 +88,7 @@ func (e *Engine) assemble(t *tracked) (sd.Instance, bool, string) {
 		hostKey = dnsname.MustKey(r.Target)
 		minTTL(srv.origTTL)
 		var addrTTL time.Duration
-		in.Addrs, addrTTL = e.addresses(hostKey)
+		in.Addrs, addrTTL = e.addresses(ifIndex, hostKey)
 		if addrTTL > 0 {
 			minTTL(addrTTL)
 		}
@@ -103,14 +103,21 @@ func (e *Engine) assemble(t *tracked) (sd.Instance, bool, string) {
 		}
 	}
 	in.TTL = ttl
-	complete := t.present() && srv != nil && txtEn != nil && len(in.Addrs) > 0
-	return in, complete, hostKey
+	st := stateIncomplete
+	if e.present(t) && srv != nil && txtEn != nil {
+		st = stateNoAddress
+		if len(in.Addrs) > 0 {
+			st = stateComplete
+		}
+	}
+	return in, st, hostKey
 }
 
-// bestSRV returns the SRV record of instance key to use, nil if none.
-func (e *Engine) bestSRV(key string) *Entry {
+// bestSRV returns the SRV record of instance key on ifIndex to use, nil
+// if none.
+func (e *Engine) bestSRV(ifIndex int, key string) *Entry {
 	var best *Entry
-	for _, en := range e.cache.lookup(setKey{name: key, rrtype: dns.TypeSRV}) {
+	for _, en := range e.cache.lookupOn(ifIndex, setKey{name: key, rrtype: dns.TypeSRV}) {
 		if best == nil || betterSRV(en, best) {
 			best = en
 		}
@@ -147,10 +154,11 @@ func newer(a, b *Entry) bool {
 	return a.key < b.key
 }
 
-// latest returns the entry of a set with the newest data, nil if none.
-func (e *Engine) latest(s setKey) *Entry {
+// latest returns the entry of a set on ifIndex with the newest data, nil
+// if none.
+func (e *Engine) latest(ifIndex int, s setKey) *Entry {
 	var best *Entry
-	for _, en := range e.cache.lookup(s) {
+	for _, en := range e.cache.lookupOn(ifIndex, s) {
 		if best == nil || newer(en, best) {
 			best = en
 		}
@@ -158,27 +166,40 @@ func (e *Engine) latest(s setKey) *Entry {
 	return best
 }
 
-// addresses returns the addresses of host key h seen on any interface
-// (IPv6 link-local ones zoned with the interface), sorted IPv4 first, and
-// the smallest TTL among them.
-func (e *Engine) addresses(h string) ([]netip.Addr, time.Duration) {
+// addresses returns the addresses of host key h seen on ifIndex (IPv6
+// link-local ones zoned with the interface), sorted IPv4 first, and the
+// smallest TTL among them. Addresses said goodbye to or flushed (RFC 6762
+// sections 10.1 and 10.2: they live one more second) are left out when
+// the host has others: a changed address is then one update with the new
+// set, not the new address added and the old one removed a second later.
+// When every address is going, they stay until they expire, like the
+// instance's other records.
+func (e *Engine) addresses(ifIndex int, h string) ([]netip.Addr, time.Duration) {
+	var ens []*Entry
+	live := false
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		for _, en := range e.cache.lookupOn(ifIndex, setKey{name: h, rrtype: t}) {
+			if en.addr().IsValid() {
+				ens = append(ens, en)
+				live = live || !en.goodbye
+			}
+		}
+	}
 	var out []netip.Addr
 	var ttl time.Duration
-	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		for _, en := range e.cache.lookup(setKey{name: h, rrtype: t}) {
-			a := en.addr()
-			if !a.IsValid() {
-				continue
-			}
-			if a.Is6() && (a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
-				a = a.WithZone(e.ask.IfaceName(en.ifIndex))
-			}
-			if !slices.Contains(out, a) {
-				out = append(out, a)
-			}
-			if ttl == 0 || en.origTTL < ttl {
-				ttl = en.origTTL
-			}
+	for _, en := range ens {
+		if live && en.goodbye {
+			continue
+		}
+		a := en.addr()
+		if a.Is6() && (a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
+			a = a.WithZone(e.ask.IfaceName(en.ifIndex))
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+		if ttl == 0 || en.origTTL < ttl {
+			ttl = en.origTTL
 		}
 	}
 	slices.SortFunc(out, func(a, b netip.Addr) int {
@@ -193,24 +214,25 @@ func (e *Engine) addresses(h string) ([]netip.Addr, time.Duration) {
 	return out, ttl
 }
 
-// askMissing asks, through Asker.Resolve, for what an incomplete instance
-// lacks: its SRV and TXT records by instance name, and A and AAAA records
-// of its SRV target when no address is known (answers normally come as
-// additional records, RFC 6763 section 12, but may be missing or arrive in
-// other packets). When the questions go out is the asker's business (for
-// Multicast DNS, RFC 6762 section 5.2).
+// askMissing asks, through Asker.Resolve, for what an instance lacks on
+// its interface: its SRV and TXT records by instance name, and A and AAAA
+// records of its SRV target when no address is known (answers normally
+// come as additional records, RFC 6763 section 12, but may be missing or
+// arrive in other packets). When the questions go out, and on which
+// interfaces, is the asker's business (for Multicast DNS, RFC 6762 section
+// 5.2: on every interface).
 func (e *Engine) askMissing(t *tracked, now time.Time) {
 	var qs []Question
-	if !e.cache.has(setKey{name: t.key, rrtype: dns.TypeSRV}) {
+	ifIndex := t.key.ifIndex
+	if !e.cache.hasOn(ifIndex, setKey{name: t.key.name, rrtype: dns.TypeSRV}) {
 		qs = append(qs, Question{Name: t.name, Type: dns.TypeSRV})
 	}
-	if !e.cache.has(setKey{name: t.key, rrtype: dns.TypeTXT}) {
+	if !e.cache.hasOn(ifIndex, setKey{name: t.key.name, rrtype: dns.TypeTXT}) {
 		qs = append(qs, Question{Name: t.name, Type: dns.TypeTXT})
 	}
-	if srv := e.bestSRV(t.key); srv != nil {
+	if srv := e.bestSRV(ifIndex, t.key.name); srv != nil {
 		target := srv.rr.(*dns.SRV).Target
-		hk := dnsname.MustKey(target)
-		if !e.cache.has(setKey{name: hk, rrtype: dns.TypeA}) && !e.cache.has(setKey{name: hk, rrtype: dns.TypeAAAA}) {
+		if !e.hasAddress(ifIndex, dnsname.MustKey(target)) {
 			qs = append(qs, Question{Name: target, Type: dns.TypeA}, Question{Name: target, Type: dns.TypeAAAA})
 		}
 	}
@@ -219,19 +241,30 @@ func (e *Engine) askMissing(t *tracked, now time.Time) {
 	}
 }
 
+// hasAddress reports whether an A or AAAA record of host key h is cached
+// on ifIndex.
+func (e *Engine) hasAddress(ifIndex int, h string) bool {
+	return e.cache.hasOn(ifIndex, setKey{name: h, rrtype: dns.TypeA}) || e.cache.hasOn(ifIndex, setKey{name: h, rrtype: dns.TypeAAAA})
+}
+
 // Needed reports whether a resolution question (name key, qtype) is still
-// wanted: an instance that is present lacks the record it asks for.
+// wanted: an instance present on some interface lacks there the record it
+// asks for, or a pinned instance has it nowhere yet.
 func (e *Engine) Needed(nameKey string, qtype uint16) bool {
 	switch qtype {
 	case dns.TypeSRV, dns.TypeTXT:
-		t := e.tracked[nameKey]
-		return t != nil && t.present() && !e.cache.has(setKey{name: nameKey, rrtype: qtype})
-	case dns.TypeA, dns.TypeAAAA:
-		if e.cache.has(setKey{name: nameKey, rrtype: dns.TypeA}) || e.cache.has(setKey{name: nameKey, rrtype: dns.TypeAAAA}) {
-			return false
+		s := setKey{name: nameKey, rrtype: qtype}
+		if _, pinned := e.pins[nameKey]; pinned && !e.cache.has(s) {
+			return true
 		}
+		for _, t := range e.tracked[nameKey] {
+			if e.present(t) && !e.cache.hasOn(t.key.ifIndex, s) {
+				return true
+			}
+		}
+	case dns.TypeA, dns.TypeAAAA:
 		for k := range e.hostIdx[nameKey] {
-			if t := e.tracked[k]; t != nil && t.present() {
+			if t := e.get(k); t != nil && e.present(t) && !e.hasAddress(k.ifIndex, nameKey) {
 				return true
 			}
 		}
@@ -242,8 +275,8 @@ func (e *Engine) Needed(nameKey string, qtype uint16) bool {
 // interested reports whether the browser has an active interest in en,
 // which makes it refresh en before it expires (RFC 6762 section 5.2): a
 // PTR record under a browsed type (or the enumeration name while
-// enumerating), the SRV and TXT records of a followed instance, the
-// addresses of its host.
+// enumerating), the SRV and TXT records of an instance followed on en's
+// interface, the addresses of its host there.
 func (e *Engine) interested(en *Entry) bool {
 	if en.goodbye {
 		return false
@@ -255,11 +288,14 @@ func (e *Engine) interested(en *Entry) bool {
 		}
 		return e.enumerating && en.set.name == servicesKey
 	case dns.TypeSRV, dns.TypeTXT:
-		t := e.tracked[en.set.name]
-		return t != nil && t.present()
+		t := e.get(instKey{ifIndex: en.ifIndex, name: en.set.name})
+		return t != nil && e.present(t)
 	case dns.TypeA, dns.TypeAAAA:
 		for k := range e.hostIdx[en.set.name] {
-			if t := e.tracked[k]; t != nil && t.present() {
+			if k.ifIndex != en.ifIndex {
+				continue
+			}
+			if t := e.get(k); t != nil && e.present(t) {
 				return true
 			}
 		}
@@ -281,21 +317,36 @@ func (e *Engine) related(en *Entry) bool {
 
 // Missing lists what the instance name still lacks, for sd.ResolveError:
 // "SRV record", "TXT record", "address of h2.local." or "address (no SRV
-// target yet)".
+// target yet)". When it was seen on several interfaces, it is what the
+// one that got furthest lacks.
 func (e *Engine) Missing(name string) []string {
 	key := dnsname.MustKey(name)
+	best := e.missingOn(-1, key)
+	for ifIndex := range e.tracked[key] {
+		if m := e.missingOn(ifIndex, key); len(m) < len(best) {
+			best = m
+		}
+	}
+	return best
+}
+
+// missingOn lists what instance key lacks on ifIndex (-1: nothing seen).
+func (e *Engine) missingOn(ifIndex int, key string) []string {
 	var out []string
-	srv := e.bestSRV(key)
+	var srv *Entry
+	if ifIndex >= 0 {
+		srv = e.bestSRV(ifIndex, key)
+	}
 	if srv == nil {
 		out = append(out, "SRV record")
 	}
-	if !e.cache.has(setKey{name: key, rrtype: dns.TypeTXT}) {
+	if ifIndex < 0 || !e.cache.hasOn(ifIndex, setKey{name: key, rrtype: dns.TypeTXT}) {
 		out = append(out, "TXT record")
 	}
 	if srv == nil {
 		out = append(out, "address (no SRV target yet)")
-	} else if addrs, _ := e.addresses(dnsname.MustKey(srv.rr.(*dns.SRV).Target)); len(addrs) == 0 {
-		out = append(out, "address of "+dnsname.Display(srv.rr.(*dns.SRV).Target))
+	} else if target := srv.rr.(*dns.SRV).Target; !e.hasAddress(ifIndex, dnsname.MustKey(target)) {
+		out = append(out, "address of "+dnsname.Display(target))
 	}
 	return out
 }

@@ -290,6 +290,28 @@ func (c *cache) lookup(s setKey) []*Entry {
 // has reports whether any entry of the set is cached.
 func (c *cache) has(s setKey) bool { return len(c.sets[s]) > 0 }
 
+// lookupOn returns the entries of an RRset received on interface ifIndex
+// (unordered).
+func (c *cache) lookupOn(ifIndex int, s setKey) []*Entry {
+	var out []*Entry
+	for e := range c.sets[s] {
+		if e.ifIndex == ifIndex {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// hasOn reports whether an entry of the set was received on ifIndex.
+func (c *cache) hasOn(ifIndex int, s setKey) bool {
+	for e := range c.sets[s] {
+		if e.ifIndex == ifIndex {
+			return true
+		}
+	}
+	return false
+}
+
 // next returns when the cache must next run (expiry or refresh), and false
 // when it is empty.
 func (c *cache) next() (time.Time, bool) {

@@ -38,6 +38,30 @@
 // scheduler asks these questions on the link; the unicast poller asks every
 // question of its plan in each poll and needs none of them.
 //
+// # Instances and events
+//
+// An instance is a name on one interface: Multicast DNS names are per
+// link (RFC 6762), so the same name seen on two interfaces is two
+// instances, each with its own events, addresses (only those received on
+// its interface), TTL and verdict, and Ifaces naming its one interface.
+// The unicast poller caches everything on one pseudo-interface named after
+// its servers, where an instance is its name alone. Events:
+//
+//   - Add: the instance became reportable: it is announced (a PTR record
+//     names it, or it is pinned) with its SRV and TXT records and at least
+//     one address of its SRV target; or with SRV and TXT but no address
+//     once Config.AddressWait has passed since it was first found so. It
+//     is then reported with host and port, empty Addrs and a warning
+//     finding in Report naming the host without address.
+//   - Update: its TXT record, port, target host, addresses or the address
+//     families it was seen over (Seen) changed; an address arriving for an
+//     instance reported without one is an Update. A changed address
+//     (cache-flush or goodbye of the old one) is one Update with the new
+//     set: records about to go are left out while the host has others.
+//   - Remove: it is no longer announced (goodbye, expiry, flush, or its
+//     interface went away: Purge), or it lost its SRV or TXT record. The
+//     event carries the last state reported.
+//
 // # The loop
 //
 // Both browsers run their engine on a Loop, the one goroutine that owns
@@ -111,6 +135,13 @@ type Config struct {
 	// Sink, when set, sees every event as it is queued, and the events are
 	// not kept for NextEvent (resolution and enumeration need no queue).
 	Sink func(sd.Event)
+	// AddressWait is how long an instance with its SRV and TXT records but
+	// no address of its SRV target is held back, from when it is first
+	// found so, before it is reported without address (the resolution
+	// window: for Multicast DNS, time for the address questions to be
+	// asked three times); 0 reports it at the first Settle (a unicast DNS
+	// poll asks for the addresses before its answers are applied).
+	AddressWait time.Duration
 }
 
 // MaxTypes bounds the service types added by enumeration.
@@ -134,9 +165,19 @@ type Engine struct {
 	enumerating, autoTypes bool
 	seenTypes              map[string]string // key -> "_x._tcp"
 
-	tracked map[string]*tracked        // by instance name key
-	hostIdx map[string]map[string]bool // host key -> instance keys
-	dirty   map[string]bool            // instance keys to recompute
+	// tracked are the instances followed, by name key, then interface
+	// index (see instKey).
+	tracked map[string]map[int]*tracked
+	hostIdx map[string]map[instKey]bool // host key -> instances whose SRV target it is
+	dirty   map[instKey]bool            // instances to recompute
+	// pins are the names pinned (resolution) by key; pinAsk those whose
+	// SRV and TXT records are to be asked for at the next Settle.
+	pins   map[string]string
+	pinAsk map[string]bool
+	// addrWait is Config.AddressWait; waiting holds, for the instances
+	// found without address and not yet reported, when they will be.
+	addrWait time.Duration
+	waiting  map[instKey]time.Time
 
 	pending []sd.Event
 }
@@ -159,9 +200,13 @@ func New(cfg Config) *Engine {
 		cache:     newCache(cfg.MaxRecords, rnd),
 		types:     map[string]Type{},
 		seenTypes: map[string]string{},
-		tracked:   map[string]*tracked{},
-		hostIdx:   map[string]map[string]bool{},
-		dirty:     map[string]bool{},
+		tracked:   map[string]map[int]*tracked{},
+		hostIdx:   map[string]map[instKey]bool{},
+		dirty:     map[instKey]bool{},
+		pins:      map[string]string{},
+		pinAsk:    map[string]bool{},
+		addrWait:  max(0, cfg.AddressWait),
+		waiting:   map[instKey]time.Time{},
 	}
 	e.cache.related = e.related
 	e.cache.removed = e.entryRemoved
@@ -183,11 +228,17 @@ func (e *Engine) Put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (*Entry
 	case isNew:
 		e.recordChanged(en, true)
 	case en.goodbye:
-		// Goodbye: nothing changes until it expires, one second from now
-		// (RFC 6762 section 10.1).
-	case en.set.rrtype == dns.TypePTR:
-		// A refreshed PTR record may have arrived over another family:
-		// the instance's Seen changes.
+		// Goodbye: the record stays until it expires, one second from now
+		// (RFC 6762 section 10.1); an address said goodbye to leaves its
+		// instances' addresses at once when the host has others (see
+		// addresses).
+		if t := en.set.rrtype; t == dns.TypeA || t == dns.TypeAAAA {
+			e.recordChanged(en, false)
+		}
+	case en.set.rrtype == dns.TypePTR || en.set.rrtype == dns.TypeSRV:
+		// A refreshed PTR record (or the SRV record of a pinned instance)
+		// may have arrived over another family: the instance's Seen
+		// changes.
 		e.recordChanged(en, true)
 	}
 	return en, isNew
@@ -197,7 +248,15 @@ func (e *Engine) Put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (*Entry
 // section 10.2): the other records of its RRset on its interface received
 // more than a second ago expire in one second. Records of one packet never
 // flush each other, so the caller flushes after putting the whole packet.
-func (e *Engine) Flush(en *Entry, now time.Time) { e.cache.flush(en, now) }
+func (e *Engine) Flush(en *Entry, now time.Time) {
+	if e.cache.flush(en, now) > 0 {
+		if t := en.set.rrtype; t == dns.TypeA || t == dns.TypeAAAA {
+			// The flushed addresses leave the host's address set at once
+			// (see addresses).
+			e.recordChanged(en, false)
+		}
+	}
+}
 
 // Confirm keeps en until until, without refresh questions: a unicast DNS
 // answer has no goodbye, so its records stay until a later poll no longer
@@ -222,9 +281,30 @@ func (e *Engine) RemoveIf(gone func(*Entry) bool) {
 // Purge removes every record received on interface ifIndex (it is gone).
 func (e *Engine) Purge(ifIndex int) { e.cache.purge(ifIndex) }
 
-// Wake returns when Advance must next run, and false when the cache is
-// empty.
-func (e *Engine) Wake() (time.Time, bool) { return e.cache.next() }
+// Wake returns when Advance must next run, and false when nothing is due
+// (the cache is empty and no instance waits for its address).
+func (e *Engine) Wake() (time.Time, bool) {
+	t, ok := e.cache.next()
+	for _, d := range e.waiting {
+		if !ok || d.Before(t) {
+			t, ok = d, true
+		}
+	}
+	return t, ok
+}
+
+// AddressWaitEnd returns when the last instance now held back for want of
+// an address will be reported (see Config.AddressWait), and false when
+// none is.
+func (e *Engine) AddressWaitEnd() (time.Time, bool) {
+	var t time.Time
+	for _, d := range e.waiting {
+		if d.After(t) {
+			t = d
+		}
+	}
+	return t, !t.IsZero()
+}
 
 // Advance runs the cache's timers due at now: records whose TTL has run out
 // leave the cache (their instances are settled next), and every record
@@ -233,6 +313,14 @@ func (e *Engine) Wake() (time.Time, bool) { return e.cache.next() }
 // a querier "MUST NOT perform this cache maintenance for records for which
 // it has no local clients").
 func (e *Engine) Advance(now time.Time) {
+	// Instances whose resolution window is over are reported at the next
+	// Settle.
+	for k, d := range e.waiting {
+		if !now.Before(d) {
+			delete(e.waiting, k)
+			e.dirty[k] = true
+		}
+	}
 	for _, en := range e.cache.advance(now) {
 		if e.interested(en) {
 			e.ask.Refresh(Question{Name: en.rr.Header().Name, Type: en.set.rrtype}, now)
@@ -267,11 +355,11 @@ func (e *Engine) EventSent() {
 func (e *Engine) Stats() sd.Stats {
 	var s sd.Stats
 	s.Records = e.cache.Len()
-	for _, t := range e.tracked {
+	e.eachTracked(func(t *tracked) {
 		if t.last != nil {
 			s.Instances++
 		}
-	}
+	})
 	s.Expired = e.cache.stats.expired
 	s.Flushed = e.cache.stats.flushed
 	s.Goodbyes = e.cache.stats.goodbyes
@@ -288,25 +376,39 @@ type Tracked struct {
 }
 
 // Tracked returns the instances followed (named by a PTR record under a
-// browsed type, or pinned), in no particular order.
+// browsed type, or pinned), once per interface they are followed on, in
+// no particular order.
 func (e *Engine) Tracked() []Tracked {
-	out := make([]Tracked, 0, len(e.tracked))
-	for _, t := range e.tracked {
+	var out []Tracked
+	e.eachTracked(func(t *tracked) {
 		tr := Tracked{Name: t.name}
-		if srv := e.bestSRV(t.key); srv != nil {
+		if srv := e.bestSRV(t.key.ifIndex, t.key.name); srv != nil {
 			tr.Target = srv.rr.(*dns.SRV).Target
 		}
 		out = append(out, tr)
+	})
+	for k, name := range e.pins {
+		if len(e.tracked[k]) == 0 {
+			out = append(out, Tracked{Name: name})
+		}
 	}
 	return out
 }
 
-// Pin follows the instance name without a PTR record (resolution): it is
-// settled at the next Settle and asked for until it is complete.
+// Pin follows the instance name without a PTR record (resolution): its
+// SRV and TXT records are asked for at the next Settle, and on every
+// interface they arrive on it is followed as an instance of its own,
+// asked for until it is complete.
 func (e *Engine) Pin(name string) {
-	t := e.track(name)
-	t.pinned = true
-	e.dirty[t.key] = true
+	k := dnsname.MustKey(name)
+	if _, ok := e.pins[k]; !ok {
+		e.pins[k] = name
+	}
+	e.pinAsk[k] = true
+	for _, t := range e.tracked[k] {
+		t.pinned = true
+		e.dirty[t.key] = true
+	}
 }
 
 // Browsed returns the PTR question names of the types browsed, sorted.

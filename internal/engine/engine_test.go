@@ -113,11 +113,17 @@ func TestSeamPutSettleEvents(t *testing.T) {
 	assert.Equal(t, 1, st.Instances)
 	assert.Equal(t, []Tracked{{Name: tzName, Target: "h2.local."}}, e.Tracked())
 
-	// The same records again: nothing to report. The PTR record over IPv6
-	// too: Seen grows, still no event.
-	putAll(e, 2, sd.IPv6, t0.Add(time.Second), tzRecords(120)...)
+	// The same records again: nothing to report.
+	putAll(e, 2, sd.IPv4, t0.Add(time.Second), tzRecords(120)...)
 	assert.Empty(t, events(e, t0.Add(time.Second)))
-	assert.Len(t, e.Instances()[0].Seen, 2)
+	// The PTR record over IPv6 too: Seen grows, an Update (--parsable
+	// prints a line per family the instance was seen over).
+	putAll(e, 2, sd.IPv6, t0.Add(time.Second), tzRecords(120)...)
+	evs = events(e, t0.Add(time.Second))
+	require.Len(t, evs, 1)
+	assert.Equal(t, sd.Update, evs[0].Kind)
+	assert.Equal(t, []sd.Source{{Iface: "eth2", Family: sd.IPv4}, {Iface: "eth2", Family: sd.IPv6}}, evs[0].Instance.Seen)
+	assert.Equal(t, in.Addrs, evs[0].Instance.Addrs)
 
 	// A new TXT record: Update.
 	t1 := t0.Add(3 * time.Second)
@@ -316,18 +322,28 @@ func TestSeamConfirmAndRemoveIf(t *testing.T) {
 	assert.Zero(t, e.Stats().Records)
 }
 
+// An interface that goes away (Purge) takes its instances with it, at
+// once; the same name on another interface is another instance, left as
+// it was.
 func TestSeamPurgeInterface(t *testing.T) {
 	e, _ := newTestEngine(t, Config{})
 	putAll(e, 2, sd.IPv4, t0, tzRecords(120)...)
 	putAll(e, 3, sd.IPv4, t0, tzRecords(120)...)
-	require.Len(t, events(e, t0), 1)
+	require.Len(t, events(e, t0), 2, "one instance per interface")
 	e.Purge(3)
 	evs := events(e, t0.Add(time.Second))
 	require.Len(t, evs, 1)
-	assert.Equal(t, sd.Update, evs[0].Kind, "the addresses zoned with eth3 are gone")
+	assert.Equal(t, sd.Remove, evs[0].Kind)
+	assert.Equal(t, []string{"eth3"}, evs[0].Instance.Ifaces)
+	assert.Equal(t, []netip.Addr{netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("fe80::2%eth3")}, evs[0].Instance.Addrs,
+		"Remove carries the last state")
+	require.Len(t, e.Instances(), 1)
 	assert.Equal(t, []string{"eth2"}, e.Instances()[0].Ifaces)
 	e.Purge(2)
 	evs = events(e, t0.Add(2*time.Second))
 	require.Len(t, evs, 1)
 	assert.Equal(t, sd.Remove, evs[0].Kind)
+	assert.Empty(t, e.Tracked())
+	_, ok := e.Wake()
+	assert.False(t, ok, "nothing left")
 }

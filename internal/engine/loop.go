@@ -186,7 +186,7 @@ func (l *Loop) Quiet() <-chan struct{} { return l.quiet }
 // Done returns a channel closed when the loop has stopped.
 func (l *Loop) Done() <-chan struct{} { return l.done }
 
-// Instances returns the engine's complete instances (Engine.Instances),
+// Instances returns the engine's reported instances (Engine.Instances),
 // none once the loop has stopped.
 func (l *Loop) Instances() []sd.Instance {
 	var out []sd.Instance
