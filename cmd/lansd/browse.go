@@ -9,14 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/dnsname"
@@ -485,16 +483,6 @@ type eventPrinter struct {
 
 func newEventPrinter(env *cliEnv, jsonOut, parsable bool) *eventPrinter {
 	return &eventPrinter{env: env, jsonOut: jsonOut, parsable: parsable}
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // startCounter shows "browsing N types: I instances, R records, Q queries"
