@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: build test deps unit fuzz vet
+.PHONY: build test deps unit fuzz vet cross
 
 # Static, without cgo: lansd needs none, and an idle daemon is smaller.
 build:
@@ -19,6 +19,11 @@ deps:
 
 vet:
 	$(GO) vet ./...
+
+# Builds and vets every package, test files included, for darwin, freebsd
+# and windows (amd64 and arm64): README "Platforms".
+cross:
+	./scripts/cross.sh
 
 unit:
 	$(GO) test -count=1 ./...

@@ -18,7 +18,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/lantest"
@@ -34,17 +33,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 	}
 	os.Exit(code)
-}
-
-// mono returns CLOCK_MONOTONIC in nanoseconds. It is one clock for every
-// namespace on the machine, so timestamps printed by helpers in different
-// namespaces (and python's time.monotonic_ns) compare directly.
-func mono() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		panic(err) // cannot happen on Linux
-	}
-	return ts.Nano()
 }
 
 // pyzcScript returns the python-zeroconf peer script, skipping (or failing

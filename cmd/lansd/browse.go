@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/dnsname"
@@ -532,16 +530,6 @@ func shownChanged(a, b browse.Instance) bool {
 	wa, _ := a.TXT.Encode()
 	wb, _ := b.TXT.Encode()
 	return !bytes.Equal(wa, wb)
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // startCounter shows "browsing N types: I instances, R records, Q queries"

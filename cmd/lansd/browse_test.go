@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/internal/clitest"
@@ -504,29 +503,6 @@ func TestAvahiEscaping(t *testing.T) {
 	assert.Equal(t, `caf\195\169`, avahiEscapeLabel("café"))
 	assert.Equal(t, `"a=1" "flag" "k=\010x"`, avahiTXT(mustRecord(t, "a=1", "flag", `k=\x0ax`)))
 	assert.Equal(t, ``, avahiTXT(txt.Record{}))
-}
-
-// openPTY returns a pseudo-terminal pair, or skips when there is none.
-func openPTY(t *testing.T) (master, tty *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlocking the pseudo-terminal: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("pseudo-terminal number: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("opening /dev/pts/%d: %v", n, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return m, s
 }
 
 func TestBrowseCounterOnlyOnTerminal(t *testing.T) {

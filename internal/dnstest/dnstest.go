@@ -334,7 +334,7 @@ func (s *Server) start(named string) error {
 	cmd := exec.Command(named, "-c", filepath.Join(s.Dir, "named.conf"), "-p", strconv.Itoa(s.Port), "-u", "root", "-g", "-n", "1")
 	cmd.Dir = s.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", named, err)
 	}
@@ -392,12 +392,15 @@ func (s *Server) Stop() {
 		return
 	}
 	s.stopped.Do(func() {
-		pid := s.cmd.Process.Pid
-		_ = syscall.Kill(pid, syscall.SIGTERM)
+		p := s.cmd.Process
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			// No SIGTERM (Windows) or already gone: kill at once.
+			_ = p.Kill()
+		}
 		select {
 		case <-s.done:
 		case <-time.After(stopTimeout):
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = p.Kill()
 			<-s.done
 		}
 	})

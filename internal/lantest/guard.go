@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 // Environment variables that turn a re-executed test binary into a guard.
@@ -79,16 +78,6 @@ func Guard(ns string) error {
 		}
 	}
 	return nil
-}
-
-// nsID identifies the namespace behind path as "dev:ino" (stat follows the
-// /proc symlink to the nsfs inode).
-func nsID(path string) (string, error) {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return "", fmt.Errorf("stat %s: %w", path, err)
-	}
-	return fmt.Sprintf("%d:%d", st.Dev, st.Ino), nil
 }
 
 // guardedNS is the namespace Guard proved at start-up ("" when this process is
@@ -230,7 +219,7 @@ func setHostname(name string) error {
 	if self == parent {
 		return fmt.Errorf("uts namespace %s is the test process's own: not setting host name", self)
 	}
-	if err := syscall.Sethostname([]byte(name)); err != nil {
+	if err := sethostname(name); err != nil {
 		return fmt.Errorf("sethostname %q: %w", name, err)
 	}
 	return nil
@@ -253,7 +242,7 @@ func execProgram(spec string) {
 			env = append(env, kv)
 		}
 	}
-	err = syscall.Exec(path, append([]string{s.Name}, s.Args...), env)
+	err = execve(path, append([]string{s.Name}, s.Args...), env)
 	fmt.Fprintf(os.Stderr, "lantest guard: exec %s: %v\n", path, err)
 	os.Exit(126)
 }

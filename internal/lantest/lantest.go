@@ -34,7 +34,9 @@
 //	}
 //
 // Tests are skipped with a clear message when the process is not root or
-// ip/unshare are missing; with LANSD_REQUIRE_NETNS=1 they fail instead.
+// ip/unshare are missing, or the system is not Linux (the package compiles
+// everywhere so that test files importing it do, but runs nothing there: the
+// guard refuses); with LANSD_REQUIRE_NETNS=1 they fail instead.
 package lantest
 
 import (
@@ -50,7 +52,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -145,6 +146,9 @@ type tools struct{ ip, unshare, self string }
 // (fails) the test when the harness cannot run here.
 func requireTools(t testing.TB) tools {
 	t.Helper()
+	if err := namespacesSupported(); err != nil {
+		skipOrFatal(t, "%v", err)
+	}
 	if os.Geteuid() != 0 {
 		skipOrFatal(t, "network namespaces need root (euid %d)", os.Geteuid())
 	}
@@ -346,7 +350,7 @@ func deleteNS(ns string) error {
 			return fmt.Errorf("processes %v in %s did not die", pids, ns)
 		}
 		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killPID(pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -74,7 +73,7 @@ func guardCommand(ctx context.Context, ns, hostname, modeEnv, extraFlag string, 
 		modeEnv,
 	)
 	// Own process group, so that cleanup can kill what the program forks.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setpgid(cmd)
 	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }
@@ -160,8 +159,8 @@ func startProc(t testing.TB, cmd *exec.Cmd, name string, onLine func(Stream, str
 			return
 		}
 		_ = p.stdin.Close()
-		// Negative PID: the process group this Proc leads (Setpgid).
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		// The process group this Proc leads (setpgid).
+		killGroup(cmd.Process.Pid)
 		select {
 		case <-p.done:
 		case <-time.After(10 * time.Second):

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 )
 
 // familyConn is the thin per-family layer over x/net's ipv4.PacketConn and
@@ -29,18 +28,22 @@ type familyConn interface {
 }
 
 // listenSocket opens the mDNS socket of family f: UDP bound to the wildcard
-// address on Port with SO_REUSEADDR and SO_REUSEPORT (so other responders on
-// the host can share the port, RFC 6762 section 15.1), IPV6_V6ONLY for IPv6,
-// packet info control messages on, multicast loopback on, and TTL / hop limit
-// 255 for unicast and multicast (RFC 6762 section 11).
+// address on Port with the operating system's port sharing options (so other
+// responders on the host can share the port, RFC 6762 section 15.1; see
+// socketOptions in sockopt_*.go for what each system gets), IPV6_V6ONLY for
+// IPv6, packet info control messages on, multicast loopback on, and TTL / hop
+// limit 255 for unicast and multicast (RFC 6762 section 11).
 func listenSocket(ctx context.Context, f Family) (familyConn, error) {
 	network, addr := "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(Port))
 	if f == IPv6 {
 		network, addr = "udp6", net.JoinHostPort("::", strconv.Itoa(Port))
 	}
+	if err := checkPlatform(); err != nil {
+		return nil, fmt.Errorf("mdns: listen %s %s: %w", network, addr, err)
+	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
-		err := rc.Control(func(fd uintptr) { serr = socketOptions(int(fd), f) })
+		err := rc.Control(func(fd uintptr) { serr = socketOptions(fd, f) })
 		return errors.Join(err, serr)
 	}}
 	pc, err := lc.ListenPacket(ctx, network, addr)
@@ -53,27 +56,6 @@ func listenSocket(ctx context.Context, f Family) (familyConn, error) {
 		return nil, fmt.Errorf("mdns: %s socket options: %w", network, err)
 	}
 	return fc, nil
-}
-
-// socketOptions sets the options that must precede bind.
-func socketOptions(fd int, f Family) error {
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fmt.Errorf("SO_REUSEADDR: %w", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return fmt.Errorf("SO_REUSEPORT: %w", err)
-	}
-	if f == IPv6 {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
-			return fmt.Errorf("IPV6_V6ONLY: %w", err)
-		}
-		// Only groups this socket joined, on the interfaces it joined them
-		// on; best effort (Linux 4.20+).
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)
-		return nil
-	}
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)
-	return nil
 }
 
 func wrap(pc net.PacketConn, f Family) (familyConn, error) {
