@@ -89,9 +89,22 @@ type Config struct {
 }
 
 // InterfaceChange is one report of Config.OnChange: the interfaces a Conn
-// joined (Added) and forgot (Removed) at a rescan. The responder (package
-// announce) and the querier (package browse) receive it on their loops.
-type InterfaceChange struct{ Added, Removed []Interface }
+// joined (Added) and forgot (Removed: down, gone, or no longer usable), and
+// those it still serves whose advertisable address set changed (Changed).
+// The responder (package announce) and the querier (package browse)
+// receive it on their loops.
+type InterfaceChange struct {
+	Added, Removed []Interface
+	Changed        []AddrChange
+}
+
+// AddrChange is a change of the advertisable addresses of an interface a
+// Conn keeps serving: Interface is its new state (Interface.Addrs the new
+// set), Added and Removed the addresses that joined and left the set.
+type AddrChange struct {
+	Interface      Interface
+	Added, Removed []netip.Addr
+}
 
 // OnLink reports whether src may be on ifc's link (RFC 6762 sections 5.5,
 // 6 and 11: unicast queries and unicast responses are accepted only from
