@@ -223,6 +223,23 @@ func (r *Responder) conflictStorm() bool {
 // service instance, "host-2", "host-3", ... for the host, skipping names
 // this responder already uses.
 func (r *Responder) rename(e *entity) {
+	if e.kind == kindHost {
+		// The SRV records pointing at the old name are our own data still
+		// held in caches: seen again, they are no conflict for the
+		// services (RFC 6762 section 9), which would otherwise be renamed
+		// in turn.
+		var srvs []rec
+		for _, s := range r.services {
+			if s.svc.host == "" && s.state != stateRemoved {
+				for _, rc := range r.serviceRecords(s) {
+					if rc.rr.Header().Rrtype == dns.TypeSRV {
+						srvs = append(srvs, rc)
+					}
+				}
+			}
+		}
+		r.markFormer(srvs)
+	}
 	label := e.label
 	for range 10000 {
 		if e.kind == kindHost {

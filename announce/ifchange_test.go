@@ -796,3 +796,39 @@ func TestInterfaceUpDuringStartupProbing(t *testing.T) {
 		assert.Empty(t, logs.errors())
 	})
 }
+
+// A host renamed after a genuine conflict: the SRV records that pointed at
+// the old name, repeated by a peer that holds them, are our own former
+// data, and do not rename the services in turn (the cascade of renames a
+// stale cache would otherwise cause).
+func TestHostRenameDoesNotCascadeToServices(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, Options{})
+		oldSRV := mdnstest.SRV(tzInst, "h1.local.", 8080, 120)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		f.peer.Send(t, mdnstest.Response(mdnstest.A("h1.local.", "198.51.100.12", 120)))
+		f.peer.Drain()
+		go func() {
+			for {
+				p, err := f.peer.ReadPacket(ctx)
+				if err != nil {
+					return
+				}
+				if !p.Msg.Response && len(p.Msg.Question) > 0 && dnsname.Equal(p.Msg.Question[0].Name, "h1.local.") {
+					_ = f.peer.SendMulticast(ctx, mdnstest.Response(mdnstest.A("h1.local.", "198.51.100.12", 120)), 0, sd.IPv4)
+				}
+			}
+		}()
+		time.Sleep(6 * time.Second)
+		require.Equal(t, "h1-2.local.", f.r.HostName())
+		events(f.tz)
+		for range 3 {
+			f.peer.Send(t, mdnstest.Response(oldSRV))
+			time.Sleep(500 * time.Millisecond)
+		}
+		time.Sleep(5 * time.Second)
+		assert.Equal(t, tzInst, f.tz.Name())
+		assertNoConflict(t, events(f.tz), "Office TZ")
+	})
+}
