@@ -1,7 +1,9 @@
 package announce
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -16,10 +18,17 @@ import (
 var announceIntervals = []time.Duration{time.Second, 2 * time.Second}
 
 // annMember is one name in an announcement sequence: the sequence goes on
-// for it while its annGen is still gen.
+// for it while its annGen is still gen, on the interfaces of scope (nil:
+// all of them).
 type annMember struct {
-	e   *entity
-	gen int
+	e     *entity
+	gen   int
+	scope map[int]bool
+}
+
+// covers reports whether m is announced on interface idx now.
+func (m annMember) covers(idx int) bool {
+	return (m.scope == nil || m.scope[idx]) && m.e.answerableOn(idx)
 }
 
 // startAnnouncing is called when e's name has been won: see
@@ -71,35 +80,72 @@ func (r *Responder) startAnnouncingAll(es []*entity) {
 	}
 }
 
+// announceAgain is called when names already held have been probed again
+// on some interfaces after a link change (Responder.reprobe): they are
+// announced there as at start-up (RFC 6762 section 8.3), unique records
+// with the cache-flush bit so that caches on that link hold exactly the
+// new set (section 10.2), and answered there again. The sequence runs
+// beside any other of theirs: it cancels none.
+func (r *Responder) announceAgain(es []*entity) {
+	seq := make([]annMember, 0, len(es))
+	for _, e := range es {
+		seq = append(seq, annMember{e: e, gen: e.annGen, scope: e.reprobe})
+		e.reprobe = nil
+	}
+	r.changed()
+	r.announceStep(seq, 0)
+	for _, m := range seq {
+		name := r.nameOf(m.e)
+		var ifs []string
+		for _, ifc := range r.tr.Interfaces() {
+			if m.scope[ifc.Index] {
+				ifs = append(ifs, ifc.Name)
+			}
+		}
+		r.log.Info("mdns: name probed again and announced after a link change", "name", name, "if", ifs)
+		r.emit(m.e, Event{Kind: EventAnnounced, Old: name, New: name,
+			Reason: fmt.Sprintf("probed again and announced on %s after a link change (RFC 6762 section 8)", strings.Join(ifs, ", "))})
+	}
+}
+
 // announceStep sends announcement number step of a sequence, for the
 // members still in it.
 func (r *Responder) announceStep(seq []annMember, step int) {
 	var live []annMember
-	var es []*entity
 	for _, m := range seq {
 		if m.e.annGen == m.gen && m.e.answerable() {
 			live = append(live, m)
-			es = append(es, m.e)
 		}
 	}
 	if len(live) == 0 {
 		return
 	}
 	for _, t := range r.targets() {
+		var es []*entity
+		for _, m := range live {
+			if m.covers(t.ifc.Index) {
+				es = append(es, m.e)
+			}
+		}
+		if len(es) == 0 {
+			continue
+		}
 		m := r.announcement(es, t, step > 0)
 		if len(m.Answer) > 0 {
 			r.multicast(t, m, true)
 		}
 	}
-	for _, e := range es {
-		e.announced = true
+	for _, m := range live {
+		m.e.announced = true
 	}
 	if step < len(announceIntervals) {
 		r.after(announceIntervals[step], func() { r.announceStep(live, step+1) })
 		return
 	}
-	for _, e := range es {
-		e.state = stateEstablished
+	for _, m := range live {
+		if m.scope == nil {
+			m.e.state = stateEstablished
+		}
 	}
 }
 
@@ -160,6 +206,9 @@ func (r *Responder) txtStep(e *entity, gen, step int) {
 	inst := r.nameOf(e)
 	rc := keyed(rec{rr: e.svc.txtRR(inst, r.ttl.other), unique: true})
 	for _, t := range r.targets() {
+		if !e.answerableOn(t.ifc.Index) {
+			continue // being probed again there; announced with the new data after
+		}
 		if step > 0 && r.multicastWithin(t.key(), rc.key, time.Second) {
 			continue
 		}
@@ -175,7 +224,7 @@ func (r *Responder) txtStep(e *entity, gen, step int) {
 // hostNSEC returns the host's NSEC record on ifc when one of A and AAAA is
 // missing there, asserting its absence (RFC 6762 section 6.1), else nil.
 func (r *Responder) hostNSEC(ifc mdns.Interface) dns.RR {
-	if !r.host.answerable() {
+	if !r.host.answerableOn(ifc.Index) {
 		return nil
 	}
 	if ifc.HasFamily(mdns.IPv4) && ifc.HasFamily(mdns.IPv6) {

@@ -57,7 +57,7 @@ func (r *Responder) index(ifc mdns.Interface) *recIndex {
 	ix := &recIndex{byName: map[string][]rec{}, owners: map[string]*entity{}, keys: map[string]bool{},
 		nsec: map[*entity]rec{}, addrs: slices.Clone(ifc.Addrs)}
 	for _, e := range append([]*entity{r.host}, r.services...) {
-		if !e.answerable() {
+		if !e.answerableOn(ifc.Index) {
 			continue
 		}
 		ix.owners[dnsname.MustKey(r.nameOf(e))] = e
@@ -180,6 +180,12 @@ func (r *Responder) handleQuery(p *mdns.Packet) {
 	}
 	if len(m.Ns) > 0 {
 		r.handleProbe(p)
+		if r.ownProbe(p) {
+			// Our own probe, looped back or heard through another of our
+			// interfaces on the same link: our own data is no conflict
+			// (RFC 6762 section 9), and needs no defence.
+			return
+		}
 	}
 	if r.continueTC(p) {
 		return // known answers for an earlier truncated query (section 7.2)

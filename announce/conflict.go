@@ -20,6 +20,7 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 	if p.Src.Port() != mdns.Port || m.Rcode != dns.RcodeSuccess || m.Opcode != dns.OpcodeQuery {
 		return
 	}
+	r.noteLink(p)
 	rrs := make([]dns.RR, 0, len(m.Answer)+len(m.Extra))
 	rrs = append(rrs, m.Answer...)
 	rrs = append(rrs, m.Extra...)
@@ -29,11 +30,27 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 	hit := map[*entity]bool{}
 	owners := r.owners()
 	own := map[*entity]map[string]bool{}
+	stale := map[*entity]bool{}
+	// ours reports whether rr is e's own data: one of its records now (on
+	// any interface: a host on two links, or with two NICs on one, hears
+	// its own records from the other), or one it published until lately
+	// and that is still echoed (our own announcement looped back late, or
+	// repeated by a peer). Neither is a conflict (RFC 6762 section 9).
 	ours := func(e *entity, rr dns.RR) bool {
 		if own[e] == nil {
 			own[e] = r.ownKeys(e)
 		}
-		return own[e][dnsname.RRKey(rr)]
+		k := dnsname.RRKey(rr)
+		if own[e][k] {
+			return true
+		}
+		if r.wasOurs(k) {
+			if rr.Header().Class&dnsname.CacheFlush != 0 {
+				stale[e] = true
+			}
+			return true
+		}
+		return false
 	}
 	for _, rr := range rrs {
 		h := rr.Header()
@@ -48,7 +65,7 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 			continue
 		}
 		switch {
-		case e.state == stateProbing:
+		case e.probesOn(p.IfIndex):
 			// RFC 6762 section 8.1: a response with a record of any type
 			// for a name being probed is a conflict (unless it is our own
 			// data, which is no conflict, section 9).
@@ -70,7 +87,82 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 			r.ongoingConflict(e, fmt.Sprintf("%s record for %q with other data from %s (RFC 6762 section 9)", dns.TypeToString[h.Rrtype], r.nameOf(e), p.Src.Addr()))
 		}
 	}
+	for e := range stale {
+		r.reassert(e, p)
+	}
 	r.suppressDuplicates(targetKey{p.IfIndex, p.Family}, m.Answer)
+}
+
+// formerMax bounds the records remembered by markFormer.
+const formerMax = 1024
+
+// markFormer remembers recs, records we stop publishing (the address
+// records of an address or an interface gone), for as long as a cache may
+// hold them (their TTL): seen again meanwhile, they are our own data, not
+// a conflict (RFC 6762 section 9). An interface that flaps, or an address
+// that changes, thus never makes us rename ourselves.
+func (r *Responder) markFormer(recs []rec) {
+	if len(recs) == 0 {
+		return
+	}
+	now := time.Now()
+	if r.former == nil {
+		r.former = map[string]time.Time{}
+	}
+	if len(r.former)+len(recs) > formerMax {
+		for k, until := range r.former {
+			if now.After(until) {
+				delete(r.former, k)
+			}
+		}
+		if len(r.former)+len(recs) > formerMax {
+			clear(r.former)
+		}
+	}
+	for _, rc := range recs {
+		r.former[keyed(rc).key] = now.Add(ttlOf(rc.rr))
+	}
+}
+
+// wasOurs reports whether the record with dnsname.RRKey k is one we
+// published until lately (markFormer).
+func (r *Responder) wasOurs(k string) bool {
+	until, ok := r.former[k]
+	if !ok {
+		return false
+	}
+	if time.Now().After(until) {
+		delete(r.former, k)
+		return false
+	}
+	return true
+}
+
+// reassert answers a stale record of e that arrived in p with the
+// cache-flush bit, which would flush e's current records from the caches
+// of that link: e's unique records there are multicast at once (unless
+// they were in the last second, RFC 6762 section 6.2), with the cache-flush
+// bit, so that caches hold the current set again.
+func (r *Responder) reassert(e *entity, p *mdns.Packet) {
+	if !e.answerableOn(p.IfIndex) {
+		return // being claimed there: announced once won
+	}
+	ifc, ok := r.tr.Interface(p.IfIndex)
+	if !ok {
+		return
+	}
+	t := target{ifc: ifc, fam: p.Family}
+	var recs []rec
+	for _, rc := range r.recordsOf(e, ifc) {
+		if rc = keyed(rc); rc.unique && !r.multicastWithin(t.key(), rc.key, rateLimit) {
+			recs = append(recs, rc)
+		}
+	}
+	if len(recs) == 0 {
+		return
+	}
+	r.log.Debug("mdns: stale record of ours seen; not a conflict; current records multicast", "name", r.nameOf(e), "from", p.Src, "if", ifc.Name)
+	r.sendAnswers(t, recs)
 }
 
 // hasType reports whether e has a unique record of type t (on any interface).
@@ -131,6 +223,23 @@ func (r *Responder) conflictStorm() bool {
 // service instance, "host-2", "host-3", ... for the host, skipping names
 // this responder already uses.
 func (r *Responder) rename(e *entity) {
+	if e.kind == kindHost {
+		// The SRV records pointing at the old name are our own data still
+		// held in caches: seen again, they are no conflict for the
+		// services (RFC 6762 section 9), which would otherwise be renamed
+		// in turn.
+		var srvs []rec
+		for _, s := range r.services {
+			if s.svc.host == "" && s.state != stateRemoved {
+				for _, rc := range r.serviceRecords(s) {
+					if rc.rr.Header().Rrtype == dns.TypeSRV {
+						srvs = append(srvs, rc)
+					}
+				}
+			}
+		}
+		r.markFormer(srvs)
+	}
 	label := e.label
 	for range 10000 {
 		if e.kind == kindHost {

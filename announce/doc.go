@@ -53,6 +53,21 @@
 //     claimed name, so there is no new probing.
 //   - Goodbye (section 10.1): Handle.Remove and Responder.Close multicast
 //     every announced record with TTL 0.
+//   - Link changes (section 8): the transport reports interfaces that come
+//     and go and addresses that change, and the responder acts on the
+//     interfaces concerned only, the others answering meanwhile. An
+//     interface that comes up gets every name probed (in shared packets)
+//     and announced there; an address added gets the host name's new
+//     address set probed and announced there with the cache-flush bit; an
+//     address removed gets a goodbye for its A or AAAA record there; an
+//     interface that goes gets goodbyes as far as it can still send, and is
+//     forgotten. Our own records seen again, even some time after we
+//     stopped publishing them (within their TTL: a flapping link, a
+//     replaced address, a second NIC on the same link, a peer repeating
+//     them), are no conflict (section 9), so a host never renames itself.
+//     The addresses advertised are exactly those the transport reports for
+//     each interface; it leaves out those not to be advertised (tentative,
+//     deprecated, temporary).
 //
 // Responses fit the interface MTU when they can and are split otherwise,
 // never exceeding 9000 bytes (section 17).

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/mdns"
 )
 
 // goodbye withdraws every record of ents that was announced: each is
@@ -62,6 +63,35 @@ func (r *Responder) goodbye(ents []*entity) {
 	}
 }
 
+// goodbyeOn multicasts goodbyes (TTL 0, RFC 6762 section 10.1) for recs
+// on interface ifc over each of fams, as far as the transport can still
+// send there: a send that fails is only logged at debug level (an
+// interface going away may refuse). The records count as not multicast
+// there since, so that they are announced at once if they come back.
+func (r *Responder) goodbyeOn(ifc mdns.Interface, fams []mdns.Family, recs []rec) {
+	if len(recs) == 0 {
+		return
+	}
+	m := newResponse()
+	seen := map[string]bool{}
+	for _, rc := range recs {
+		rc = keyed(rc)
+		if seen[rc.key] {
+			continue
+		}
+		seen[rc.key] = true
+		m.Answer = append(m.Answer, prepare(rc, 0, true))
+	}
+	for _, f := range fams {
+		r.multicast(target{ifc: ifc, fam: f}, m, false)
+	}
+	for k := range r.lastMC {
+		if k.t.ifIndex == ifc.Index && seen[k.rr] {
+			delete(r.lastMC, k)
+		}
+	}
+}
+
 // removeEntity withdraws e: goodbyes for whatever it announced, then it is
 // forgotten. Anyone waiting for it gets ErrRemoved; its events end.
 func (r *Responder) removeEntity(e *entity) {
@@ -71,6 +101,7 @@ func (r *Responder) removeEntity(e *entity) {
 	r.leaveRun(e)
 	e.deferred.cancel()
 	e.deferred = nil
+	e.reprobe = nil
 	name := r.nameOf(e)
 	r.goodbye([]*entity{e})
 	e.state = stateRemoved

@@ -1,7 +1,6 @@
 package announce
 
 import (
-	"net/netip"
 	"slices"
 	"time"
 
@@ -27,6 +26,9 @@ const (
 // probeRun is one probing attempt: three probes 250 ms apart for a set of
 // names, sent together in one query per interface and family (RFC 6762
 // section 8.1: a host probing several names SHOULD put them in one packet).
+// Each member is probed where entity.probesOn says: on every interface
+// while it claims its name, on some only when it probes again after a link
+// change.
 type probeRun struct {
 	members []*entity
 	sent    int
@@ -40,6 +42,7 @@ func (r *Responder) startProbing(e *entity, extra time.Duration) {
 	r.leaveRun(e)
 	e.deferred.cancel()
 	e.deferred = nil
+	e.reprobe = nil // probing everywhere covers it
 	e.state = stateProbing
 	r.changed()
 	e.annGen++ // stop announcements in progress
@@ -57,6 +60,58 @@ func (r *Responder) startProbing(e *entity, extra time.Duration) {
 		return
 	}
 	r.joinRun(e)
+}
+
+// reprobe probes the name of e, which it holds, again on the interfaces
+// idxs (added to those it is probing again already), after an extra wait,
+// then announces it there (RFC 6762 section 8: a link change, or any other
+// reason to believe connectivity changed, MUST lead to probing and
+// announcing). e is answered everywhere else meanwhile. With no extra wait
+// e joins a run that has not sent its first probe yet; one that has sent
+// probes is left, so that every interface gets all three. A name still
+// being claimed everywhere (stateProbing) is left alone: its probes cover
+// every interface.
+func (r *Responder) reprobe(e *entity, extra time.Duration, idxs ...int) {
+	if e.state == stateRemoved || e.state == stateProbing {
+		return
+	}
+	if e.reprobe == nil {
+		e.reprobe = map[int]bool{}
+	}
+	for _, i := range idxs {
+		e.reprobe[i] = true
+	}
+	if len(e.reprobe) == 0 {
+		return
+	}
+	r.changed()
+	if extra == 0 && (e.deferred != nil || (e.run != nil && e.run.sent == 0)) {
+		return // its next probe is still to come, and covers idxs
+	}
+	r.leaveRun(e)
+	e.deferred.cancel()
+	e.deferred = nil
+	if r.conflictStorm() && extra < conflictBackoff {
+		extra = conflictBackoff // RFC 6762 section 8.1, as in startProbing
+	}
+	if extra > 0 {
+		e.deferred = r.after(extra, func() {
+			e.deferred = nil
+			r.joinRun(e)
+		})
+		return
+	}
+	r.joinRun(e)
+}
+
+// probeAgain restarts the probing e is in after an extra wait (a lost
+// tie-break): everywhere, or on the interfaces it is probing again.
+func (r *Responder) probeAgain(e *entity, extra time.Duration) {
+	if e.state == stateProbing {
+		r.startProbing(e, extra)
+		return
+	}
+	r.reprobe(e, extra)
 }
 
 // joinRun puts e into the probe run that has not sent its first probe
@@ -99,7 +154,16 @@ func (r *Responder) probeStep(run *probeRun) {
 		return
 	}
 	for _, t := range r.targets() {
-		for _, m := range r.probeMessages(run.members, t, run.sent == 0) {
+		var members []*entity
+		for _, e := range run.members {
+			if e.probesOn(t.ifc.Index) {
+				members = append(members, e)
+			}
+		}
+		if len(members) == 0 {
+			continue
+		}
+		for _, m := range r.probeMessages(members, t, run.sent == 0) {
 			r.multicast(t, m, false)
 		}
 	}
@@ -113,14 +177,27 @@ func (r *Responder) probeStep(run *probeRun) {
 	run.task = r.after(probeInterval, func() { r.probeDone(run) })
 }
 
-// probeDone moves every member of a successful run on to announcing.
+// probeDone moves every member of a successful run on to announcing:
+// everywhere for the names claimed, on the interfaces probed again for the
+// others.
 func (r *Responder) probeDone(run *probeRun) {
 	members := run.members
 	run.members = nil
+	var claimed, again []*entity
 	for _, e := range members {
 		e.run = nil
+		if e.state == stateProbing {
+			claimed = append(claimed, e)
+		} else if len(e.reprobe) > 0 {
+			again = append(again, e)
+		}
 	}
-	r.startAnnouncingAll(members)
+	if len(claimed) > 0 {
+		r.startAnnouncingAll(claimed)
+	}
+	if len(again) > 0 {
+		r.announceAgain(again)
+	}
 }
 
 // probeMessage builds the probe for a set of names on one interface
@@ -192,11 +269,12 @@ func (r *Responder) handleProbe(p *mdns.Packet) {
 	if !ok {
 		return
 	}
+	r.noteLink(p)
 	owners := r.owners()
 	for _, k := range order {
 		theirs := byName[k]
 		e := owners[k]
-		if e == nil || e.state != stateProbing || e.run == nil {
+		if e == nil || e.run == nil || !e.probesOn(p.IfIndex) {
 			continue
 		}
 		ours := r.uniqueRecords(e, ifc)
@@ -204,8 +282,12 @@ func (r *Responder) handleProbe(p *mdns.Packet) {
 		if c == 0 {
 			continue // identical data: our own probe looped back, or no conflict
 		}
-		if r.isOwnAddr(p.Src.Addr()) && r.allOwn(e, theirs) {
-			continue // our own probe, heard on another interface
+		if r.allOwn(e, theirs) {
+			// Our own probe heard on another interface of ours on the same
+			// link, or proposing records we published until lately (RFC
+			// 6762 section 9: our own data is no conflict).
+			r.log.Debug("mdns: own probe seen; no tie-break", "name", r.nameOf(e), "from", p.Src, "if", ifc.Name)
+			continue
 		}
 		if c > 0 {
 			r.log.Debug("mdns: simultaneous probe, we win", "name", r.nameOf(e), "from", p.Src)
@@ -216,28 +298,41 @@ func (r *Responder) handleProbe(p *mdns.Packet) {
 		name := r.nameOf(e)
 		r.log.Info("mdns: simultaneous probe lost; probing again in 1s", "name", name, "from", p.Src)
 		r.emit(e, Event{Kind: EventDeferred, Old: name, New: name, Reason: "lost simultaneous probe tie-break to " + p.Src.Addr().String() + " (RFC 6762 section 8.2)"})
-		r.startProbing(e, tieBreakDefer)
+		r.probeAgain(e, tieBreakDefer)
 	}
 }
 
-// isOwnAddr reports whether a is one of our interfaces' addresses.
-func (r *Responder) isOwnAddr(a netip.Addr) bool {
-	a = a.Unmap().WithZone("")
-	for _, ifc := range r.tr.Interfaces() {
-		for _, x := range ifc.Addrs {
-			if x.Unmap().WithZone("") == a {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// allOwn reports whether every record of rrs is one of e's own records.
+// allOwn reports whether every record of rrs is one of e's own records,
+// on any interface, or one we published until lately (Responder.wasOurs).
 func (r *Responder) allOwn(e *entity, rrs []dns.RR) bool {
 	own := r.ownKeys(e)
 	for _, rr := range rrs {
-		if !own[dnsname.RRKey(rr)] {
+		if k := dnsname.RRKey(rr); !own[k] && !r.wasOurs(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// ownProbe reports whether p is a probe of ours: every record it proposes
+// is a record of ours (Responder.allOwn) under a name we hold or claim.
+// It is our own probe looped back, or heard through another interface of
+// ours on the same link (a second NIC), or one of identical data.
+func (r *Responder) ownProbe(p *mdns.Packet) bool {
+	if len(p.Msg.Ns) == 0 || len(p.Msg.Ns) > maxRecordsPerPacket {
+		return false
+	}
+	owners := r.owners()
+	byOwner := map[*entity][]dns.RR{}
+	for _, rr := range p.Msg.Ns {
+		e := owners[dnsname.MustKey(rr.Header().Name)]
+		if e == nil {
+			return false
+		}
+		byOwner[e] = append(byOwner[e], rr)
+	}
+	for e, rrs := range byOwner {
+		if !r.allOwn(e, rrs) {
 			return false
 		}
 	}

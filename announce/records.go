@@ -73,11 +73,15 @@ func (r *Responder) targetOf(e *entity) string {
 // hostRecords returns the A and AAAA records of our host name for one
 // interface: that interface's own addresses only (RFC 6762 section 6.2:
 // answer with the addresses valid on the interface the query came in on).
-func (r *Responder) hostRecords(ifc mdns.Interface) []rec {
+func (r *Responder) hostRecords(ifc mdns.Interface) []rec { return r.hostAddrRecords(ifc.Addrs) }
+
+// hostAddrRecords returns the A and AAAA records of our host name for
+// addrs (the unspecified and multicast addresses left out).
+func (r *Responder) hostAddrRecords(addrs []netip.Addr) []rec {
 	name := r.hostFQDN()
 	var out []rec
 	seen := map[netip.Addr]bool{}
-	for _, a := range ifc.Addrs {
+	for _, a := range addrs {
 		a = a.Unmap()
 		if !a.IsValid() || seen[a] || a.IsUnspecified() || a.IsMulticast() {
 			continue
@@ -204,6 +208,15 @@ func (r *Responder) nsecFor(e *entity, ifc mdns.Interface) dns.RR {
 func (e *entity) answerable() bool {
 	return e.state == stateAnnouncing || e.state == stateEstablished
 }
+
+// answerableOn reports whether e's records may be given in responses on
+// interface idx: answerable, and not being probed again there after a
+// link change (RFC 6762 section 8).
+func (e *entity) answerableOn(idx int) bool { return e.answerable() && !e.reprobe[idx] }
+
+// probesOn reports whether e's name is being probed on interface idx:
+// everywhere while its state is stateProbing, or there after a link change.
+func (e *entity) probesOn(idx int) bool { return e.state == stateProbing || e.reprobe[idx] }
 
 // owners maps the unique names of this responder (host name, instance
 // names), as dnsname.MustKey, to their entities. Built when first needed

@@ -160,6 +160,8 @@ type Responder struct {
 	conflicts []time.Time                // recent conflicts (section 8.1 rate limit)
 	ixCache   map[int]*recIndex          // record index per interface index, until changed
 	ownCache  map[string]*entity         // owners(), until changed
+	former    map[string]time.Time       // records we published until lately, until when they may be echoed (RFC 6762 section 9)
+	sameLink  map[[2]int]bool            // pairs of our interfaces seen to share a link (our multicast from one heard on the other)
 	initial   []*Handle                  // handles of Options.Services (set before the loop runs)
 }
 
@@ -199,6 +201,12 @@ type entity struct {
 	// retarget is set on the host when it was renamed, so that services
 	// pointing at it are re-announced once it is established again.
 	retarget bool
+	// reprobe holds the interfaces (by index) on which a name already won
+	// is being probed again after a link change (RFC 6762 section 8): it
+	// is not answered there until that probing ends, and stays answered
+	// everywhere else. Empty while the state is stateProbing, which
+	// covers every interface.
+	reprobe map[int]bool
 }
 
 // New opens the mDNS transport, claims the host name (probing and
@@ -519,7 +527,7 @@ func (r *Responder) run() {
 		case p := <-r.pkts:
 			r.handlePacket(p)
 		case c := <-r.ifchg:
-			r.interfacesChanged(c.Added, c.Removed)
+			r.interfacesChanged(c)
 		case <-tc:
 			r.runDue()
 		}
@@ -567,26 +575,6 @@ func sanitize(m *dns.Msg) {
 	m.Answer = slices.DeleteFunc(m.Answer, isNil)
 	m.Ns = slices.DeleteFunc(m.Ns, isNil)
 	m.Extra = slices.DeleteFunc(m.Extra, isNil)
-}
-
-// interfacesChanged reacts to interfaces coming and going: RFC 6762
-// section 8 requires probing and announcing again when connectivity may
-// have changed, so every name is probed again (on all interfaces).
-func (r *Responder) interfacesChanged(added, removed []mdns.Interface) {
-	r.changed()
-	if len(removed) > 0 {
-		r.log.Debug("mdns: interfaces removed", "count", len(removed))
-	}
-	if len(added) == 0 {
-		return
-	}
-	r.changed()
-	r.log.Info("mdns: interfaces added; probing again", "count", len(added))
-	for _, e := range append([]*entity{r.host}, r.services...) {
-		if e.state != stateRemoved && e.run == nil && e.deferred == nil {
-			r.startProbing(e, 0)
-		}
-	}
 }
 
 // target is one interface and family to multicast on.

@@ -259,8 +259,9 @@ func (h *Host) Detach(ifIndex int) {
 }
 
 // Changes returns the channel on which h reports the interfaces that
-// Attach and Detach add and remove from now on (not those attached before
-// the first call: they are the ones a transport starts with). A report that
+// Attach and Detach add and remove, and the address changes SetAddrs makes,
+// from now on (not those attached before the first call: they are the ones
+// a transport starts with). A report that
 // does not fit in its 16 places is dropped, as the transports' OnChange
 // does. Pass it where the responder or the querier takes interface changes.
 func (h *Host) Changes() chan mdns.InterfaceChange {
@@ -283,18 +284,38 @@ func (h *Host) report(c mdns.InterfaceChange) {
 	}
 }
 
-// SetAddrs replaces the addresses of interface ifIndex. It panics if h has
-// no such interface.
+// SetAddrs replaces the addresses of interface ifIndex. Once Changes has
+// been called, a change of the set is reported there as an
+// mdns.AddrChange (the interface's new state, the addresses added and
+// removed), as internal/mdns reports the address changes of an interface
+// it keeps serving; setting the same set again reports nothing. It panics
+// if h has no such interface.
 func (h *Host) SetAddrs(ifIndex int, addrs ...netip.Addr) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, p := range h.ports {
 		if p.index == ifIndex {
+			old := p.ifc.Addrs
 			p.ifc.Addrs = slices.Clone(addrs)
+			ac := mdns.AddrChange{Interface: cloneIfc(p.ifc), Added: missing(addrs, old), Removed: missing(old, addrs)}
+			if len(ac.Added) > 0 || len(ac.Removed) > 0 {
+				h.report(mdns.InterfaceChange{Changed: []mdns.AddrChange{ac}})
+			}
 			return
 		}
 	}
 	panic(fmt.Sprintf("mdnstest: host %s has no interface %d", h.name, ifIndex))
+}
+
+// missing returns the addresses of a that are not in b, once each.
+func missing(a, b []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, x := range a {
+		if !slices.Contains(b, x) && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // SetSourcePort sets the port h sends from and receives unicast on (5353

@@ -331,6 +331,38 @@ func TestChangesReportAttachAndDetach(t *testing.T) {
 	assert.Empty(t, chg)
 }
 
+func TestChangesReportSetAddrs(t *testing.T) {
+	l := mdnstest.NewLink()
+	h := l.NewHost("h1", 1)
+	v4, ll := netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("fe80::1")
+	h.SetAddrs(2, v4) // before Changes: not reported
+	chg := h.Changes()
+	assert.Empty(t, chg)
+
+	v4b := netip.MustParseAddr("198.18.1.11")
+	h.SetAddrs(2, v4b, ll)
+	require.Len(t, chg, 1)
+	c := <-chg
+	assert.Empty(t, c.Added)
+	assert.Empty(t, c.Removed)
+	require.Len(t, c.Changed, 1)
+	ac := c.Changed[0]
+	assert.Equal(t, mdns.Interface{Index: 2, Name: "lan0", MTU: 1500, Addrs: []netip.Addr{v4b, ll}}, ac.Interface, "the new state")
+	assert.Equal(t, []netip.Addr{v4b, ll}, ac.Added)
+	assert.Equal(t, []netip.Addr{v4}, ac.Removed)
+
+	h.SetAddrs(2, ll, v4b) // the same set: nothing to report
+	assert.Empty(t, chg)
+	h.SetAddrs(2, ll)
+	c = <-chg
+	require.Len(t, c.Changed, 1)
+	assert.Empty(t, c.Changed[0].Added)
+	assert.Equal(t, []netip.Addr{v4b}, c.Changed[0].Removed)
+	assert.Equal(t, []netip.Addr{ll}, c.Changed[0].Interface.Addrs)
+	c.Changed[0].Interface.Addrs[0] = v4
+	assert.Equal(t, []netip.Addr{ll}, h.Interfaces()[0].Addrs, "the report holds a copy")
+}
+
 func names(ifcs []mdns.Interface) []string {
 	var out []string
 	for _, ifc := range ifcs {
