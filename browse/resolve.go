@@ -8,11 +8,13 @@ import (
 )
 
 // resolveGrace is how long ResolveAll waits, after the first interface
-// gave a complete instance, for the others to give theirs: the responders
+// gave a complete instance, for the others to give theirs. The responders
 // of every link answer the same queries (unique records at once, shared
-// ones within 20-120 ms, RFC 6762 section 6), and a missing address is
-// asked for after 20-120 ms more.
-const resolveGrace = 500 * time.Millisecond
+// ones within 20-120 ms, RFC 6762 section 6), but an answer can be lost or
+// come late on a busy link; the second query of the series goes out one
+// second after the first (section 5.2), so the grace covers its answers
+// too.
+const resolveGrace = 1500 * time.Millisecond
 
 // Resolve looks up one service instance by name, "Office
 // TZ._timezone._tcp.local." (see ParseInstanceName), asking for its SRV and
@@ -35,9 +37,9 @@ func Resolve(ctx context.Context, instanceName string, opts Options) (Instance, 
 // ResolveAll is Resolve for every link: it returns one complete instance
 // per interface the name was found on, sorted by interface name, each with
 // that link's addresses, port, TXT record and verdict. It returns as soon
-// as every interface used has given a complete instance, or half a second
-// after the first did (the other links' answers come within that time),
-// or when ctx ends after one was found. Errors are those of Resolve.
+// as every interface used has given a complete instance, or 1.5 s after
+// the first did (the other links' answers to the first two queries come
+// within that time), or when ctx ends after one was found. Errors are those of Resolve.
 func ResolveAll(ctx context.Context, instanceName string, opts Options) ([]Instance, error) {
 	return resolve(ctx, instanceName, opts, true)
 }
