@@ -11,8 +11,10 @@ import (
 )
 
 // handleResponse looks at a response from the link: records for names we
-// are probing or hold mean a conflict (RFC 6762 sections 8.1 and 9), and
-// answers we were about to give are suppressed (section 7.4).
+// are probing or hold mean a conflict (RFC 6762 sections 8.1 and 9),
+// answers we were about to give are suppressed (section 7.4), and records
+// of ours that another host said goodbye to or flushed are multicast again
+// (sections 10.1 and 10.2, rescue.go).
 func (r *Responder) handleResponse(p *mdns.Packet) {
 	m := p.Msg
 	// RFC 6762 section 6: responses whose source port is not 5353 MUST be
@@ -91,6 +93,9 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 		r.reassert(e, p)
 	}
 	r.suppressDuplicates(targetKey{p.IfIndex, p.Family}, m.Answer)
+	// Goodbyes and cache flushes from others for records of ours are
+	// answered by multicasting them again (RFC 6762 sections 10.1, 10.2).
+	r.rescue(p, rrs)
 }
 
 // formerMax bounds the records remembered by markFormer.

@@ -162,6 +162,7 @@ type Responder struct {
 	ownCache  map[string]*entity         // owners(), until changed
 	former    map[string]time.Time       // records we published until lately, until when they may be echoed (RFC 6762 section 9)
 	sameLink  map[[2]int]bool            // pairs of our interfaces seen to share a link (our multicast from one heard on the other)
+	rescues   map[targetKey]*rescueBatch // records to multicast again after a goodbye once the rate limit allows (rescue.go)
 	initial   []*Handle                  // handles of Options.Services (set before the loop runs)
 }
 
