@@ -69,12 +69,22 @@
 // than 5353 (section 6), with a non-zero opcode or rcode (sections 18.3,
 // 18.11) are ignored.
 //
-// The cache holds at most Options.MaxRecords records (default 10,000).
-// When a new record arrives and it is full, a tenth of it is evicted at
-// once: records nobody is interested in first, then the others, each group
-// soonest-to-expire first. Evictions are counted in Stats.Evicted. An
-// evicted record is gone as if it had expired: an instance that loses one
-// is removed, and asked for again.
+// The cache holds at most Options.MaxRecords records (default 10,000),
+// shared fairly among the hosts that send them (a resource limit on the
+// passive caching of section 10; internal/engine fairness.go): each source
+// address holds at most half the cache and adds at most MaxRecords/40 names
+// new to it per second (bursts of MaxRecords/4; refreshes of its names are
+// not limited); records beyond are dropped and counted in
+// Stats.DroppedBound and Stats.DroppedRate. When a new record arrives and
+// the cache is full, a tenth of it is evicted at once from the source
+// holding the most records: its records nobody is interested in first,
+// then the others, each group soonest-to-expire first (if the new record's
+// source holds the most, the new record is dropped instead). Evictions are
+// counted in Stats.Evicted (Stats.EvictedRelated those of records someone
+// was interested in). An evicted record is gone as if it had expired: an
+// instance that loses one is removed, and asked for again. So a host
+// flooding the link with fake instances can neither evict nor delay what
+// the other hosts announce.
 //
 // # Instances and events (internal/engine: instances.go, assemble.go, verdict.go)
 //

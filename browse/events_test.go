@@ -317,7 +317,9 @@ func TestFloodKeepsBrowsedInstances(t *testing.T) {
 		synctest.Wait()
 		st := b.Stats()
 		assert.LessOrEqual(t, st.Records, 500)
-		assert.GreaterOrEqual(t, st.Evicted, uint64(4500))
+		// One source: beyond its share of the cache and its rate of new
+		// names, its junk is dropped (internal/engine fairness.go).
+		assert.GreaterOrEqual(t, st.Evicted+st.DroppedRate+st.DroppedBound, uint64(4500))
 		assert.Equal(t, []EventKind{Add}, log.kinds(), "the browsed instance survives the flood")
 	})
 }

@@ -196,7 +196,10 @@ func (q *querier) handlePacket(p *mdns.Packet) {
 	}
 	// Answers and additional records are cached alike (section 10: every
 	// record of a response, including answers meant for other queriers, is
-	// passively observed). Questions in a response are ignored (section 6).
+	// passively observed), within the per-source bounds of the cache (a
+	// resource limit, see internal/engine fairness.go: records beyond them
+	// are dropped as a full cache drops them). Questions in a response are
+	// ignored (section 6).
 	var flush []*engine.Entry
 	for _, sec := range [][]dns.RR{m.Answer, m.Extra} {
 		for _, rr := range sec {
@@ -204,7 +207,7 @@ func (q *querier) handlePacket(p *mdns.Packet) {
 			if h.Rrtype == dns.TypeOPT || h.Class&^dnsname.CacheFlush != dns.ClassINET {
 				continue
 			}
-			en, isNew := q.e.Put(rr, p.IfIndex, p.Family, now)
+			en, isNew := q.e.PutFrom(rr, p.IfIndex, p.Family, p.Src.Addr(), now)
 			if en == nil {
 				continue
 			}

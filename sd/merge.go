@@ -138,6 +138,10 @@ func (m *merged) Stats() Stats {
 		s.Flushed += ps.Flushed
 		s.Goodbyes += ps.Goodbyes
 		s.Evicted += ps.Evicted
+		s.EvictedRelated += ps.EvictedRelated
+		s.DroppedRate += ps.DroppedRate
+		s.DroppedBound += ps.DroppedBound
+		s.Sources += ps.Sources
 	}
 	return s
 }

@@ -180,11 +180,11 @@ func TestMergeStatsAndInstances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := newFake(sd.Instance{Name: "b._x._tcp.local."}, sd.Instance{Name: "d._x._tcp.local."})
 		z := newFake(sd.Instance{Name: "a._x._tcp.example.net."}, sd.Instance{Name: "c._x._tcp.example.net."})
-		a.stats = sd.Stats{Records: 1, Instances: 2, Packets: 3, Ignored: 4, Queries: 5, Truncated: 6, Suppressed: 7, Expired: 8, Flushed: 9, Goodbyes: 10, Evicted: 11}
-		z.stats = sd.Stats{Records: 100, Instances: 100, Packets: 100, Ignored: 100, Queries: 100, Truncated: 100, Suppressed: 100, Expired: 100, Flushed: 100, Goodbyes: 100, Evicted: 100}
+		a.stats = sd.Stats{Records: 1, Instances: 2, Packets: 3, Ignored: 4, Queries: 5, Truncated: 6, Suppressed: 7, Expired: 8, Flushed: 9, Goodbyes: 10, Evicted: 11, EvictedRelated: 12, DroppedRate: 13, DroppedBound: 14, Sources: 15}
+		z.stats = sd.Stats{Records: 100, Instances: 100, Packets: 100, Ignored: 100, Queries: 100, Truncated: 100, Suppressed: 100, Expired: 100, Flushed: 100, Goodbyes: 100, Evicted: 100, EvictedRelated: 100, DroppedRate: 100, DroppedBound: 100, Sources: 100}
 		b := sd.Merge(a, z)
 		defer b.Close()
-		assert.Equal(t, sd.Stats{Records: 101, Instances: 102, Packets: 103, Ignored: 104, Queries: 105, Truncated: 106, Suppressed: 107, Expired: 108, Flushed: 109, Goodbyes: 110, Evicted: 111}, b.Stats())
+		assert.Equal(t, sd.Stats{Records: 101, Instances: 102, Packets: 103, Ignored: 104, Queries: 105, Truncated: 106, Suppressed: 107, Expired: 108, Flushed: 109, Goodbyes: 110, Evicted: 111, EvictedRelated: 112, DroppedRate: 113, DroppedBound: 114, Sources: 115}, b.Stats())
 		var names []string
 		for _, in := range b.Instances() {
 			names = append(names, in.Name)

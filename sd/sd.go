@@ -183,6 +183,21 @@ type Stats struct {
 	// expiry, cache-flush (RFC 6762 section 10.2), goodbye packets
 	// (section 10.1) and evictions when the cache was full.
 	Expired, Flushed, Goodbyes, Evicted uint64
+	// EvictedRelated counts the evictions (in Evicted) of records a browse,
+	// resolution or enumeration was interested in: those may remove an
+	// instance. Evictions take from the source holding the most records.
+	EvictedRelated uint64
+	// DroppedRate and DroppedBound count records not cached by the cache's
+	// per-source bounds (a resource limit on the passive caching of RFC 6762
+	// section 10, so that one host cannot crowd out the others): DroppedRate
+	// those naming something new to their source beyond its rate of new
+	// names per second, DroppedBound those from a source holding its share
+	// of the cache (or the most records of a full cache). Zero for unicast
+	// DNS, whose one source is its servers.
+	DroppedRate, DroppedBound uint64
+	// Sources is the number of sources (sender addresses, per interface)
+	// holding cached records now.
+	Sources int
 }
 
 // ResolveError is returned when an instance did not become complete before

@@ -286,6 +286,8 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	out := newEventPrinter(env, f.jsonOut, *parsable)
 	stopCounter := out.startCounter(b, len(types), *all)
 	defer stopCounter()
+	stopStats := logStats(opts.Logger, b, statsEvery)
+	defer stopStats()
 	var quiet <-chan struct{}
 	if *once {
 		quiet = b.Quiet()
@@ -310,6 +312,7 @@ loop:
 		}
 	}
 	stopCounter()
+	stopStats()
 	if err := b.Err(); err != nil {
 		return fail(env, "browse", err)
 	}
@@ -904,4 +907,54 @@ func avahiTXT(r txt.Record) string {
 		parts = append(parts, b.String())
 	}
 	return strings.Join(parts, " ")
+}
+
+// statsEvery is how often -v logs the browser's counters while they change.
+const statsEvery = 5 * time.Second
+
+// logStats logs b's counters at debug (-v) every period while they change,
+// and once more when the returned function is called (idempotent): what the
+// cache holds and from how many sources, what it evicted, and the records
+// it dropped to keep one source from crowding out the others (see
+// sd.Stats). It does nothing when log does not log at debug.
+func logStats(log *slog.Logger, b sd.Browser, period time.Duration) (stop func()) {
+	if log == nil || !log.Enabled(context.Background(), slog.LevelDebug) {
+		return func() {}
+	}
+	var last sd.Stats
+	emit := func(final bool) {
+		s := b.Stats()
+		if s == last && !final {
+			return
+		}
+		last = s
+		log.Debug("browse: stats", "records", s.Records, "instances", s.Instances, "sources", s.Sources,
+			"packets", s.Packets, "ignored", s.Ignored, "queries", s.Queries,
+			"expired", s.Expired, "flushed", s.Flushed, "goodbyes", s.Goodbyes,
+			"evicted", s.Evicted, "evicted_related", s.EvictedRelated,
+			"dropped_rate", s.DroppedRate, "dropped_bound", s.DroppedBound)
+	}
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				emit(false)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-exited
+			emit(true)
+		})
+	}
 }

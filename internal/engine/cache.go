@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -69,6 +68,10 @@ type Entry struct {
 	refreshAt   time.Time
 	refreshStep int
 	index       int // in the cache heap, -1 when not in it
+	// src is the source holding the record and ident its name (see
+	// fairness.go).
+	src   *source
+	ident string
 }
 
 // NameKey returns the key (dnsname.Key) of the record's owner name.
@@ -114,17 +117,23 @@ func familyBit(f sd.Family) uint8 {
 // cacheStats count what the cache did.
 type cacheStats struct {
 	expired, flushed, goodbyes, evicted uint64
+	// evictedRelated counts the evictions (in evicted) of records someone
+	// was interested in; droppedRate and droppedBound the records not
+	// cached by the per-source bounds (see fairness.go).
+	evictedRelated, droppedRate, droppedBound uint64
 }
 
 // cache holds every record received, per interface, keyed by interface,
 // name, type, class and rdata. It is not safe for concurrent use: the
 // browser's event loop owns it.
 //
-// Size bound: at most max entries. When a new record arrives and the cache
-// is full, a tenth of the entries are evicted at once (so that a flood
-// costs O(log n) per record): first records no browse, resolution or
+// Size bound: at most max entries, shared fairly among the sources the
+// records come from (see fairness.go). When a new record arrives and the
+// cache is full, records of the source holding the most are evicted, down
+// to its fair share and at most a tenth of the cache at once (so that a
+// flood costs O(log n) per record): first records no browse, resolution or
 // enumeration cares about ("unrelated"), soonest to expire first, then
-// related ones, soonest to expire first. Evictions are counted.
+// related ones, soonest to expire first. Evictions and drops are counted.
 type cache struct {
 	max     int
 	entries map[string]*Entry
@@ -132,6 +141,15 @@ type cache struct {
 	h       entryHeap
 	rnd     *rand.Rand
 	stats   cacheStats
+	// fair holds the per-source bounds; sources the sources holding
+	// records (and those whose bucket is not yet full again), swept when
+	// they reach sweepAt.
+	fair    fairness
+	sources map[srcKey]*source
+	sweepAt int
+	// dropped is called for the first record of a source that is dropped
+	// (for the log); nil means nobody is told.
+	dropped func(s *source, reason string)
 	// related tells records someone cares about from the others, for
 	// eviction; nil means none is.
 	related func(*Entry) bool
@@ -149,6 +167,9 @@ func newCache(max int, rnd *rand.Rand) *cache {
 		entries: map[string]*Entry{},
 		sets:    map[setKey]map[*Entry]struct{}{},
 		rnd:     rnd,
+		fair:    newFairness(max, 0, 0, 0),
+		sources: map[srcKey]*source{},
+		sweepAt: 1024,
 	}
 }
 
@@ -165,12 +186,19 @@ func entryKey(ifIndex int, s setKey, class uint16, rdata string) string {
 }
 
 // put caches rr (a record of a response) received on ifIndex over f at
-// now. It returns the entry and whether the record is new to the cache;
-// e is nil when the record was a goodbye (TTL 0) for a record not cached,
-// or is unusable. A TTL of 0 is a goodbye: the record then lives one more
-// second (RFC 6762 section 10.1). Any other TTL sets the record's lifetime
-// afresh and restarts its refresh schedule (section 5.2).
+// now, from no particular source (see putFrom).
 func (c *cache) put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (e *Entry, isNew bool) {
+	return c.putFrom(rr, ifIndex, f, netip.Addr{}, now)
+}
+
+// putFrom caches rr (a record of a response) received on ifIndex over f
+// from src at now. It returns the entry and whether the record is new to
+// the cache; e is nil when the record was a goodbye (TTL 0) for a record
+// not cached, is unusable, or was dropped by the per-source bounds (src
+// valid, see fairness.go). A TTL of 0 is a goodbye: the record then lives
+// one more second (RFC 6762 section 10.1). Any other TTL sets the record's
+// lifetime afresh and restarts its refresh schedule (section 5.2).
+func (c *cache) putFrom(rr dns.RR, ifIndex int, f sd.Family, src netip.Addr, now time.Time) (e *Entry, isNew bool) {
 	h := rr.Header()
 	nk, ok := dnsname.Key(h.Name)
 	if !ok {
@@ -178,11 +206,15 @@ func (c *cache) put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (e *Entr
 	}
 	class := h.Class &^ dnsname.CacheFlush
 	s := setKey{name: nk, rrtype: h.Rrtype}
-	rd := dnsname.RdataKey(rr)
-	key := entryKey(ifIndex, s, class, rd)
-	cp := dns.Copy(rr)
-	cp.Header().Class = class
-	e = c.entries[key]
+	var rd, key string
+	// A record of an RRset not cached is new: it is decided on before its
+	// key is built, so that a flood is dropped cheaply.
+	known := len(c.sets[s]) > 0
+	if known || h.Ttl == 0 {
+		rd = dnsname.RdataKey(rr)
+		key = entryKey(ifIndex, s, class, rd)
+		e = c.entries[key]
+	}
 	if h.Ttl == 0 {
 		if e == nil {
 			return nil, false
@@ -196,11 +228,19 @@ func (c *cache) put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (e *Entr
 		e.families |= familyBit(f)
 		return e, false
 	}
+	sk := srcKey{ifIndex: ifIndex, addr: src.Unmap()}
 	if e == nil {
-		if len(c.entries) >= c.max {
-			c.evict()
+		ident := identity(rr, nk)
+		holder := c.admit(sk, ident, now)
+		if holder == nil {
+			return nil, false
 		}
-		e = &Entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: rd, first: now, index: -1}
+		if !known {
+			rd = dnsname.RdataKey(rr)
+			key = entryKey(ifIndex, s, class, rd)
+		}
+		e = &Entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: rd, first: now, index: -1, ident: ident}
+		holder.hold(e)
 		c.entries[key] = e
 		m := c.sets[s]
 		if m == nil {
@@ -209,7 +249,11 @@ func (c *cache) put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (e *Entr
 		}
 		m[e] = struct{}{}
 		isNew = true
+	} else {
+		c.moveTo(e, sk, now)
 	}
+	cp := dns.Copy(rr)
+	cp.Header().Class = class
 	if e.goodbye {
 		// Back before it was deleted: its data counts as new again.
 		e.first = now
@@ -350,6 +394,7 @@ func (c *cache) remove(e *Entry) {
 		return
 	}
 	delete(c.entries, e.key)
+	c.release(e)
 	if m := c.sets[e.set]; m != nil {
 		delete(m, e)
 		if len(m) == 0 {
@@ -373,33 +418,6 @@ func (c *cache) purge(ifIndex int) {
 		}
 	}
 	for _, e := range gone {
-		c.remove(e)
-	}
-}
-
-// evict makes room: it removes a tenth of the cache (at least one entry),
-// unrelated records first, each group soonest-to-expire first.
-func (c *cache) evict() {
-	all := make([]*Entry, 0, len(c.entries))
-	rel := map[*Entry]bool{}
-	for _, e := range c.entries {
-		all = append(all, e)
-		if c.related != nil && c.related(e) {
-			rel[e] = true
-		}
-	}
-	slices.SortFunc(all, func(a, b *Entry) int {
-		if rel[a] != rel[b] {
-			if rel[a] {
-				return 1
-			}
-			return -1
-		}
-		return a.expires.Compare(b.expires)
-	})
-	n := max(1, c.max/10)
-	for _, e := range all[:min(n, len(all))] {
-		c.stats.evicted++
 		c.remove(e)
 	}
 }

@@ -75,6 +75,7 @@ package engine
 import (
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -132,6 +133,13 @@ type Config struct {
 	Strict bool
 	// MaxRecords bounds the record cache; 0 means DefaultMaxRecords.
 	MaxRecords int
+	// MaxPerSource bounds the records one source (a sender's address, see
+	// PutFrom) holds; 0 means MaxRecords / DefaultSourceShare.
+	MaxPerSource int
+	// SourceNameRate is how many names new to it one source may add per
+	// second, SourceNameBurst how many at once (a token bucket); 0 means
+	// MaxRecords/40 per second and MaxRecords/4 at once. See fairness.go.
+	SourceNameRate, SourceNameBurst float64
 	// Sink, when set, sees every event as it is queued, and the events are
 	// not kept for NextEvent (resolution and enumeration need no queue).
 	Sink func(sd.Event)
@@ -208,8 +216,14 @@ func New(cfg Config) *Engine {
 		addrWait:  max(0, cfg.AddressWait),
 		waiting:   map[instKey]time.Time{},
 	}
+	e.cache.fair = newFairness(e.cache.max, cfg.MaxPerSource, cfg.SourceNameRate, cfg.SourceNameBurst)
 	e.cache.related = e.related
 	e.cache.removed = e.entryRemoved
+	e.cache.dropped = func(s *source, reason string) {
+		e.log.Debug("browse: dropping records from a source (cache fairness; counted in stats)",
+			"source", s.key.addr, "iface", e.ask.IfaceName(s.key.ifIndex), "reason", reason,
+			"held", len(s.entries), "max_per_source", e.cache.fair.perSource)
+	}
 	return e
 }
 
@@ -222,7 +236,16 @@ func New(cfg Config) *Engine {
 // its refresh schedule (section 5.2). The caller flushes (Flush) once the
 // whole packet is in.
 func (e *Engine) Put(rr dns.RR, ifIndex int, f sd.Family, now time.Time) (*Entry, bool) {
-	en, isNew := e.cache.put(rr, ifIndex, f, now)
+	return e.PutFrom(rr, ifIndex, f, netip.Addr{}, now)
+}
+
+// PutFrom is Put for a record sent by src (the sender's address of its
+// packet): the record counts against src's share of the cache and its
+// rate of new names (see fairness.go), and is dropped (nil entry) beyond
+// them. Put, with no source, is bound by the cache size alone: the unicast
+// poller's one source is its servers.
+func (e *Engine) PutFrom(rr dns.RR, ifIndex int, f sd.Family, src netip.Addr, now time.Time) (*Entry, bool) {
+	en, isNew := e.cache.putFrom(rr, ifIndex, f, src, now)
 	switch {
 	case en == nil:
 	case isNew:
@@ -350,8 +373,10 @@ func (e *Engine) EventSent() {
 	}
 }
 
-// Stats returns the engine's counters: Records, Instances and the cache
-// removals (Expired, Flushed, Goodbyes, Evicted). The feeder adds its own.
+// Stats returns the engine's counters: Records, Instances, Sources, the
+// cache removals (Expired, Flushed, Goodbyes, Evicted, EvictedRelated) and
+// the records dropped by the per-source bounds (DroppedRate, DroppedBound).
+// The feeder adds its own.
 func (e *Engine) Stats() sd.Stats {
 	var s sd.Stats
 	s.Records = e.cache.Len()
@@ -364,6 +389,14 @@ func (e *Engine) Stats() sd.Stats {
 	s.Flushed = e.cache.stats.flushed
 	s.Goodbyes = e.cache.stats.goodbyes
 	s.Evicted = e.cache.stats.evicted
+	s.EvictedRelated = e.cache.stats.evictedRelated
+	s.DroppedRate = e.cache.stats.droppedRate
+	s.DroppedBound = e.cache.stats.droppedBound
+	for _, src := range e.cache.sources {
+		if len(src.entries) > 0 {
+			s.Sources++
+		}
+	}
 	return s
 }
 

@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/clitest"
+	"github.com/lansd/lansd/internal/lantest"
+	"github.com/lansd/lansd/internal/mdns"
+)
+
+func init() {
+	lantest.RegisterHelper("browse-spoof-flood", brSpoofFlood)
+}
+
+// brSpoofFlood multicasts S_COUNT distinct fake _timezone._tcp instances
+// (PTR, SRV, TXT and A each, one packet per instance, each on its own
+// host) over IPv4 from port 5353, at S_RATE packets per second. It prints
+// "READY", then "FLOODED <n> <seconds>".
+func brSpoofFlood() int {
+	lantest.MustBeGuarded()
+	ctx := context.Background()
+	count, _ := strconv.Atoi(os.Getenv("S_COUNT"))
+	rate, _ := strconv.Atoi(os.Getenv("S_RATE"))
+	if count <= 0 || rate <= 0 {
+		brPrintf("FATAL bad S_COUNT or S_RATE")
+		return 1
+	}
+	conn, err := mdns.Listen(ctx, mdns.Config{Families: []mdns.Family{mdns.IPv4}, Logger: brQuiet()})
+	if err != nil {
+		brPrintf("FATAL %v", err)
+		return 1
+	}
+	defer conn.Close()
+	brPrintf("READY")
+	start := time.Now()
+	const batch = 50
+	for i := range count {
+		name := fmt.Sprintf("fake%d._timezone._tcp.local.", i)
+		host := fmt.Sprintf("fake%d.local.", i)
+		m := new(dns.Msg)
+		m.Response, m.Authoritative = true, true
+		hdr := func(n string, t uint16, ttl uint32, flush bool) dns.RR_Header {
+			c := uint16(dns.ClassINET)
+			if flush {
+				c |= 1 << 15
+			}
+			return dns.RR_Header{Name: n, Rrtype: t, Class: c, Ttl: ttl}
+		}
+		m.Answer = []dns.RR{
+			&dns.PTR{Hdr: hdr("_timezone._tcp.local.", dns.TypePTR, 4500, false), Ptr: name},
+			&dns.SRV{Hdr: hdr(name, dns.TypeSRV, 120, true), Target: host, Port: 8080},
+			&dns.TXT{Hdr: hdr(name, dns.TypeTXT, 4500, true), Txt: []string{"path=/"}},
+			&dns.A{Hdr: hdr(host, dns.TypeA, 120, true), A: []byte{198, 18, byte(i >> 8), byte(i)}},
+		}
+		if err := conn.SendMulticast(ctx, m, 0, mdns.IPv4); err != nil {
+			brPrintf("FATAL %v", err)
+			return 1
+		}
+		if i%batch == batch-1 {
+			if d := time.Until(start.Add(time.Duration(i+1) * time.Second / time.Duration(rate))); d > 0 {
+				time.Sleep(d)
+			}
+		}
+	}
+	brPrintf("FLOODED %d %.1f", count, time.Since(start).Seconds())
+	return 0
+}
+
+// browseRSSCeiling is the documented ceiling of lansd browse's resident
+// memory at the default cache bounds under a spoof flood (README,
+// "Reliability").
+const browseRSSCeiling = 32 << 10 // kB
+
+// TestBrowseSpoofFlood (issue 12): one host floods the link with 100,000
+// fake _timezone._tcp instances while an honest host announces one. lansd
+// browse finds the honest instance as fast as on a quiet link, never
+// removes it, and its memory stays under browseRSSCeiling.
+func TestBrowseSpoofFlood(t *testing.T) {
+	t.Parallel()
+	lan := lantest.New(t, lantest.Hosts(3))
+	ctx := lantest.Context(t, 120*time.Second)
+	victim, spoofer, honest := lan.Host(1), lan.Host(2), lan.Host(3)
+	br := clitest.Start(t, victim, "browse", "timezone", "--json", "-v")
+	time.Sleep(1500 * time.Millisecond) // started, and its first queries went out
+	rssBefore := annVmRSS(t, br.Pid())
+
+	// Sample the browser's memory while the flood runs.
+	var mu sync.Mutex
+	peak := rssBefore
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tk := time.NewTicker(100 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			if br.Exited() {
+				return
+			}
+			r := annVmRSS(t, br.Pid())
+			mu.Lock()
+			peak = max(peak, r)
+			mu.Unlock()
+		}
+	}()
+
+	const count, rate = 100000, 10000
+	fl := spoofer.Helper(t, "browse-spoof-flood", fmt.Sprintf("S_COUNT=%d", count), fmt.Sprintf("S_RATE=%d", rate))
+	brReady(t, ctx, fl)
+	time.Sleep(3 * time.Second) // the flood is on, and the spoofer holds its share
+	announced := time.Now()
+	ann, _ := annStart(t, ctx, honest, annArgs()...)
+	add, err := clitest.WaitEvent(ctx, br, "add", annName, nil)
+	require.NoError(t, err, "%q", br.Lines())
+	found := add.Time.Sub(announced)
+	if add.Time.IsZero() {
+		found = time.Since(announced)
+	}
+	line, err := fl.WaitFor(ctx, regexp.MustCompile(`^(FLOODED|FATAL)`))
+	require.NoError(t, err)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	<-sampled
+	rssAfter := annVmRSS(t, br.Pid())
+	require.False(t, br.Exited(), "%q", br.Lines())
+	require.NoError(t, br.Signal(os.Interrupt))
+	_ = br.Wait(ctx)
+	_ = ann
+
+	evs := clitest.Events(t, br.Lines())
+	var adds, removes, honestEvs int
+	for _, ev := range evs {
+		if ev.Instance == annName {
+			honestEvs++
+			assert.NotEqual(t, "remove", ev.Event, "the honest instance is never removed")
+			continue
+		}
+		switch ev.Event {
+		case "add":
+			adds++
+		case "remove":
+			removes++
+		}
+	}
+	var stats string
+	for _, l := range br.Lines() {
+		if regexp.MustCompile(`browse: stats`).MatchString(l) {
+			stats = l
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%s; honest instance found %v after lansd announce started; fake adds %d, removes %d; VmRSS %d kB before, %d kB peak, %d kB after",
+		line, found, adds, removes, rssBefore, peak, rssAfter)
+	t.Logf("last stats: %s", stats)
+	assert.Equal(t, 1, honestEvs, "one add for the honest instance")
+	assert.Less(t, found, 3*time.Second, "found within the normal time")
+	assert.Zero(t, removes, "no fake instance flaps either")
+	assert.Less(t, peak, browseRSSCeiling, "VmRSS peak under the ceiling (kB)")
+}
