@@ -13,9 +13,12 @@ type ChangeKind int
 
 // The kinds of change PlanReload returns.
 const (
+	// ChangeKeep leaves a published service as it is: nothing of it
+	// changed.
+	ChangeKeep ChangeKind = iota
 	// ChangeAdd publishes a service that is new: Responder.Add (probed and
 	// announced, RFC 6762 section 8).
-	ChangeAdd ChangeKind = iota + 1
+	ChangeAdd
 	// ChangeUpdateTXT gives a published service its new TXT record in
 	// place: Handle.UpdateTXT (announced again, RFC 6762 section 8.4).
 	ChangeUpdateTXT
@@ -29,9 +32,12 @@ const (
 	ChangeRemove
 )
 
-// String returns the kind's name: "add", "update-txt", "replace", "remove".
+// String returns the kind's name: "keep", "add", "update-txt", "replace",
+// "remove".
 func (k ChangeKind) String() string {
 	switch k {
+	case ChangeKeep:
+		return "keep"
 	case ChangeAdd:
 		return "add"
 	case ChangeUpdateTXT:
@@ -47,11 +53,11 @@ func (k ChangeKind) String() string {
 // Change is one step of a reload plan.
 type Change struct {
 	Kind ChangeKind
-	// Old is the index in the old services of the service changed or
-	// removed; -1 for ChangeAdd.
+	// Old is the index in the old services of the service kept, changed
+	// or removed; -1 for ChangeAdd.
 	Old int
-	// New is the index in the new services of the service added, updated
-	// or replaced; -1 for ChangeRemove.
+	// New is the index in the new services of the service kept, added,
+	// updated or replaced; -1 for ChangeRemove.
 	New int
 }
 
@@ -62,12 +68,12 @@ type Change struct {
 // instance name and its type as written ("Office TZ" and "timezone"),
 // both compared without regard to ASCII case (RFC 6762 section 16); the
 // same service written "_timezone._tcp" the next time is another
-// service, replaced. Services that did not change are left out of the
-// plan.
+// service, replaced. Every service of old and of next is in the plan
+// once; those that did not change are ChangeKeep.
 //
 // The plan lists removals first (in the order of old), so that the names
-// they free are free before anything is added, then replacements,
-// updates and additions in the order of next. Services with the same
+// they free are free before anything is added, then the services of next
+// in their order. Services with the same
 // identity twice in a list (LoadConfig refuses them) are matched in
 // order.
 func PlanReload(old, next []Service) []Change {
@@ -101,6 +107,8 @@ func PlanReload(old, next []Service) []Change {
 			plan = append(plan, Change{Kind: ChangeReplace, Old: i, New: j})
 		case !sameTXT(old[i].TXT, s.TXT):
 			plan = append(plan, Change{Kind: ChangeUpdateTXT, Old: i, New: j})
+		default:
+			plan = append(plan, Change{Kind: ChangeKeep, Old: i, New: j})
 		}
 	}
 	return plan

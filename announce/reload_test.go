@@ -44,6 +44,7 @@ func TestPlanReload(t *testing.T) {
 		{Kind: ChangeReplace, Old: 4, New: 4},   // Sub
 		{Kind: ChangeReplace, Old: 2, New: 5},   // Port
 		{Kind: ChangeUpdateTXT, Old: 1, New: 6}, // TXT
+		{Kind: ChangeKeep, Old: 0, New: 7},      // Same: the TXT record is the same on the wire
 	}, plan)
 }
 
@@ -52,7 +53,7 @@ func TestPlanReloadNothingChanged(t *testing.T) {
 	require.NoError(t, err)
 	ss2, err := LoadConfig(strings.NewReader(`{"services": [{"name": "a", "service": "timezone", "port": 1, "txt": {"k": "v"}}]}`))
 	require.NoError(t, err)
-	assert.Empty(t, PlanReload(ss, ss))
+	assert.Equal(t, []Change{{Kind: ChangeKeep, Old: 0, New: 0}}, PlanReload(ss, ss))
 	assert.Empty(t, PlanReload(nil, nil))
 	// The name's case is part of what is published: replaced, not kept.
 	assert.Equal(t, []Change{{Kind: ChangeReplace, Old: 0, New: 0}}, PlanReload(ss, ss2))
