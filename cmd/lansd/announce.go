@@ -62,10 +62,26 @@ Ctrl-C or SIGTERM deletes exactly the records it added, prints
   removed "Office TZ._timezone._tcp.tz.example.net."
 and exits 0. --no-rename refuses a taken name instead: exit 1.
 
+Signals: the first Ctrl-C (SIGINT) or SIGTERM shuts down in order (goodbye
+packets, or the zone records deleted). A second one during that shutdown
+exits at once, saying that it did not finish, with status 130 (SIGINT) or
+143 (SIGTERM). SIGHUP with --config reads the file again: the whole file
+is checked first, as at start, and on any problem the problems are printed
+and the services stay as they were; otherwise services new in the file are
+added (probed and announced), those whose "txt" changed get the new TXT
+record in place (announced again), those whose "service" spelling, "port",
+"host", "subtypes" or "domain" changed are withdrawn (goodbyes) and added
+again, and those no longer in the file are withdrawn, one line each:
+  updated TXT of "Office TZ._timezone._tcp.local."
+  goodbye "Old._timezone._tcp.local." (no longer in services.json)
+A service is identified by its "name" and "service" as written (ASCII
+case ignored). Without --config, SIGHUP is ignored with a message.
+
 Exit status: 0 after an interruption, 1 when a name is taken and
 --no-rename forbids renaming, 2 for invalid input (then nothing is sent),
 3 when the network cannot be used (the DNS server does not answer within
---timeout, rejects the TSIG key or refuses the update).`
+--timeout, rejects the TSIG key or refuses the update), 130 or 143 after a
+second SIGINT or SIGTERM cut the shutdown short.`
 
 // newResponder opens the mDNS responder. It is a variable so that the
 // command's tests can prove that nothing is opened before the input has
@@ -129,8 +145,16 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
+	// From now on SIGHUP reloads the --config file (once the services
+	// are published) instead of ending the process.
+	hup, stopHup := env.subscribeHangups()
+	defer stopHup()
+	rl := &reloader{hup: hup}
+	if fs.Changed("config") {
+		rl.path = f.config
+	}
 	if !isLocalDomain(f.domain) {
-		return runAnnounceZone(ctx, env, fs, &f)
+		return runAnnounceZone(ctx, env, fs, &f, rl)
 	}
 	for _, name := range wideOnlyFlags {
 		if fs.Changed(name) {
@@ -160,6 +184,15 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		return exitUsage
 	}
 
+	rl.load = func() ([]announce.Service, bool) {
+		services, err := readConfig(f.config)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "lansd announce: %v\n", err)
+			return nil, false
+		}
+		return services, checkServices(env, services, configLabels(len(services)), reg, f.noValidate)
+	}
+
 	logger := newLogger(env.stderr, f.verbose, slog.LevelError)
 	trim := startupMemory()
 	r, err := newResponder(ctx, announce.Options{
@@ -184,7 +217,7 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return fail(env, "announce", err)
 	}
-	return serve(ctx, env, r, trim)
+	return serve(ctx, env, r, trim, services, rl)
 }
 
 // announceFamilies works out the address families from --ipv4-only,
@@ -240,11 +273,7 @@ func announceServices(fs *pflag.FlagSet, f *announceFlags) ([]announce.Service, 
 		if err != nil {
 			return nil, nil, err
 		}
-		labels := make([]string, len(services))
-		for i := range services {
-			labels[i] = fmt.Sprintf("services[%d]", i)
-		}
-		return services, labels, nil
+		return services, configLabels(len(services)), nil
 	}
 	var missing []string
 	for _, name := range []string{"service", "name", "port"} {
@@ -269,6 +298,16 @@ func announceServices(fs *pflag.FlagSet, f *announceFlags) ([]announce.Service, 
 		Host:     f.host,
 	}
 	return []announce.Service{s}, []string{""}, nil
+}
+
+// configLabels names the services of a --config file in messages:
+// "services[0]", "services[1]", ...
+func configLabels(n int) []string {
+	labels := make([]string, n)
+	for i := range labels {
+		labels[i] = fmt.Sprintf("services[%d]", i)
+	}
+	return labels
 }
 
 // readConfig loads a --config file; every problem in it is one line of the
@@ -398,10 +437,11 @@ func startupMemory() (trim func()) {
 	}
 }
 
-// serve prints the services r published (Options.Services), then what
-// happens to them, and on interruption says goodbye. trimStartup is called
+// serve prints the services r published (Options.Services, which are
+// services), then what happens to them; reloads rl's --config file on
+// SIGHUP; and on interruption says goodbye. trimStartup is called
 // startupTrim after it starts.
-func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup func()) int {
+func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup func(), services []announce.Service, rl *reloader) int {
 	out := &syncWriter{w: env.stdout}
 	since := time.Now()
 	handles := r.Handles()
@@ -431,27 +471,51 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 			printHostEvent(out, r, ev, since)
 		}
 	})
-	for _, h := range handles {
-		evWG.Add(1)
-		go func() {
-			defer evWG.Done()
+	watch := func(h pubHandle, since time.Time) {
+		evWG.Go(func() {
 			for ev := range h.Events() {
 				if ev.Time.Before(since) {
 					continue // already told by the announced line
 				}
 				printEvent(out, r, "", ev)
 			}
-		}()
+		})
+	}
+	cur := make([]published, len(handles))
+	for i, h := range handles {
+		cur[i] = published{svc: services[i], h: h}
+		watch(h, since)
+	}
+	pub := publisher{
+		add: func(ctx context.Context, s announce.Service) (pubHandle, string, error) {
+			h, err := r.Add(ctx, s)
+			if err != nil {
+				return nil, "", err
+			}
+			line := fmt.Sprintf("announced %q on %s", h.Name(), ifaceList(r))
+			if renamed, why := h.Renamed(); renamed {
+				line += fmt.Sprintf(" (renamed: %s)", why)
+			}
+			return h, line, nil
+		},
+		gone:  "goodbye",
+		watch: watch,
+	}
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-rl.hup:
+			cur = reload(ctx, env, out, rl, pub, cur)
+		}
 	}
 
-	<-ctx.Done()
 	err := r.Close() // goodbyes (RFC 6762 section 10.1); ends the event streams
 	evWG.Wait()
 	if err != nil {
 		return fail(env, "announce", err)
 	}
-	for _, h := range handles {
-		out.printf("goodbye %q", h.Name())
+	for _, c := range cur {
+		out.printf("goodbye %q", c.h.Name())
 	}
 	return exitOK
 }
@@ -497,7 +561,7 @@ func isLocalDomain(d string) bool {
 // runAnnounceZone registers the services in a unicast DNS zone
 // (wide.Registrar) until ctx ends, then removes them. It opens no
 // multicast socket.
-func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *announceFlags) int {
+func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *announceFlags, rl *reloader) int {
 	for _, name := range localOnlyFlags {
 		if fs.Changed(name) {
 			why := "Multicast DNS only"
@@ -552,28 +616,17 @@ func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *ann
 	}
 	// Everything is checked, as the registrar will, before anything is
 	// sent: nothing invalid is written to a zone.
-	refused := 0
-	for i, s := range services {
-		recs, err := wide.BuildRecords(s, wide.RecordOptions{
-			Zone: zone, HostName: f.hostname, Addrs: addrs, TTL: ttl, Registry: reg,
-		})
-		var report txt.Report
-		if recs != nil {
-			report = recs.Report
-		} else {
-			var ve *announce.ValidationError
-			if errors.As(err, &ve) {
-				report = ve.Report
-			}
-		}
-		printLines(env.stderr, "", findingLines(labels[i], i, report, err))
-		if err != nil {
-			refused++
-		}
-	}
-	if refused > 0 {
-		printRefused(env.stderr, services, refused)
+	ropts := wide.RecordOptions{Zone: zone, HostName: f.hostname, Addrs: addrs, TTL: ttl, Registry: reg}
+	if !checkZoneServices(env, services, labels, ropts) {
 		return exitUsage
+	}
+	rl.load = func() ([]announce.Service, bool) {
+		services, err := readConfig(f.config)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "lansd announce: %v\n", err)
+			return nil, false
+		}
+		return services, checkZoneServices(env, services, configLabels(len(services)), ropts)
 	}
 
 	logger := newLogger(env.stderr, f.verbose, slog.LevelWarn)
@@ -592,7 +645,35 @@ func runAnnounceZone(ctx context.Context, env *cliEnv, fs *pflag.FlagSet, f *ann
 	if err != nil {
 		return fail(env, "announce", &usageError{err})
 	}
-	return serveZone(ctx, env, r, services, f.timeout)
+	return serveZone(ctx, env, r, services, f.timeout, rl)
+}
+
+// checkZoneServices checks services as the registrar will (their
+// records, built with opts), printing the problems; it reports whether
+// all of them can be written to the zone.
+func checkZoneServices(env *cliEnv, services []announce.Service, labels []string, opts wide.RecordOptions) bool {
+	refused := 0
+	for i, s := range services {
+		recs, err := wide.BuildRecords(s, opts)
+		var report txt.Report
+		if recs != nil {
+			report = recs.Report
+		} else {
+			var ve *announce.ValidationError
+			if errors.As(err, &ve) {
+				report = ve.Report
+			}
+		}
+		printLines(env.stderr, "", findingLines(labels[i], i, report, err))
+		if err != nil {
+			refused++
+		}
+	}
+	if refused > 0 {
+		printRefused(env.stderr, services, refused)
+		return false
+	}
+	return true
 }
 
 // registryPathOf returns the value of the --registry flag of fs.
@@ -603,7 +684,7 @@ func registryPathOf(fs *pflag.FlagSet) *string {
 
 // serveZone registers the services with r, prints their names, and on
 // interruption removes them.
-func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []announce.Service, timeout time.Duration) int {
+func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []announce.Service, timeout time.Duration, rl *reloader) int {
 	out := &syncWriter{w: env.stdout}
 	handles, err := r.AddAll(ctx, services)
 	server, _ := r.Primary(ctx)
@@ -648,21 +729,45 @@ func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []a
 	}
 	// Later events: renames after a refresh found the name taken.
 	var evWG sync.WaitGroup
-	for _, h := range handles {
-		evWG.Add(1)
-		go func() {
-			defer evWG.Done()
+	watch := func(h pubHandle, _ time.Time) {
+		evWG.Go(func() {
 			for ev := range h.Events() {
 				if ev.Kind == announce.EventRenamed {
 					out.printf("renamed %q -> %q (%s)", ev.Old, ev.New, ev.Reason)
 				}
 			}
-		}()
+		})
 	}
-	<-ctx.Done()
-	names := make([]string, len(handles))
+	cur := make([]published, len(handles))
 	for i, h := range handles {
-		names[i] = h.Name()
+		cur[i] = published{svc: services[i], h: h}
+		watch(h, time.Time{})
+	}
+	pub := publisher{
+		add: func(ctx context.Context, s announce.Service) (pubHandle, string, error) {
+			h, err := r.Add(ctx, s)
+			if err != nil {
+				return nil, "", err
+			}
+			line := fmt.Sprintf("registered %q in %s at %s", h.Name(), r.Zone(), server)
+			if renamed, why := h.Renamed(); renamed {
+				line += fmt.Sprintf(" (renamed: %s)", why)
+			}
+			return h, line, nil
+		},
+		gone:  "removed",
+		watch: watch,
+	}
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-rl.hup:
+			cur = reload(ctx, env, out, rl, pub, cur)
+		}
+	}
+	names := make([]string, len(cur))
+	for i, c := range cur {
+		names[i] = c.h.Name()
 	}
 	// Removal gets its own bounded time: ctx is over by then.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*timeout+time.Second)

@@ -30,6 +30,8 @@ const (
 	exitNonConf  = 1 // the input does not conform (validate, browse --strict)
 	exitUsage    = 2 // usage or input error
 	exitInternal = 3 // the command failed for another reason (network, I/O)
+	// A second SIGINT or SIGTERM during shutdown exits at once with 128 +
+	// the signal's number: 130 (SIGINT), 143 (SIGTERM); see abortStatus.
 )
 
 // command is one lansd subcommand.
@@ -43,6 +45,19 @@ type command struct {
 type cliEnv struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// hangups, when set, starts delivering SIGHUP to the channel it
+	// returns (instead of the default action, ending the process) until
+	// stop is called. lansd announce reloads its --config file on each.
+	hangups func() (sigs <-chan os.Signal, stop func())
+}
+
+// subscribeHangups is env.hangups, or a channel that never delivers
+// anything when env has none (tests).
+func (env *cliEnv) subscribeHangups() (<-chan os.Signal, func()) {
+	if env.hangups == nil {
+		return nil, func() {}
+	}
+	return env.hangups()
 }
 
 func commands() []command {
@@ -57,10 +72,49 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
-	stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go watchSignals(sigs, cancel, os.Stderr, os.Exit)
+	code := run(ctx, &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, hangups: notifyHangups}, os.Args[1:])
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
+}
+
+// notifyHangups delivers SIGHUP to the channel it returns until stop.
+func notifyHangups() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// watchSignals handles SIGINT and SIGTERM: the first cancels the
+// command's context, so that it shuts down in order (lansd announce sends
+// its goodbyes or deletes its records); a second one while it does exits
+// at once, by exit, with abortStatus, saying that the shutdown did not
+// finish.
+func watchSignals(sigs <-chan os.Signal, cancel func(), stderr io.Writer, exit func(int)) {
+	if _, ok := <-sigs; !ok {
+		return
+	}
+	cancel()
+	sig, ok := <-sigs
+	if !ok {
+		return
+	}
+	fmt.Fprintf(stderr, "lansd: %v again: exiting at once; the shutdown did not finish (goodbyes or record removals may not have been sent)\n", sig)
+	exit(abortStatus(sig))
+}
+
+// abortStatus is the exit status after a second SIGINT or SIGTERM: 128
+// plus the signal's number, as a shell reports a process killed by it
+// (130 for SIGINT, 143 for SIGTERM).
+func abortStatus(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok && s > 0 && s < 128 {
+		return 128 + int(s)
+	}
+	return 128 + int(syscall.SIGINT)
 }
 
 // run dispatches args to a subcommand and returns the exit status.
