@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,7 @@ type bgRun struct {
 	cancel      context.CancelFunc
 	out, errOut *lockedBuffer
 	done        chan int
+	hup         chan os.Signal // what the command takes for SIGHUP
 }
 
 // startLansd runs lansd args in-process until stop (which simulates
@@ -63,9 +65,10 @@ type bgRun struct {
 func startLansd(t *testing.T, args ...string) *bgRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &bgRun{cancel: cancel, out: &lockedBuffer{}, errOut: &lockedBuffer{}, done: make(chan int, 1)}
+	r := &bgRun{cancel: cancel, out: &lockedBuffer{}, errOut: &lockedBuffer{}, done: make(chan int, 1), hup: make(chan os.Signal, 1)}
+	hangups := func() (<-chan os.Signal, func()) { return r.hup, func() {} }
 	go func() {
-		r.done <- run(ctx, &cliEnv{stdin: strings.NewReader(""), stdout: r.out, stderr: r.errOut}, args)
+		r.done <- run(ctx, &cliEnv{stdin: strings.NewReader(""), stdout: r.out, stderr: r.errOut, hangups: hangups}, args)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -97,6 +100,19 @@ func (r *bgRun) waitOutput(t *testing.T, want string, within time.Duration) {
 		}
 	}
 	t.Fatalf("no %q within %v\nstdout:\n%s\nstderr:\n%s", want, within, r.out, r.errOut)
+}
+
+// waitErr waits until the command's stderr holds want.
+func (r *bgRun) waitErr(t *testing.T, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if strings.Contains(r.errOut.String(), want) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %q on stderr within %v\nstdout:\n%s\nstderr:\n%s", want, within, r.out, r.errOut)
 }
 
 // stop cancels the command and returns its exit status.
