@@ -103,7 +103,7 @@ func watchSignals(sigs <-chan os.Signal, cancel func(), stderr io.Writer, exit f
 	if !ok {
 		return
 	}
-	fmt.Fprintf(stderr, "lansd: %v again: exiting at once; the shutdown did not finish (goodbyes or record removals may not have been sent)\n", sig)
+	fmt.Fprintf(stderr, "lansd: second signal (%v): exiting at once; the shutdown did not finish (goodbyes or record removals may not have been sent)\n", sig)
 	exit(abortStatus(sig))
 }
 
