@@ -1,6 +1,8 @@
 package announce
 
 import (
+	"bytes"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -220,4 +222,83 @@ func TestFuzzResponderHarness(t *testing.T) {
 	require.NotEmpty(t, sent)
 	require.Empty(t, fuzzResponderOnce(t, ours, 0, other))
 	require.Nil(t, fuzzResponderOnce(t, ours, 0, []byte{1, 2, 3}))
+}
+
+// leafErrors returns the errors joined (errors.Join) under err, depth
+// first; an error that joins nothing is its own leaf.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	if u := errors.Unwrap(err); u != nil {
+		if _, ok := u.(interface{ Unwrap() []error }); ok {
+			return leafErrors(u)
+		}
+	}
+	return []error{err}
+}
+
+// FuzzLoadConfig reads arbitrary --config files: LoadConfig never panics;
+// every problem it reports names where it is (a field, a service index, or
+// the line and column of a JSON error); the services of a file it accepts
+// are encodable (Service.PrepareEncodable), distinct, and either pass
+// ValidateServices or have every problem named by service index; and
+// loading is deterministic.
+func FuzzLoadConfig(f *testing.F) {
+	for _, s := range []string{
+		`{"services": [{"name": "Office TZ", "service": "timezone", "port": 8080, "txt": {"path": "/tz"}, "subtypes": [], "host": ""}]}`,
+		`{"services": [{"name": "A", "service": "_http._tcp", "port": 80, "txt": ["path=/", "color", "note="], "subtypes": ["_printer"], "domain": "local."},
+		  {"name": "A", "service": "http", "port": 65536}]}`,
+		`{"services": [{"name": "x.y\\z", "service": "_ipp._tcp", "port": 631, "host": "h2"}], "extra": 1}`,
+		`{"services": {}}`,
+		"{\"services\": [\n{\"name\": 5}]}",
+		`{"services": [{"name": "B", "service": "jnx-kcsync", "port": 1, "txt": {"bin": "\\xff", "": "x"}}]}`,
+		`[]`, ``, `{"services": [null, 1, "s"]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		svcs, err := LoadConfig(bytes.NewReader(data))
+		svcs2, err2 := LoadConfig(bytes.NewReader(data))
+		require.Equal(t, err == nil, err2 == nil, "deterministic")
+		if err != nil {
+			require.Equal(t, err.Error(), err2.Error(), "deterministic")
+			require.Nil(t, svcs)
+			require.True(t, strings.HasPrefix(err.Error(), "announce: config: "), "%v", err)
+			for _, e := range leafErrors(err) {
+				var fe *FieldError
+				if errors.As(e, &fe) {
+					require.NotEmpty(t, fe.Field, "%v", e)
+					continue
+				}
+				msg := e.Error()
+				require.True(t, strings.Contains(msg, "services[") || strings.Contains(msg, "line ") ||
+					strings.Contains(msg, "larger than") || strings.Contains(msg, "JSON input"),
+					"error naming no place: %v", e)
+			}
+			return
+		}
+		require.Equal(t, len(svcs), len(svcs2))
+		type id struct{ inst, typ string }
+		seen := map[id]bool{}
+		for i, s := range svcs {
+			p, err := s.PrepareEncodable("", nil)
+			require.NoError(t, err, "services[%d] accepted but not encodable", i)
+			k := id{dnsname.MustKey(dnsname.EscapeLabel(s.Instance) + "."), dnsname.MustKey(p.Type + "." + p.Domain)}
+			require.False(t, seen[k], "services[%d] twice", i)
+			seen[k] = true
+		}
+		if err := ValidateServices(svcs, nil); err != nil {
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				require.True(t, strings.HasPrefix(e.Error(), "services["), "%v", e)
+			}
+		}
+	})
 }
