@@ -63,7 +63,7 @@ func LoadConfig(r io.Reader) ([]Service, error) {
 	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(top)) {
 		if k != "services" {
-			errs = append(errs, &FieldError{Field: k, Reason: `unknown field (only "services")`})
+			errs = append(errs, &FieldError{Field: fieldName(k), Reason: `unknown field (only "services")`})
 		}
 	}
 	raw, ok := top["services"]
@@ -127,7 +127,7 @@ func parseConfigService(i int, item json.RawMessage) (Service, []error) {
 		switch k {
 		case "name", "service", "port", "txt", "subtypes", "host", "domain":
 		default:
-			bad(k, "unknown field", nil)
+			bad(fieldName(k), "unknown field", nil)
 		}
 	}
 	for _, req := range []string{"name", "service", "port"} {
@@ -218,6 +218,19 @@ func ConfigPath(i int, field string) string {
 		name = js
 	}
 	return fmt.Sprintf("services[%d].%s%s", i, name, suffix)
+}
+
+// fieldName returns an unknown member name of a configuration file as an
+// error names it: as it is when it is a plain name (printable ASCII,
+// neither empty nor holding spaces, quotes, dots or brackets), else
+// quoted, so that "" or a name holding a newline is still visible.
+func fieldName(k string) string {
+	if k == "" || strings.ContainsFunc(k, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"\.[]`, r)
+	}) {
+		return strconv.Quote(k)
+	}
+	return k
 }
 
 // jsonError adds the line and column to a JSON syntax or type error.

@@ -45,6 +45,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"no services", `{}`, []string{"services: missing"}},
 		{"services not an array", `{"services": {}}`, []string{"services: must be an array"}},
 		{"unknown top-level field", `{"services": [], "extra": 1}`, []string{"extra: unknown field"}},
+		{"unknown empty field", `{"services": [{"name": "a", "service": "_http._tcp", "port": 80, "": 1}], "": 1}`, []string{`"": unknown field`, `services[0]."": unknown field`}},
 		{"service not an object", `{"services": [1]}`, []string{"services[0]: must be an object"}},
 		{"missing fields", `{"services": [{}]}`, []string{"services[0].name: missing", "services[0].service: missing", "services[0].port: missing"}},
 		{"port too large", `{"services": [{"name": "a", "service": "_http._tcp", "port": 70000}]}`, []string{`services[0].port "70000": must be an integer from 0 to 65535`}},

@@ -229,3 +229,41 @@ func FuzzFormatJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseJSON reads arbitrary JSON TXT input: errors are *JSONError with
+// an offset inside the input and a reason; a record it accepts that
+// encodes decodes back to the same items, and its FormatJSON form parses
+// back to the same items when they are valid UTF-8.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`{"path": "/tz", "color": true, "note": ""}`, `["path=/tz", "color", "note="]`,
+		`{"bin": "\\xff\\x00"}`, `{}`, `[]`, `{"a": 1, "A": 2}`, `[""]`, `{"path": null}`, `["=x"]`, `{"k": {"x": 1}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseJSON(data)
+		if err != nil {
+			var je *JSONError
+			require.True(t, errors.As(err, &je), "%T %v", err, err)
+			require.NotEmpty(t, je.Reason)
+			require.True(t, je.Offset >= 0 && je.Offset <= int64(len(data)), "offset %d of %d", je.Offset, len(data))
+			return
+		}
+		wire, err := r.Encode()
+		if err != nil {
+			return // too long for a TXT record, or a string over 255 bytes
+		}
+		back, err := Decode(wire)
+		require.NoError(t, err)
+		if len(r.Items) > 0 {
+			require.Len(t, back.Items, len(r.Items))
+			for i, it := range r.Items {
+				require.Equal(t, it.Key, back.Items[i].Key)
+				require.Equal(t, it.HasValue, back.Items[i].HasValue)
+				require.Equal(t, string(it.Value), string(back.Items[i].Value))
+			}
+		}
+		again, err := ParseJSON(FormatJSON(r))
+		require.NoError(t, err)
+		_ = again
+	})
+}

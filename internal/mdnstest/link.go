@@ -121,6 +121,37 @@ func (l *Link) Inject(to *Host, ifIndex int, fam sd.Family, src netip.AddrPort, 
 	to.deliver(&mdns.Packet{Msg: mustUnpack(b), Src: src, Dst: dst, IfIndex: ifIndex, Family: fam, Size: len(b), Received: time.Now()})
 }
 
+// InjectWire delivers the datagram b to host to, as Inject does, but
+// exactly as received: b is unpacked once with miekg/dns and the message
+// goes to the host as it came out, never packed again (so a message that
+// would not pack, or would pack differently, still arrives). What the
+// transport drops never arrives, and InjectWire returns why: more than
+// mdns.MaxPacket bytes, or bytes that do not unpack (wrapping
+// mdns.ErrMalformed). internal/mdns also drops messages whose header
+// counts disagree with what unpacked; InjectWire delivers those, which
+// only widens what a fuzz target reaches.
+func (l *Link) InjectWire(to *Host, ifIndex int, fam sd.Family, src netip.AddrPort, dst netip.Addr, b []byte) (err error) {
+	if len(b) > mdns.MaxPacket {
+		return fmt.Errorf("mdnstest: InjectWire: %w: %d bytes > %d", mdns.ErrTooLarge, len(b), mdns.MaxPacket)
+	}
+	m := new(dns.Msg)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: unpack panicked: %v", mdns.ErrMalformed, r)
+			}
+		}()
+		if uerr := m.Unpack(b); uerr != nil {
+			err = fmt.Errorf("%w: %w", mdns.ErrMalformed, uerr)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	to.deliver(&mdns.Packet{Msg: m, Src: src, Dst: dst, IfIndex: ifIndex, Family: fam, Size: len(b), Received: time.Now()})
+	return nil
+}
+
 // transmit records a packet sent from port from and delivers it to every
 // port of l it reaches.
 func (l *Link) transmit(from *port, src, dst netip.AddrPort, f sd.Family, b []byte) {

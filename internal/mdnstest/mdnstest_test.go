@@ -409,3 +409,26 @@ func TestBuilders(t *testing.T) {
 	assert.Same(t, srv, mdnstest.FindRR(rrs, `x._HTTP._tcp.local.`, dns.TypeSRV))
 	assert.NotNil(t, mdnstest.FindRR([]dns.RR{mdnstest.SRV(`Office\ TZ._t._tcp.local.`, "h.", 1, 1)}, `office\032tz._t._tcp.local.`, dns.TypeSRV), "escapes do not matter")
 }
+
+// InjectWire delivers the bytes as unpacked, never packed again, and
+// refuses what the transport would drop.
+func TestInjectWire(t *testing.T) {
+	l := mdnstest.NewLink()
+	h := l.NewHost("h", 1)
+	m := mdnstest.Query(mdnstest.QM("x.local.", dns.TypeA))
+	m.Id = 7
+	b, err := m.Pack()
+	require.NoError(t, err)
+	src := netip.MustParseAddrPort("198.51.100.12:5353")
+	require.NoError(t, l.InjectWire(h, 2, sd.IPv4, src, mdns.Group(sd.IPv4).Addr(), b))
+	got := h.Drain()
+	require.Len(t, got, 1)
+	assert.Equal(t, uint16(7), got[0].Msg.Id)
+	assert.Equal(t, len(b), got[0].Size)
+	assert.Equal(t, src, got[0].Src)
+	assert.Empty(t, l.Packets(), "not a transmission")
+
+	assert.ErrorIs(t, l.InjectWire(h, 2, sd.IPv4, src, mdns.Group(sd.IPv4).Addr(), b[:5]), mdns.ErrMalformed)
+	assert.ErrorIs(t, l.InjectWire(h, 2, sd.IPv4, src, mdns.Group(sd.IPv4).Addr(), make([]byte, mdns.MaxPacket+1)), mdns.ErrTooLarge)
+	assert.Empty(t, h.Drain())
+}
