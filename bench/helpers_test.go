@@ -7,13 +7,16 @@ package bench
 // CLOCK_MONOTONIC in nanoseconds (mono).
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
@@ -31,6 +34,7 @@ import (
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/browse"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 	"github.com/lansd/lansd/txt"
 )
@@ -77,10 +81,15 @@ func firstLabel(name string) string {
 }
 
 // helperBrowse browses _timezone._tcp with library LIB (lansd, grandcat,
-// hashicorp, dnssd) on lan0 until SIGTERM or DURATION (default 60s). It
-// prints "START ts" just before the library's browse call, then "ADD ts
+// hashicorp, dnssd, avahi) on lan0 until SIGTERM or DURATION (default 60s).
+// It prints "START ts" just before the library's browse call, then "ADD ts
 // label" when an instance is first reported complete and "REMOVE ts label"
 // when it is reported gone (libraries that have no removal never print it).
+// With ADDRS=1, lansd and avahi also print "ADDRS ts label a,b,..." with the
+// instance's addresses each time the library reports them (lansd: every add
+// and update event; avahi-browse: every resolved "=" line, one address). LIB=avahi runs
+// `avahi-browse -r -p -k` against the avahi-daemon of this host, on the
+// D-Bus named by AVAHI_BUS (bench/avahi_test.go starts both).
 func helperBrowse() int {
 	guarded()
 	d, err := time.ParseDuration(os.Getenv("DURATION"))
@@ -95,6 +104,12 @@ func helperBrowse() int {
 	if err != nil {
 		outf("FATAL %v", err)
 		return 1
+	}
+	withAddrs := os.Getenv("ADDRS") == "1"
+	addrs := func(label string, a []string) {
+		if withAddrs {
+			outf("ADDRS %d %s %s", mono(), label, strings.Join(a, ","))
+		}
 	}
 	seen := map[string]bool{}
 	var seenMu sync.Mutex
@@ -136,6 +151,9 @@ func helperBrowse() int {
 				switch ev.Kind {
 				case browse.Add:
 					add(ev.Instance.Instance)
+					addrs(ev.Instance.Instance, addrStrings(ev.Instance.Addrs))
+				case browse.Update:
+					addrs(ev.Instance.Instance, addrStrings(ev.Instance.Addrs))
 				case browse.Remove:
 					rmv(ev.Instance.Instance)
 				}
@@ -198,12 +216,59 @@ func helperBrowse() int {
 			outf("FATAL %v", err)
 			return 1
 		}
+	case "avahi":
+		// avahi-browse resolves each instance once per interface and
+		// protocol ("=" lines) and frees its resolver: it reports no
+		// later change of an instance's address.
+		cmd := exec.CommandContext(ctx, "stdbuf", "-oL", "-eL", "avahi-browse", "-r", "-p", "-k", benchType)
+		cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+os.Getenv("AVAHI_BUS"))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			outf("FATAL %v", err)
+			return 1
+		}
+		outf("START %d", mono())
+		if err := cmd.Start(); err != nil {
+			outf("FATAL %v", err)
+			return 1
+		}
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			f := strings.SplitN(sc.Text(), ";", 10)
+			if len(f) < 6 {
+				continue
+			}
+			label := dnsname.UnescapeLabel(f[3])
+			switch {
+			case f[0] == "=" && len(f) == 10:
+				// One line per protocol the instance was browsed over,
+				// each with the one address Avahi resolved (either
+				// family, whatever the protocol).
+				if f[2] == "IPv4" {
+					add(label)
+				}
+				addrs(label, []string{f[7]})
+			case f[0] == "-":
+				rmv(label)
+			}
+		}
+		_ = cmd.Wait()
 	default:
 		outf("FATAL unknown LIB %q", lib)
 		return 1
 	}
 	outf("DONE %d", mono())
 	return 0
+}
+
+// addrStrings formats addresses for an ADDRS line.
+func addrStrings(a []netip.Addr) []string {
+	s := make([]string, len(a))
+	for i, x := range a {
+		s[i] = x.String()
+	}
+	return s
 }
 
 // instanceNames returns the COUNT instance labels of an announcer: NAME
@@ -221,7 +286,8 @@ func instanceNames(prefix string, count int) []string {
 
 // helperAnnounce publishes COUNT (default 1) instances of _timezone._tcp
 // named NAME (or NAME-i) on ports 9000+i with TXT path=/bench, with library
-// LIB on lan0. It prints "REG ts" just before the first registration call
+// LIB on lan0 (lansd with ANY_IFACE=1: on every interface, those that come
+// later included, as lansd announce does by default). It prints "REG ts" just before the first registration call
 // and "READY ts" when the library's calls have returned. SIGTERM shuts the
 // library down the way it does on exit (lansd and dnssd send goodbyes),
 // prints "BYE ts" and exits 0.
@@ -254,7 +320,11 @@ func helperAnnounce() int {
 		}
 		// As lansd announce does: the services are probed together with
 		// the host name, and New returns once all are announced.
-		r, err := announce.New(ctx, announce.Options{Interfaces: []string{lantest.Iface}, Logger: quiet(), Services: services})
+		opts := announce.Options{Interfaces: []string{lantest.Iface}, Logger: quiet(), Services: services}
+		if os.Getenv("ANY_IFACE") == "1" {
+			opts.Interfaces = nil
+		}
+		r, err := announce.New(ctx, opts)
 		if err != nil {
 			outf("FATAL %v", err)
 			return 1

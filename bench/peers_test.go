@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -21,6 +22,9 @@ const (
 	libHashicorp = "hashicorp"
 	libDnssd     = "dnssd"
 	libPyzc      = "pyzc"
+	// libAvahi is avahi-daemon with a static service file, browsed with
+	// avahi-browse (rows 7 and 8 only; see avahi_test.go).
+	libAvahi = "avahi"
 )
 
 // peers are the implementations lansd is compared with.
@@ -33,6 +37,7 @@ var libTitle = map[string]string{
 	libHashicorp: "hashicorp",
 	libDnssd:     "dnssd",
 	libPyzc:      "python-zeroconf",
+	libAvahi:     "Avahi",
 }
 
 // pair is one browser browsing one announcer.
@@ -69,11 +74,16 @@ func pairs() []pair {
 }
 
 // startBrowser starts lib's browser on h (see helperBrowse and
-// peers/pyzc_bench.py).
+// peers/pyzc_bench.py); env is the Go helper's environment, of which the
+// python browser takes ADDRS=1 (as --addrs).
 func startBrowser(tb testing.TB, h *lantest.Host, lib string, env ...string) *lantest.Proc {
 	tb.Helper()
 	if lib == libPyzc {
-		return h.Start(tb, python, pyzcScript(tb), "browse")
+		args := []string{pyzcScript(tb), "browse"}
+		if slices.Contains(env, "ADDRS=1") {
+			args = append(args, "--addrs")
+		}
+		return h.Start(tb, python, args...)
 	}
 	return h.Helper(tb, "bench-browse", append([]string{"LIB=" + lib}, env...)...)
 }

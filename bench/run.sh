@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks of lansd against grandcat/zeroconf v1.0.0,
-# hashicorp/mdns v1.0.7, brutella/dnssd v1.2.14 and python-zeroconf on a
+# hashicorp/mdns v1.0.7, brutella/dnssd v1.2.14 and python-zeroconf (and
+# Avahi for rows 7 and 8, hosts whose addresses and interfaces change) on a
 # virtual LAN of network namespaces (internal/lantest), then a table per row.
 #
 #   ./bench/run.sh            full run: 5 repetitions, 60 s idle window
@@ -26,8 +27,12 @@ apt_install() {
 		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
 }
 command -v nft >/dev/null || apt_install nftables || { echo "bench/run.sh: cannot install nftables" >&2; exit 2; }
-/usr/bin/python3 -c 'import zeroconf' 2>/dev/null || apt_install python3-zeroconf ||
-	{ echo "bench/run.sh: cannot install python3-zeroconf" >&2; exit 2; }
+# The peers: python3-zeroconf, and Avahi with its private D-Bus. scripts/deps.sh
+# keeps avahi-daemon and dbus from starting on the machine's own network at install.
+if ! /usr/bin/python3 -c 'import zeroconf' 2>/dev/null || ! command -v avahi-daemon >/dev/null ||
+	! command -v avahi-browse >/dev/null || ! command -v dbus-daemon >/dev/null; then
+	bash scripts/deps.sh || { echo "bench/run.sh: cannot install the peers (scripts/deps.sh)" >&2; exit 2; }
+fi
 
 if [[ ${QUICK:-0} == 1 ]]; then
 	REPS=${REPS:-3}
@@ -62,6 +67,8 @@ run_bench '^BenchmarkColdDiscovery$' "${REPS}x"
 run_bench '^BenchmarkAppearanceRemoval$' "${REPS}x"
 run_bench '^BenchmarkScale$' "${REPS}x"
 run_bench '^BenchmarkResponder$' "${REPS}x"
+run_bench '^BenchmarkAddressChange$' "${REPS}x"
+run_bench '^BenchmarkNewInterface$' "${REPS}x"
 echo "== row 6: registry and txt benchmarks (-count $GOCOUNT)"
 go test -run '^$' -bench '^BenchmarkLoadFull$' -count "$GOCOUNT" ./registry >"$OUT/registry.txt" 2>&1 || { echo "   FAILED: $OUT/registry.txt"; status=1; }
 go test -run '^$' -bench '^(BenchmarkValidate|BenchmarkDecode)$' -count "$GOCOUNT" ./txt >"$OUT/txt.txt" 2>&1 || { echo "   FAILED: $OUT/txt.txt"; status=1; }

@@ -5,10 +5,13 @@ Run only inside a network namespace made by the benchmark (the Go code
 starts it through lantest's guard). Timestamps are time.monotonic_ns(),
 CLOCK_MONOTONIC, the clock the Go helpers print.
 
-  pyzc_bench.py browse
+  pyzc_bench.py browse [--addrs]
       prints "START ts" just before the browser is created, "ADD ts LABEL"
       when an instance of _timezone._tcp is first resolved (SRV, TXT and an
       address) and "REMOVE ts LABEL" when it is removed. Runs until SIGTERM.
+      With --addrs, also "ADDRS ts LABEL a,b,..." with the addresses
+      resolved (from the cache, or asked for) on each Added and Updated
+      state change the browser reports.
 
   pyzc_bench.py register --name NAME [--count N]
       registers N (default 1) instances NAME (or NAME-i) on ports 9000+i
@@ -39,7 +42,7 @@ def label(name):
     return name[: -len("." + TYPE)] if name.endswith("." + TYPE) else name
 
 
-async def browse():
+async def browse(args):
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     out("START", time.monotonic_ns())
@@ -53,6 +56,8 @@ async def browse():
             if name not in seen:
                 seen.add(name)
                 out("ADD", time.monotonic_ns(), label(name))
+            if args.addrs:
+                out("ADDRS", time.monotonic_ns(), label(name), ",".join(info.parsed_addresses(IPVersion.All)))
 
     def on_change(zeroconf, service_type, name, state_change):
         if state_change is ServiceStateChange.Removed:
@@ -60,7 +65,7 @@ async def browse():
                 seen.discard(name)
                 out("REMOVE", time.monotonic_ns(), label(name))
             return
-        if state_change is ServiceStateChange.Added:
+        if state_change is ServiceStateChange.Added or (args.addrs and state_change is ServiceStateChange.Updated):
             t = asyncio.ensure_future(resolve(name))
             tasks.add(t)
             t.add_done_callback(tasks.discard)
@@ -100,10 +105,11 @@ def main():
     r.add_argument("--name", required=True)
     r.add_argument("--count", type=int, default=1)
     r.add_argument("--addr", action="append", default=[])
-    sub.add_parser("browse")
+    b = sub.add_parser("browse")
+    b.add_argument("--addrs", action="store_true")
     args = p.parse_args()
     try:
-        asyncio.run(browse() if args.mode == "browse" else register(args))
+        asyncio.run(browse(args) if args.mode == "browse" else register(args))
     except Exception as exc:  # reported to the benchmark, which fails on it
         out("FATAL", type(exc).__name__ + ": " + str(exc))
         return 1
