@@ -105,6 +105,13 @@ func TestAnnounceAddressChange(t *testing.T) {
 	// an announcement of the new set with the cache-flush bit, without the
 	// old address.
 	h1New := netip.MustParseAddr(next)
+	// The browser may hear the announcement before the observer's capture
+	// reaches this process: wait for it on the wire first.
+	_, err = obs.WaitFor(lantest.Context(t, 3*time.Second), func(c lantest.Captured) bool {
+		ttl, ok := annHostAddrs(c, "h1.local.")[next]
+		return annFrom(c, h1New, h1.LinkLocal) && ok && ttl > 0
+	})
+	require.NoError(t, err, "the new address announced on the wire")
 	pkts := obs.Packets()
 	gb := annFilter(pkts, func(c lantest.Captured) bool {
 		ttl, ok := annHostAddrs(c, "h1.local.")[old]
