@@ -349,6 +349,7 @@ func (r *Responder) enqueue(t target, answers []rec, delay time.Duration) {
 		}
 		pr.keys[rk] = true
 		pr.answers = append(pr.answers, rc)
+		r.quickPend(k, rk, pr.first.Add(aggregateMax))
 	}
 }
 

@@ -62,6 +62,7 @@ func (br *benchResponder) forgetPTRs() {
 		if qix != nil {
 			qi := qix.ifs[tk.ifIndex]
 			qi.last[famIndex(tk.fam)][qi.slots[rc.key]].Store(0)
+			qi.pend[famIndex(tk.fam)][qi.slots[rc.key]].Store(0)
 		}
 	}
 }

@@ -22,7 +22,8 @@ import (
 // interface". quickFilter decides that on the datagram's bytes, in the
 // transport's read loop, without allocating: a query whose every question
 // the rate limit (or the absence of any record of ours) leaves unanswered
-// is dropped there, before it is unpacked. Everything else takes the full
+// is dropped there, before it is unpacked (and so is one whose answers
+// already wait in a delayed response, section 6.4). Everything else takes the full
 // path, which stays the only place that answers.
 //
 // Only the plainest queries are decided here; the full path gets:
@@ -73,6 +74,11 @@ type quickIf struct {
 	// last holds, per family and record slot, when the record was last
 	// multicast (quickFilter.since; 0: never, or not known).
 	last [2][]atomic.Int64
+	// pend holds, per family and record slot, until when the record is in
+	// a delayed multicast response (section 6) that has not gone yet: a
+	// query for it adds nothing (the response is aggregated, section
+	// 6.4), so it is dropped like one the rate limit refuses.
+	pend [2][]atomic.Int64
 }
 
 // quickName is the records under one name, and the owner's NSEC record
@@ -168,6 +174,7 @@ func (r *Responder) rebuildQuick() {
 		}
 		for i := range qi.last {
 			qi.last[i] = make([]atomic.Int64, len(qi.slots))
+			qi.pend[i] = make([]atomic.Int64, len(qi.slots))
 			tk := targetKey{ifc.Index, mdns.IPv4}
 			if i == 1 {
 				tk.fam = mdns.IPv6
@@ -175,6 +182,13 @@ func (r *Responder) rebuildQuick() {
 			for k, s := range qi.slots {
 				if at, ok := r.lastMC[mcKey{k, tk}]; ok {
 					qi.last[i][s].Store(max(r.quick.since(at), 1))
+				}
+			}
+			if pr := r.pending[tk]; pr != nil {
+				for _, rc := range pr.answers {
+					if s, ok := qi.slots[rc.key]; ok {
+						qi.pend[i][s].Store(r.quick.since(pr.first.Add(aggregateMax)))
+					}
 				}
 			}
 		}
@@ -196,6 +210,23 @@ func (r *Responder) quickMark(t targetKey, k string, now time.Time) {
 	}
 	if s, ok := qi.slots[k]; ok {
 		qi.last[famIndex(t.fam)][s].Store(max(r.quick.since(now), 1))
+	}
+}
+
+// quickPend records in the published index that the record with
+// dnsname.RRKey k is in t's delayed response, which goes by until at the
+// latest. Event loop only.
+func (r *Responder) quickPend(t targetKey, k string, until time.Time) {
+	qix := r.quick.ix.Load()
+	if qix == nil {
+		return
+	}
+	qi := qix.ifs[t.ifIndex]
+	if qi == nil {
+		return
+	}
+	if s, ok := qi.slots[k]; ok {
+		qi.pend[famIndex(t.fam)][s].Store(r.quick.since(until))
 	}
 }
 
@@ -272,7 +303,8 @@ func (q *quickFilter) drop(b []byte, ifIndex int, f mdns.Family, src netip.AddrP
 // suppressed reports whether a QM question for name (wire form, lowered)
 // gets no multicast answer from us: we have no record for it here, or
 // every record it would be answered with was multicast on this interface
-// and family less than a second ago (RFC 6762 section 6.2). It mirrors
+// and family less than a second ago (RFC 6762 section 6.2), or waits in a
+// delayed response there that will carry it (section 6.4). It mirrors
 // answersFor.
 func (qi *quickIf) suppressed(name []byte, qtype, qclass uint16, fi int, now int64) bool {
 	if qclass != dns.ClassINET && qclass != dns.ClassANY {
@@ -284,7 +316,7 @@ func (qi *quickIf) suppressed(name []byte, qtype, qclass uint16, fi int, now int
 	}
 	recent := func(slot int) bool {
 		at := qi.last[fi][slot].Load()
-		return at != 0 && now-at < int64(rateLimit)
+		return at != 0 && now-at < int64(rateLimit) || now < qi.pend[fi][slot].Load()
 	}
 	matched := false
 	for _, rc := range qn.recs {

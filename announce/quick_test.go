@@ -51,6 +51,8 @@ func TestQuickPath(t *testing.T) {
 		require.NotNil(t, f.r.quick.ix.Load(), "the fast path's index is published")
 		assert.False(t, f.quickDrops(t, ptrQ, quickPeer, mdns.GroupV4), "a query the rate limit allows is not dropped")
 		f.peer.Send(t, ptrQ)
+		synctest.Wait()
+		assert.True(t, f.quickDrops(t, ptrQ, quickPeer, mdns.GroupV4), "a query whose answers wait in a delayed response is dropped (section 6.4)")
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait()
 		require.Len(t, f.responses(multicastOnly), 1, "the PTR query was answered")
