@@ -88,7 +88,10 @@ func (r *Responder) index(ifc mdns.Interface) *recIndex {
 // changed drops the cached record indexes. It is called wherever what we
 // answer with changes: a name's state or label, a service added, removed
 // or given a new TXT record, the interfaces.
-func (r *Responder) changed() { r.ixCache, r.ownCache = nil, nil }
+func (r *Responder) changed() {
+	r.ixCache, r.ownCache = nil, nil
+	r.invalidateQuick()
+}
 
 // answersFor returns our answers to question q on ifc: records whose name
 // matches and whose type matches (or q is ANY), class IN or ANY (RFC 6762
@@ -346,6 +349,7 @@ func (r *Responder) enqueue(t target, answers []rec, delay time.Duration) {
 		}
 		pr.keys[rk] = true
 		pr.answers = append(pr.answers, rc)
+		r.quickPend(k, rk, pr.first.Add(aggregateMax))
 	}
 }
 

@@ -58,6 +58,7 @@ func (r *Responder) goodbye(ents []*entity) {
 			delete(r.lastMC, k)
 		}
 	}
+	r.invalidateQuick()
 	for _, e := range owed {
 		e.announced = false
 	}
@@ -90,6 +91,7 @@ func (r *Responder) goodbyeOn(ifc mdns.Interface, fams []mdns.Family, recs []rec
 			delete(r.lastMC, k)
 		}
 	}
+	r.invalidateQuick()
 }
 
 // removeEntity withdraws e: goodbyes for whatever it announced, then it is

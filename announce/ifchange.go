@@ -158,6 +158,7 @@ func (r *Responder) forgetInterface(idx int) {
 			delete(r.lastMC, k)
 		}
 	}
+	r.invalidateQuick()
 	for k := range r.sameLink {
 		if k[0] == idx || k[1] == idx {
 			delete(r.sameLink, k)

@@ -164,6 +164,11 @@ type Responder struct {
 	sameLink  map[[2]int]bool            // pairs of our interfaces seen to share a link (our multicast from one heard on the other)
 	rescues   map[targetKey]*rescueBatch // records to multicast again after a goodbye once the rate limit allows (rescue.go)
 	initial   []*Handle                  // handles of Options.Services (set before the loop runs)
+
+	// quick is the query fast path the transport consults (quick.go);
+	// quickDirty is set when its index must be rebuilt.
+	quick      *quickFilter
+	quickDirty bool
 }
 
 // entityKind tells a host name from a service.
@@ -219,7 +224,9 @@ func New(ctx context.Context, opts Options) (*Responder, error) {
 		return nil, err
 	}
 	chg := make(chan mdns.InterfaceChange, 16)
+	qf := newQuickFilter()
 	cfg := mdns.Config{
+		Filter:     qf.drop,
 		Interfaces: opts.Interfaces,
 		Exclude:    opts.ExcludeInterfaces,
 		Families:   opts.Families,
@@ -235,7 +242,7 @@ func New(ctx context.Context, opts Options) (*Responder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("announce: %w", err)
 	}
-	return start(ctx, opts, conn, chg)
+	return startWith(ctx, opts, conn, chg, qf)
 }
 
 // checkOptions refuses bad options before anything is opened: the host
@@ -259,6 +266,12 @@ func checkOptions(opts Options) error {
 
 // start runs a responder over tr; chg delivers interface changes (may be nil).
 func start(ctx context.Context, opts Options, tr transport, chg chan mdns.InterfaceChange) (*Responder, error) {
+	return startWith(ctx, opts, tr, chg, newQuickFilter())
+}
+
+// startWith is start with the query fast path qf, which the transport
+// consults (mdns.Config.Filter) before it unpacks a datagram.
+func startWith(ctx context.Context, opts Options, tr transport, chg chan mdns.InterfaceChange, qf *quickFilter) (*Responder, error) {
 	label, err := hostLabel(opts.HostName)
 	if err != nil {
 		_ = tr.Close()
@@ -278,6 +291,7 @@ func start(ctx context.Context, opts Options, tr transport, chg chan mdns.Interf
 		lastMC:   map[mcKey]time.Time{},
 		pending:  map[targetKey]*pendingResp{},
 		tcWait:   map[tcKey]*tcEntry{},
+		quick:    qf,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -532,6 +546,7 @@ func (r *Responder) run() {
 		case <-tc:
 			r.runDue()
 		}
+		r.afterEvent()
 	}
 }
 
@@ -688,8 +703,11 @@ func (r *Responder) markMulticast(t targetKey, rr dns.RR, now time.Time) {
 		if len(r.lastMC) >= maxLastMC {
 			clear(r.lastMC)
 		}
+		r.invalidateQuick()
 	}
-	r.lastMC[mcKey{dnsname.RRKey(rr), t}] = now
+	k := dnsname.RRKey(rr)
+	r.lastMC[mcKey{k, t}] = now
+	r.quickMark(t, k, now)
 }
 
 // multicastWithin reports whether the record with dnsname.RRKey k was

@@ -58,6 +58,8 @@ type Stats struct {
 	Dropped uint64
 	// Sent counts datagrams sent (a multicast on n interfaces counts n).
 	Sent uint64
+	// Filtered counts datagrams that Config.Filter dropped.
+	Filtered uint64
 }
 
 // Conn is an mDNS transport: one socket per address family, joined to the
@@ -85,7 +87,7 @@ type Conn struct {
 	closeErr  error
 	wg        sync.WaitGroup
 
-	received, malformed, oversize, foreign, dropped, sent atomic.Uint64
+	received, malformed, oversize, foreign, dropped, sent, filtered atomic.Uint64
 }
 
 // eventSource is a subscription to the system's link and address events
@@ -326,6 +328,10 @@ func (c *Conn) readLoop(fc familyConn) {
 			c.log.Debug("mdns: dropped packet from an interface not served", "src", src, "ifindex", ifIndex)
 			continue
 		}
+		if c.cfg.Filter != nil && c.cfg.Filter(buf[:n], ifIndex, f, src, dst) {
+			c.filtered.Add(1)
+			continue
+		}
 		m, err := unpackMessage(buf[:n])
 		if err != nil {
 			c.malformed.Add(1)
@@ -481,6 +487,7 @@ func (c *Conn) Stats() Stats {
 		Foreign:   c.foreign.Load(),
 		Dropped:   c.dropped.Load(),
 		Sent:      c.sent.Load(),
+		Filtered:  c.filtered.Load(),
 	}
 }
 

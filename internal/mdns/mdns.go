@@ -93,6 +93,13 @@ type Config struct {
 	// an empty non-nil list) excludes nothing. The "none" entries of a list
 	// are ignored, so []string{"none", "wlan*"} excludes wlan* only.
 	Exclude []string
+	// Filter, when set, is called by the read loop with every datagram
+	// received on a served interface, before it is unpacked; when it
+	// returns true the datagram is dropped (counted in Stats.Filtered). A
+	// responder uses it to drop queries it would not answer at no more
+	// cost than reading them. It must be safe for concurrent use, fast,
+	// and must not retain b.
+	Filter func(b []byte, ifIndex int, f Family, src netip.AddrPort, dst netip.Addr) bool
 	// TemporaryAddrs keeps IPv6 temporary (privacy, RFC 8981) addresses in
 	// Interface.Addrs; by default they are not advertised.
 	TemporaryAddrs bool

@@ -67,7 +67,7 @@ func wrap(pc net.PacketConn, f Family) (familyConn, error) {
 			p.SetHopLimit(255),
 			p.SetMulticastLoopback(true),
 		)
-		return &v6Conn{p: p}, err
+		return &v6Conn{p: p, uc: udpConn(pc), oob: make([]byte, oobSize)}, err
 	}
 	p := ipv4.NewPacketConn(pc)
 	err := errors.Join(
@@ -76,7 +76,13 @@ func wrap(pc net.PacketConn, f Family) (familyConn, error) {
 		p.SetTTL(255),
 		p.SetMulticastLoopback(true),
 	)
-	return &v4Conn{p: p}, err
+	return &v4Conn{p: p, uc: udpConn(pc), oob: make([]byte, oobSize)}, err
+}
+
+// udpConn returns pc as a *net.UDPConn for readMsg, or nil.
+func udpConn(pc net.PacketConn) *net.UDPConn {
+	uc, _ := pc.(*net.UDPConn)
+	return uc
 }
 
 // fromNetAddr converts a received source address, keeping the zone of IPv6
@@ -102,11 +108,23 @@ func fromIP(ip net.IP) netip.Addr {
 	return a.Unmap()
 }
 
-type v4Conn struct{ p *ipv4.PacketConn }
+// v4Conn and v6Conn read through readMsg where the system has it (uc set;
+// oob is the control message buffer of the one read loop of the family),
+// and through x/net otherwise.
+type v4Conn struct {
+	p   *ipv4.PacketConn
+	uc  *net.UDPConn
+	oob []byte
+}
 
 func (c *v4Conn) family() Family { return IPv4 }
 
 func (c *v4Conn) read(b []byte) (int, int, netip.AddrPort, netip.Addr, error) {
+	if c.uc != nil {
+		if n, idx, src, dst, ok, err := readMsg(c.uc, b, c.oob); ok {
+			return n, idx, src, dst, err
+		}
+	}
 	n, cm, src, err := c.p.ReadFrom(b)
 	if err != nil {
 		return 0, 0, netip.AddrPort{}, netip.Addr{}, err
@@ -136,11 +154,20 @@ func (c *v4Conn) leave(ifi *net.Interface) error {
 
 func (c *v4Conn) close() error { return c.p.Close() }
 
-type v6Conn struct{ p *ipv6.PacketConn }
+type v6Conn struct {
+	p   *ipv6.PacketConn
+	uc  *net.UDPConn
+	oob []byte
+}
 
 func (c *v6Conn) family() Family { return IPv6 }
 
 func (c *v6Conn) read(b []byte) (int, int, netip.AddrPort, netip.Addr, error) {
+	if c.uc != nil {
+		if n, idx, src, dst, ok, err := readMsg(c.uc, b, c.oob); ok {
+			return n, idx, src, dst, err
+		}
+	}
 	n, cm, src, err := c.p.ReadFrom(b)
 	if err != nil {
 		return 0, 0, netip.AddrPort{}, netip.Addr{}, err
