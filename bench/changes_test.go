@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/avahitest"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -38,7 +39,7 @@ func changePairs() []pair {
 // runs Avahi.
 type changeHost struct {
 	h  *lantest.Host
-	av *avahiHost
+	av *avahitest.Host
 }
 
 func newChangeHost(tb testing.TB, h *lantest.Host, lib string) *changeHost {
@@ -59,7 +60,7 @@ func (c *changeHost) announce(tb testing.TB, lib, name string, allow ...string) 
 	tb.Helper()
 	switch lib {
 	case libAvahi:
-		return c.av.startDaemon(tb, allow, name)
+		return startAvahiDaemon(tb, c.av, allow, name)
 	case libLansd:
 		p := c.h.Helper(tb, "bench-announce", "LIB="+lib, "NAME="+name, "ANY_IFACE=1")
 		ready(tb, p, 30*time.Second)
@@ -76,8 +77,8 @@ func (c *changeHost) announce(tb testing.TB, lib, name string, allow ...string) 
 func (c *changeHost) browse(tb testing.TB, lib string) *lantest.Proc {
 	tb.Helper()
 	if lib == libAvahi {
-		c.av.startDaemon(tb, []string{lantest.Iface})
-		return c.av.browser(tb, "ADDRS=1")
+		startAvahiDaemon(tb, c.av, []string{lantest.Iface})
+		return avahiBrowser(tb, c.av, "ADDRS=1")
 	}
 	return startBrowser(tb, c.h, lib, "ADDRS=1")
 }

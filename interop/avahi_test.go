@@ -4,22 +4,13 @@ package interop
 // conflicts each way, and avahi-daemon and lansd sharing port 5353 on one
 // host.
 //
-// Each Avahi host runs, inside its namespace and through lantest's guard, a
-// private dbus-daemon (socket in a temporary directory, passed to Avahi and
-// its tools as DBUS_SYSTEM_BUS_ADDRESS) and an avahi-daemon with its own
-// configuration. The daemon's pid file directory /run/avahi-daemon and the
-// static service directory /etc/avahi/services are mounted (tmpfs, bind)
-// by a shell that the guard execs: `ip netns exec` gives every process a
-// private mount namespace, so these mounts never reach the machine (checked
-// after start-up).
+// Each Avahi host runs, through internal/avahitest, a private dbus-daemon
+// and an avahi-daemon with their own configuration, their mounts private to
+// the namespace.
 
 import (
-	"bufio"
 	"context"
-	"encoding/xml"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/avahitest"
 	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
@@ -42,12 +34,10 @@ const avahiType = "_timezone._tcp"
 // missing.
 func requireAvahi(t *testing.T) {
 	t.Helper()
-	requirePeer(t, "Avahi (Debian avahi-daemon, avahi-utils, dbus-daemon)", func() error {
-		return lookPaths("avahi-daemon", "avahi-browse", "avahi-publish", "dbus-daemon", "stdbuf", "mount", "sh", "env")
-	})
+	requirePeer(t, "Avahi (Debian avahi-daemon, avahi-utils, dbus-daemon)", avahitest.Available)
 }
 
-// avahiService is one static service file's content.
+// avahiService is one static service file's content (of type avahiType).
 type avahiService struct {
 	Name string
 	Port int
@@ -56,165 +46,35 @@ type avahiService struct {
 
 // avahi is an avahi-daemon (and its private D-Bus) running on a host.
 type avahi struct {
-	h      *lantest.Host
-	dir    string // temporary directory: configs, services, bus socket
-	bus    string // DBUS_SYSTEM_BUS_ADDRESS
+	*avahitest.Host
 	daemon *lantest.Proc
 }
 
-const dbusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-`
-
-// avahiConfig: only lan0, both families, D-Bus on, no wide-area, no extra
-// records (HINFO, workstation) that would only add traffic.
-const avahiConfig = `[server]
-host-name=%s
-domain-name=local
-use-ipv4=yes
-use-ipv6=yes
-allow-interfaces=lan0
-enable-dbus=yes
-disallow-other-stacks=no
-ratelimit-interval-usec=1000000
-ratelimit-burst=1000
-
-[wide-area]
-enable-wide-area=no
-
-[publish]
-publish-hinfo=no
-publish-workstation=no
-publish-addresses=yes
-publish-aaaa-on-ipv4=yes
-publish-a-on-ipv6=no
-
-[reflector]
-enable-reflector=no
-
-[rlimits]
-`
-
-// serviceFile renders a static Avahi service file.
-func serviceFile(s avahiService) string {
-	var b strings.Builder
-	esc := func(v string) string {
-		var e strings.Builder
-		_ = xml.EscapeText(&e, []byte(v))
-		return e.String()
-	}
-	b.WriteString("<?xml version=\"1.0\" standalone='no'?>\n")
-	b.WriteString("<!DOCTYPE service-group SYSTEM \"avahi-service.dtd\">\n<service-group>\n")
-	fmt.Fprintf(&b, "  <name>%s</name>\n  <service>\n    <type>%s</type>\n    <port>%d</port>\n", esc(s.Name), avahiType, s.Port)
-	for _, kv := range s.TXT {
-		fmt.Fprintf(&b, "    <txt-record>%s</txt-record>\n", esc(kv))
-	}
-	b.WriteString("  </service>\n</service-group>\n")
-	return b.String()
-}
-
-var (
-	dbusReadyRE   = regexp.MustCompile(`^unix:`)
-	avahiReadyRE  = regexp.MustCompile(`^Server startup complete\. Host name is `)
-	avahiStaticRE = regexp.MustCompile(`^Service ".*" \(/etc/avahi/services/.*\) successfully established\.$`)
-)
-
-// startAvahi starts a private dbus-daemon and avahi-daemon on h publishing
-// the static services, and waits until the daemon and every static service
-// are up.
+// startAvahi starts a private dbus-daemon and avahi-daemon (serving lan0)
+// on h publishing the static services, and waits until the daemon and every
+// static service are up.
 func startAvahi(t *testing.T, h *lantest.Host, services ...avahiService) *avahi {
 	t.Helper()
-	// Short path: the bus socket's path must fit in sun_path (108 bytes).
-	dir, err := os.MkdirTemp("", "lansd-avahi-")
-	require.NoError(t, err)
-	// Registered before the processes start, so it runs after they are killed.
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	a := &avahi{h: h, dir: dir}
-	sock := filepath.Join(dir, "bus")
-	a.bus = "unix:path=" + sock
-	svcDir := filepath.Join(dir, "services")
-	require.NoError(t, os.Mkdir(svcDir, 0o755))
-	for i, s := range services {
-		require.NoError(t, os.WriteFile(filepath.Join(svcDir, fmt.Sprintf("s%d.service", i)), []byte(serviceFile(s)), 0o644))
+	svcs := make([]avahitest.Service, 0, len(services))
+	for _, s := range services {
+		svcs = append(svcs, avahitest.Service{Name: s.Name, Type: avahiType, Port: s.Port, TXT: s.TXT})
 	}
-	dbusConf, avahiConf := filepath.Join(dir, "dbus.conf"), filepath.Join(dir, "avahi-daemon.conf")
-	require.NoError(t, os.WriteFile(dbusConf, fmt.Appendf(nil, dbusConfig, sock), 0o644))
-	require.NoError(t, os.WriteFile(avahiConf, fmt.Appendf(nil, avahiConfig, h.Name), 0o644))
-
-	ctx := lantest.Context(t, 30*time.Second)
-	bus := h.Start(t, "dbus-daemon", "--nofork", "--nopidfile", "--nosyslog", "--print-address", "--config-file", dbusConf)
-	_, err = bus.WaitFor(ctx, dbusReadyRE)
-	require.NoError(t, err, "dbus-daemon:\n%v", bus.Lines())
-
-	// The shell runs after the guard (it is what the guard execs); the mounts
-	// land in the private mount namespace of `ip netns exec`.
-	script := fmt.Sprintf("set -e; mkdir -p /run/avahi-daemon; mount -t tmpfs -o size=1m,mode=0755 tmpfs /run/avahi-daemon; "+
-		"mount --bind %s /etc/avahi/services; DBUS_SYSTEM_BUS_ADDRESS=%s; export DBUS_SYSTEM_BUS_ADDRESS; "+
-		"exec avahi-daemon --no-chroot --no-drop-root --no-rlimits --no-proc-title -f %s",
-		shQuote(svcDir), shQuote(a.bus), shQuote(avahiConf))
-	a.daemon = h.Start(t, "sh", "-c", script)
-	_, err = a.daemon.WaitFor(ctx, avahiReadyRE)
-	require.NoError(t, err, "avahi-daemon:\n%v", a.daemon.Lines())
-	if len(services) > 0 {
-		_, err = a.daemon.WaitForN(ctx, avahiStaticRE, len(services))
-		require.NoError(t, err, "avahi-daemon static services:\n%v", a.daemon.Lines())
-	}
-	requireNoHostMount(t, "/run/avahi-daemon", "/etc/avahi/services")
+	a := &avahi{Host: avahitest.StartBus(t, h)}
+	a.daemon = a.StartDaemon(t, []string{lantest.Iface}, svcs...)
 	return a
-}
-
-// requireNoHostMount fails the test when one of paths is a mount point in
-// the test process's own mount namespace: the namespace-private mounts of
-// startAvahi must never reach the machine.
-func requireNoHostMount(t *testing.T, paths ...string) {
-	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
-	require.NoError(t, err)
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		for _, p := range paths {
-			require.NotEqual(t, p, fields[4], "a mount made for Avahi inside a namespace leaked to the machine: %s", sc.Text())
-		}
-	}
-	require.NoError(t, sc.Err())
-}
-
-// shQuote quotes s for sh.
-func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// tool runs an Avahi client program on the daemon's host with its bus.
-func (a *avahi) tool(t *testing.T, args ...string) *lantest.Proc {
-	t.Helper()
-	return a.h.Start(t, "env", append([]string{"DBUS_SYSTEM_BUS_ADDRESS=" + a.bus, "stdbuf", "-oL", "-eL"}, args...)...)
 }
 
 // browse runs `avahi-browse -r -p -k -f _timezone._tcp` (resolve, parsable,
 // no service-type database lookups, keep going while the daemon is away).
 func (a *avahi) browse(t *testing.T) *lantest.Proc {
 	t.Helper()
-	return a.tool(t, "avahi-browse", "-r", "-p", "-k", "-f", avahiType)
+	return a.Browse(t, avahiType)
 }
 
 // publish runs `avahi-publish -s NAME _timezone._tcp PORT TXT...`.
 func (a *avahi) publish(t *testing.T, name string, port int, txt ...string) *lantest.Proc {
 	t.Helper()
-	return a.tool(t, append([]string{"avahi-publish", "-s", name, avahiType, strconv.Itoa(port)}, txt...)...)
+	return a.Publish(t, name, avahiType, port, txt...)
 }
 
 // avahiLine is one parsed line of `avahi-browse -p -r`.
