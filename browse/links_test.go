@@ -185,7 +185,7 @@ func TestTwoLinksSameNameTwoInstances(t *testing.T) {
 	})
 }
 
-// ResolveAll returns the links that answered, the grace period (1.5 s) after the
+// ResolveAll returns the links that answered, the grace period (2 s) after the
 // first, when another link of the host has no such instance.
 func TestResolveAllGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

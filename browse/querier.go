@@ -29,6 +29,9 @@ type querier struct {
 
 	e     *engine.Engine
 	sched *scheduler
+	// everyLink: a pinned name's SRV and TXT are asked until every
+	// interface has them (ResolveAll), not only until one has.
+	everyLink bool
 
 	// wantTypes are the types the application asked for, browsed from
 	// begin on.
@@ -280,10 +283,31 @@ func (q *querier) knownAnswers(ifIndex int, qs []*question, now time.Time) []dns
 	return q.e.KnownAnswers(ifIndex, keys, now)
 }
 
+// needed reports whether question x is still to be asked: the engine's
+// answer, and for ResolveAll the SRV and TXT of the pinned name while an
+// interface lacks them. A QU question's unicast answers reach only one of
+// the sockets sharing port 5353 (another lansd on the host may take them),
+// so a link whose first answers went elsewhere is found by the following
+// QM query (RFC 6762 section 5.4), which is asked only while needed.
+func (q *querier) needed(x *question) bool {
+	if q.e.Needed(x.key.name, x.qtype) {
+		return true
+	}
+	if !q.everyLink || (x.qtype != dns.TypeSRV && x.qtype != dns.TypeTXT) || q.tr == nil {
+		return false
+	}
+	for _, ifc := range q.tr.Interfaces() {
+		if q.e.PinnedMissingOn(ifc.Index, x.key.name, x.qtype) {
+			return true
+		}
+	}
+	return false
+}
+
 // tick runs the timers due at now: cache expiry and refresh, queries, quiet.
 func (q *querier) tick(now time.Time) {
 	q.e.Advance(now)
-	qs := q.sched.collect(now, func(x *question) bool { return q.e.Needed(x.key.name, x.qtype) })
+	qs := q.sched.collect(now, q.needed)
 	if len(qs) == 0 {
 		return
 	}

@@ -11,10 +11,10 @@ import (
 // gave a complete instance, for the others to give theirs. The responders
 // of every link answer the same queries (unique records at once, shared
 // ones within 20-120 ms, RFC 6762 section 6), but an answer can be lost or
-// come late on a busy link; the second query of the series goes out one
-// second after the first (section 5.2), so the grace covers its answers
-// too.
-const resolveGrace = 1500 * time.Millisecond
+// come late or go to another process sharing port 5353 (a QU answer); the
+// second query of the series, QM, goes out one second after the first
+// (section 5.4), so the grace covers its answers too.
+const resolveGrace = 2 * time.Second
 
 // Resolve looks up one service instance by name, "Office
 // TZ._timezone._tcp.local." (see ParseInstanceName), asking for its SRV and
@@ -37,9 +37,9 @@ func Resolve(ctx context.Context, instanceName string, opts Options) (Instance, 
 // ResolveAll is Resolve for every link: it returns one complete instance
 // per interface the name was found on, sorted by interface name, each with
 // that link's addresses, port, TXT record and verdict. It returns as soon
-// as every interface used has given a complete instance, or 1.5 s after
-// the first did (the other links' answers to the first two queries come
-// within that time), or when ctx ends after one was found. Errors are those of Resolve.
+// as every interface used has given a complete instance, or 2 s after the
+// first did (the other links' answers to the first two queries come within
+// that time), or when ctx ends after one was found. Errors are those of Resolve.
 func ResolveAll(ctx context.Context, instanceName string, opts Options) ([]Instance, error) {
 	return resolve(ctx, instanceName, opts, true)
 }
@@ -86,6 +86,7 @@ func resolve(ctx context.Context, instanceName string, opts Options, all bool) (
 		return nil, err
 	}
 	q.e.Pin(name)
+	q.everyLink = all
 	// ctx bounds the opening and the wait below; the browser runs until
 	// Close.
 	b, err := open(ctx, q, opts)

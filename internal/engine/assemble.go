@@ -272,6 +272,17 @@ func (e *Engine) Needed(nameKey string, qtype uint16) bool {
 	return false
 }
 
+// PinnedMissingOn reports whether nameKey is pinned (resolved by name)
+// and interface ifIndex has no record of type qtype (SRV or TXT) for it:
+// what a resolution of every link (browse.ResolveAll) still asks for after
+// one link has answered.
+func (e *Engine) PinnedMissingOn(ifIndex int, nameKey string, qtype uint16) bool {
+	if _, pinned := e.pins[nameKey]; !pinned {
+		return false
+	}
+	return !e.cache.hasOn(ifIndex, setKey{name: nameKey, rrtype: qtype})
+}
+
 // interested reports whether the browser has an active interest in en,
 // which makes it refresh en before it expires (RFC 6762 section 5.2): a
 // PTR record under a browsed type (or the enumeration name while
