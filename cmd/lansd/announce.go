@@ -453,9 +453,7 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 	}
 	for _, h := range handles {
 		line := fmt.Sprintf("announced %q on %s", h.Name(), ifaceList(r))
-		if renamed, why := h.Renamed(); renamed {
-			line += fmt.Sprintf(" (renamed: %s)", why)
-		}
+		line += renamedNote(h)
 		out.printf("%s", line)
 	}
 
@@ -493,21 +491,13 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 				return nil, "", err
 			}
 			line := fmt.Sprintf("announced %q on %s", h.Name(), ifaceList(r))
-			if renamed, why := h.Renamed(); renamed {
-				line += fmt.Sprintf(" (renamed: %s)", why)
-			}
+			line += renamedNote(h)
 			return h, line, nil
 		},
 		gone:  "goodbye",
 		watch: watch,
 	}
-	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case <-rl.hup:
-			cur = reload(ctx, env, out, rl, pub, cur)
-		}
-	}
+	cur = reloadUntilDone(ctx, env, out, rl, pub, cur)
 
 	err := r.Close() // goodbyes (RFC 6762 section 10.1); ends the event streams
 	evWG.Wait()
@@ -693,9 +683,7 @@ func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []a
 			continue
 		}
 		line := fmt.Sprintf("registered %q in %s at %s", h.Name(), r.Zone(), server)
-		if renamed, why := h.Renamed(); renamed {
-			line += fmt.Sprintf(" (renamed: %s)", why)
-		}
+		line += renamedNote(h)
 		out.printf("%s", line)
 	}
 	if err != nil {
@@ -750,21 +738,13 @@ func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []a
 				return nil, "", err
 			}
 			line := fmt.Sprintf("registered %q in %s at %s", h.Name(), r.Zone(), server)
-			if renamed, why := h.Renamed(); renamed {
-				line += fmt.Sprintf(" (renamed: %s)", why)
-			}
+			line += renamedNote(h)
 			return h, line, nil
 		},
 		gone:  "removed",
 		watch: watch,
 	}
-	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case <-rl.hup:
-			cur = reload(ctx, env, out, rl, pub, cur)
-		}
-	}
+	cur = reloadUntilDone(ctx, env, out, rl, pub, cur)
 	names := make([]string, len(cur))
 	for i, c := range cur {
 		names[i] = c.h.Name()

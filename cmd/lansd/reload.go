@@ -136,3 +136,25 @@ func reload(ctx context.Context, env *cliEnv, out *syncWriter, rl *reloader, p p
 		count[announce.ChangeRemove], count[announce.ChangeKeep])
 	return now
 }
+
+// reloadUntilDone applies a reload of the --config file at every SIGHUP
+// until ctx ends, and returns what is published then.
+func reloadUntilDone(ctx context.Context, env *cliEnv, out *syncWriter, rl *reloader, p publisher, cur []published) []published {
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-rl.hup:
+			cur = reload(ctx, env, out, rl, p, cur)
+		}
+	}
+	return cur
+}
+
+// renamedNote is the " (renamed: WHY)" that follows a published name
+// lansd had to change, or "".
+func renamedNote(h interface{ Renamed() (bool, string) }) string {
+	if renamed, why := h.Renamed(); renamed {
+		return fmt.Sprintf(" (renamed: %s)", why)
+	}
+	return ""
+}
