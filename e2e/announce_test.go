@@ -319,9 +319,15 @@ func TestAnnounceHostNameRenamePrinted(t *testing.T) {
 	pb, lb := annStart(t, ctx, h2, "announce", "--service", "timezone", "--name", "Second", "--port", "8081", "--hostname", "shared")
 	assert.Equal(t, `announced "Second._timezone._tcp.local." on lan0`, lb)
 	out := annOutput(pb)
-	require.Len(t, out, 2, "%q", out)
+	// The rename, then the announcement; when the host name is renamed
+	// after the service was first announced, the service is announced
+	// again with its new SRV target (each re-announcement is printed), so
+	// the announced line may come twice, never anything else.
+	require.True(t, len(out) == 2 || len(out) == 3, "%q", out)
 	assert.Regexp(t, `^host name renamed "shared\.local\." -> "shared-2\.local\." \(name conflict: .* \(RFC 6762 section 8\.1\)\)$`, out[0])
-	assert.Equal(t, lb, out[1])
+	for _, l := range out[1:] {
+		assert.Equal(t, lb, l)
+	}
 	for _, l := range pa.Lines() {
 		assert.NotContains(t, l, "host name", "the holder keeps its name and says nothing of it")
 	}
