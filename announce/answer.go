@@ -29,8 +29,11 @@ const (
 	// (section 6.2).
 	rateLimit      = time.Second
 	probeRateLimit = 250 * time.Millisecond
-	// maxPendingAnswers bounds an aggregated response.
-	maxPendingAnswers = 1024
+	// minPendingAnswers is the least bound of an aggregated response; the
+	// bound is the number of records we answer with on the interface, when
+	// larger (enqueue), so that one query for a type of 10,000 instances
+	// is answered whole.
+	minPendingAnswers = 1024
 )
 
 // recIndex is every answerable record on one interface, by name, with the
@@ -341,10 +344,13 @@ func (r *Responder) enqueue(t target, answers []rec, delay time.Duration) {
 		pr.task.cancel()
 		pr.task = r.after(sharedDelayMin, func() { r.flushPending(k) })
 	}
+	// Every pending answer is one of our records (distinct keys), so this
+	// bound only caps what a stale index could add.
+	limit := max(minPendingAnswers, len(r.index(t.ifc).keys))
 	for _, rc := range answers {
 		rc = keyed(rc)
 		rk := rc.key
-		if pr.keys[rk] || len(pr.answers) >= maxPendingAnswers {
+		if pr.keys[rk] || len(pr.answers) >= limit {
 			continue
 		}
 		pr.keys[rk] = true

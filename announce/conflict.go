@@ -256,7 +256,9 @@ func (r *Responder) rename(e *entity) {
 			break
 		}
 	}
+	r.names.remove(r, e)
 	e.label = label
+	r.names.add(r, e)
 	r.changed()
 	if e.kind == kindHost {
 		// Services that point at the host are re-announced once the new
@@ -266,20 +268,3 @@ func (r *Responder) rename(e *entity) {
 	}
 }
 
-// nameInUse reports whether another entity of this responder holds the
-// name e would have with label.
-func (r *Responder) nameInUse(e *entity, label string) bool {
-	var name string
-	if e.kind == kindHost {
-		name = dnsname.EscapeLabel(label) + "." + dnsname.Local
-	} else {
-		name = e.svc.instanceName(label)
-	}
-	k := dnsname.MustKey(name)
-	for _, x := range append([]*entity{r.host}, r.services...) {
-		if x != e && x.state != stateRemoved && dnsname.MustKey(r.nameOf(x)) == k {
-			return true
-		}
-	}
-	return false
-}

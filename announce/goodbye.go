@@ -107,6 +107,7 @@ func (r *Responder) removeEntity(e *entity) {
 	name := r.nameOf(e)
 	r.goodbye([]*entity{e})
 	e.state = stateRemoved
+	r.names.remove(r, e)
 	r.changed()
 	e.annGen++
 	e.txtGen++
@@ -130,6 +131,7 @@ func (r *Responder) goodbyeAll() {
 		r.leaveRun(e)
 		e.deferred.cancel()
 		e.state = stateRemoved
+		r.names.remove(r, e)
 	}
 	r.changed()
 }

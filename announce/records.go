@@ -51,15 +51,13 @@ func prepare(rc rec, ttl uint32, flush bool) dns.RR {
 }
 
 // hostName returns the responder's current host name, e.g. "h1.local.".
-func (r *Responder) hostFQDN() string { return dnsname.EscapeLabel(r.host.label) + "." + dnsname.Local }
+func (r *Responder) hostFQDN() string { return r.nameOf(r.host) }
 
 // nameOf returns the unique name an entity claims: the host name or the
 // service instance name.
 func (r *Responder) nameOf(e *entity) string {
-	if e.kind == kindHost {
-		return r.hostFQDN()
-	}
-	return e.svc.instanceName(e.label)
+	r.memoName(e)
+	return e.name
 }
 
 // target returns the SRV target host name of a service entity.

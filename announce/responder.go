@@ -134,6 +134,10 @@ type Responder struct {
 	ctx    context.Context // cancelled when the responder stops
 	cancel context.CancelFunc
 
+	// names indexes the entities by the key of the name they claim
+	// (names.go), so that a name check costs a look-up, not a scan.
+	names nameIndex
+
 	cmds  chan func()
 	pkts  chan *mdns.Packet
 	ifchg chan mdns.InterfaceChange
@@ -213,6 +217,9 @@ type entity struct {
 	// everywhere else. Empty while the state is stateProbing, which
 	// covers every interface.
 	reprobe map[int]bool
+	// name, key and nameLabel memoize nameOf(e) and its dnsname key for
+	// the label nameLabel (names.go).
+	name, key, nameLabel string
 }
 
 // New opens the mDNS transport, claims the host name (probing and
@@ -310,6 +317,7 @@ func startWith(ctx context.Context, opts Options, tr transport, chg chan mdns.In
 	r.timer.Stop()
 	r.host = &entity{kind: kindHost, label: label}
 	r.host.handle = &Handle{r: r, e: r.host, st: notify.New("")}
+	r.names.add(r, r.host)
 	r.setHostName()
 	var waits []chan error
 	wait := make(chan error, 1)

@@ -201,6 +201,7 @@ func (r *Responder) addEntity(h *Handle, wait chan error) {
 		r.emit(e, Event{Kind: EventRenamed, Old: old, New: r.nameOf(e), Reason: reason})
 	}
 	r.services = append(r.services, e)
+	r.names.add(r, e)
 	e.waiters = append(e.waiters, wait)
 	r.startProbing(e, 0)
 }

@@ -1,0 +1,63 @@
+package announce
+
+import (
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/dnsname"
+	"github.com/lansd/lansd/internal/mdnstest"
+	"github.com/lansd/lansd/sd"
+)
+
+// scaleServices returns n _timezone._tcp services named Clock-i, with one
+// duplicate name at the end (Clock-0 again), which the responder must
+// rename: it already publishes that name.
+func scaleServices(t *testing.T, n int) []Service {
+	var out []Service
+	for i := range n {
+		out = append(out, tzService(t, fmt.Sprintf("Clock-%d", i)))
+	}
+	return append(out, tzService(t, "Clock-0"))
+}
+
+// A responder started with thousands of services claims them all (the
+// duplicate renamed, RFC 6762 section 9 applied within the responder),
+// and answers one query for their type whole: every PTR in one aggregated
+// response (section 6.4), however many packets it takes, not only the
+// first 1,024.
+func TestThousandsOfServicesAnsweredWhole(t *testing.T) {
+	const n = 3000
+	synctest.Test(t, func(t *testing.T) {
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
+		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}, Services: scaleServices(t, n)})
+		hs := r.Handles()
+		require.Len(t, hs, n+1)
+		last := hs[n]
+		renamed, why := last.Renamed()
+		assert.True(t, renamed, "the second Clock-0 is renamed")
+		assert.Contains(t, why, "already published by this responder")
+		assert.True(t, dnsname.Equal("Clock-0 (2)._timezone._tcp.local.", last.Name()), last.Name())
+
+		time.Sleep(5 * time.Second) // the announcements (section 8.3)
+		l.Reset()
+		peer := l.NewHost("peer", 2)
+		peer.Send(t, mdnstest.Query(mdnstest.QM("_timezone._tcp.local.", dns.TypePTR)))
+		time.Sleep(time.Second)
+		seen := map[string]bool{}
+		for _, p := range l.Packets(mdnstest.From("h1"), mdnstest.IsResponse) {
+			for _, rr := range p.Msg.Answer {
+				if ptr, ok := rr.(*dns.PTR); ok {
+					seen[dnsname.MustKey(ptr.Ptr)] = true
+				}
+			}
+		}
+		assert.Equal(t, n+1, len(seen), "every instance answered to the one query")
+	})
+}
