@@ -43,8 +43,10 @@ type Options struct {
 	MaxRecords int
 }
 
-// DefaultMaxRecords bounds the cache when Options.MaxRecords is 0.
-const DefaultMaxRecords = 10000
+// DefaultMaxRecords bounds the cache when Options.MaxRecords is 0: room
+// for a link of 10,000 instances (about four records each), all from one
+// host or from many.
+const DefaultMaxRecords = 100000
 
 // The DNS-SD vocabulary, shared with unicast DNS browsing (package wide):
 // these are the types of package sd under the names this package has

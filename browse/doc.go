@@ -69,7 +69,8 @@
 // than 5353 (section 6), with a non-zero opcode or rcode (sections 18.3,
 // 18.11) are ignored.
 //
-// The cache holds at most Options.MaxRecords records (default 10,000),
+// The cache holds at most Options.MaxRecords records (default 100,000: a link of 10,000 instances fits, one host holding them all
+// or many),
 // shared fairly among the hosts that send them (a resource limit on the
 // passive caching of section 10; internal/engine fairness.go): each source
 // address holds at most half the cache and adds at most MaxRecords/40 names

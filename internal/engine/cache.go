@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -13,8 +14,11 @@ import (
 	"github.com/lansd/lansd/sd"
 )
 
-// DefaultMaxRecords bounds the cache when Config.MaxRecords is 0.
-const DefaultMaxRecords = 10000
+// DefaultMaxRecords bounds the cache when Config.MaxRecords is 0: room for
+// a link of 10,000 instances (about four records each, some 4.6 KB of
+// memory per instance: BenchmarkCacheMemory), all on one host or spread
+// over many (fairness.go: one source may hold half).
+const DefaultMaxRecords = 100000
 
 // goodbyeTTL is how long a record announced with TTL 0 stays: RFC 6762
 // section 10.1 asks queriers to record a TTL of 1 and delete the record one
@@ -68,6 +72,7 @@ type Entry struct {
 	refreshAt   time.Time
 	refreshStep int
 	index       int // in the cache heap, -1 when not in it
+	setPos      int // in its set's list (cache.sets)
 	// src is the source holding the record and ident its name (see
 	// fairness.go).
 	src   *source
@@ -137,7 +142,7 @@ type cacheStats struct {
 type cache struct {
 	max     int
 	entries map[string]*Entry
-	sets    map[setKey]map[*Entry]struct{}
+	sets    map[setKey][]*Entry // the entries of each RRset (Entry.setPos)
 	h       entryHeap
 	rnd     *rand.Rand
 	stats   cacheStats
@@ -165,7 +170,7 @@ func newCache(max int, rnd *rand.Rand) *cache {
 	return &cache{
 		max:     max,
 		entries: map[string]*Entry{},
-		sets:    map[setKey]map[*Entry]struct{}{},
+		sets:    map[setKey][]*Entry{},
 		rnd:     rnd,
 		fair:    newFairness(max, 0, 0, 0),
 		sources: map[srcKey]*source{},
@@ -242,12 +247,8 @@ func (c *cache) putFrom(rr dns.RR, ifIndex int, f sd.Family, src netip.Addr, now
 		e = &Entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: rd, first: now, index: -1, ident: ident}
 		holder.hold(e)
 		c.entries[key] = e
-		m := c.sets[s]
-		if m == nil {
-			m = map[*Entry]struct{}{}
-			c.sets[s] = m
-		}
-		m[e] = struct{}{}
+		e.setPos = len(c.sets[s])
+		c.sets[s] = append(c.sets[s], e)
 		isNew = true
 	} else {
 		c.moveTo(e, sk, now)
@@ -308,7 +309,7 @@ func (c *cache) keepUntil(e *Entry, until time.Time) {
 // were flushed.
 func (c *cache) flush(e *Entry, now time.Time) int {
 	n := 0
-	for o := range c.sets[e.set] {
+	for _, o := range c.sets[e.set] {
 		if o == e || o.ifIndex != e.ifIndex || o.class != e.class || o.goodbye {
 			continue
 		}
@@ -323,12 +324,7 @@ func (c *cache) flush(e *Entry, now time.Time) int {
 
 // lookup returns the entries of an RRset on every interface (unordered).
 func (c *cache) lookup(s setKey) []*Entry {
-	m := c.sets[s]
-	out := make([]*Entry, 0, len(m))
-	for e := range m {
-		out = append(out, e)
-	}
-	return out
+	return slices.Clone(c.sets[s])
 }
 
 // has reports whether any entry of the set is cached.
@@ -338,7 +334,7 @@ func (c *cache) has(s setKey) bool { return len(c.sets[s]) > 0 }
 // (unordered).
 func (c *cache) lookupOn(ifIndex int, s setKey) []*Entry {
 	var out []*Entry
-	for e := range c.sets[s] {
+	for _, e := range c.sets[s] {
 		if e.ifIndex == ifIndex {
 			out = append(out, e)
 		}
@@ -348,7 +344,7 @@ func (c *cache) lookupOn(ifIndex int, s setKey) []*Entry {
 
 // hasOn reports whether an entry of the set was received on ifIndex.
 func (c *cache) hasOn(ifIndex int, s setKey) bool {
-	for e := range c.sets[s] {
+	for _, e := range c.sets[s] {
 		if e.ifIndex == ifIndex {
 			return true
 		}
@@ -395,10 +391,16 @@ func (c *cache) remove(e *Entry) {
 	}
 	delete(c.entries, e.key)
 	c.release(e)
-	if m := c.sets[e.set]; m != nil {
-		delete(m, e)
-		if len(m) == 0 {
+	// Swap-remove from its set: O(1) however large the set (the PTR set
+	// of a browsed type holds one record per instance).
+	if list := c.sets[e.set]; e.setPos < len(list) && list[e.setPos] == e {
+		last := list[len(list)-1]
+		list[e.setPos], last.setPos = last, e.setPos
+		list[len(list)-1] = nil
+		if list = list[:len(list)-1]; len(list) == 0 {
 			delete(c.sets, e.set)
+		} else {
+			c.sets[e.set] = list
 		}
 	}
 	if e.index >= 0 {

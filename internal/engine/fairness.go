@@ -59,9 +59,9 @@ import (
 const DefaultSourceShare = 2
 
 // The default rate of new names per source when Config.SourceNameRate is 0
-// is MaxRecords/sourceRateDiv per second (250/s at the default bound), and
-// its burst MaxRecords/sourceBurstDiv names (2,500): a host announcing
-// a thousand services at once is within its burst.
+// is MaxRecords/sourceRateDiv per second (2,500/s at the default bound),
+// and its burst MaxRecords/sourceBurstDiv names (25,000): a host announcing
+// ten thousand services at once is within its burst.
 const (
 	sourceRateDiv  = 40
 	sourceBurstDiv = 4
