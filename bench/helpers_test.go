@@ -305,6 +305,10 @@ func helperAnnounce() int {
 		return 1
 	}
 	host, _ := os.Hostname()
+	var stopProfile func()
+	if os.Getenv("PROFILE_ALL") == "1" { // from the start, not from READY
+		stopProfile = startProfile()
+	}
 	var shutdown func()
 	switch lib := os.Getenv("LIB"); lib {
 	case "lansd":
@@ -418,7 +422,9 @@ func helperAnnounce() int {
 		return 1
 	}
 	outf("READY %d", mono())
-	stopProfile := startProfile()
+	if stopProfile == nil {
+		stopProfile = startProfile()
+	}
 	<-sigs
 	stopProfile()
 	shutdown()

@@ -147,3 +147,24 @@ func BenchmarkProfileScale(b *testing.B) {
 	}
 	b.Logf("profile in %s", dir)
 }
+
+// BenchmarkProfileLarge profiles one lansd responder announcing the
+// largeCount services of row 9 (large-responder-cpu.pprof, from its start
+// to 10 s after announce.New returned, and large-responder-heap.pprof
+// then) in $BENCH_PROFILE_DIR.
+func BenchmarkProfileLarge(b *testing.B) {
+	dir := profileDir(b)
+	lan := lantest.New(b, lantest.Hosts(1))
+	for b.Loop() {
+		a := lan.Host(1).Helper(b, "bench-announce", "LIB=lansd", "NAME=big", "COUNT="+strconv.Itoa(largeCount), "PROFILE_ALL=1",
+			"CPUPROFILE="+filepath.Join(dir, "large-responder-cpu.pprof"), "MEMPROFILE="+filepath.Join(dir, "large-responder-heap.pprof"))
+		reg := lineStamp(b, a, `^REG (\d+)`, 10*time.Second)
+		rdy := ready(b, a, 300*time.Second)
+		b.Logf("announce.New returned after %.1f s", ms(rdy-reg)/1000)
+		time.Sleep(10 * time.Second)
+		ps, _ := readProcStat(a.Pid())
+		b.Logf("CPU %v, RSS %.1f MB", ps.CPU, float64(ps.RSS)/1e6)
+		stop(a, 20*time.Second)
+	}
+	b.Logf("profile in %s", dir)
+}

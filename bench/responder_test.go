@@ -37,6 +37,13 @@ func idleDuration(tb testing.TB) time.Duration {
 // respCount services named idle-lansd-i on h.
 func startLansdAnnounce(tb testing.TB, h *lantest.Host) *lantest.Proc {
 	tb.Helper()
+	return startLansdAnnounceN(tb, h, "idle-lansd", respCount)
+}
+
+// startLansdAnnounceN runs the lansd binary (`lansd announce --config`)
+// with count _timezone._tcp services named prefix-i on h.
+func startLansdAnnounceN(tb testing.TB, h *lantest.Host, prefix string, count int) *lantest.Proc {
+	tb.Helper()
 	type svc struct {
 		Name    string            `json:"name"`
 		Service string            `json:"service"`
@@ -46,8 +53,8 @@ func startLansdAnnounce(tb testing.TB, h *lantest.Host) *lantest.Proc {
 	var cfg struct {
 		Services []svc `json:"services"`
 	}
-	for i, n := range instanceNames("idle-lansd", respCount) {
-		cfg.Services = append(cfg.Services, svc{Name: n, Service: "timezone", Port: 9000 + i, TXT: map[string]string{"path": "/bench"}})
+	for i, n := range instanceNames(prefix, count) {
+		cfg.Services = append(cfg.Services, svc{Name: n, Service: "timezone", Port: 9000 + i%50000, TXT: map[string]string{"path": "/bench"}})
 	}
 	b, err := json.Marshal(cfg)
 	require.NoError(tb, err)

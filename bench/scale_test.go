@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -130,4 +133,161 @@ func scaleSettle(tb testing.TB) time.Duration {
 		tb.Fatalf("BENCH_SCALE_SETTLE: %v", err)
 	}
 	return d
+}
+
+// Back-to-back (row 4c): one `lansd announce --config` with backToBackCount
+// services on h1; browsers started one after another on h2..h6 (each on
+// its own host, stopped once it has all of them, the next started
+// backToBackGap later), as the issue that found the trickle did. Each
+// repetition is the time from the browser's browse call to its last
+// instance. Row 4d: how many of them it had within 200 ms.
+const (
+	backToBackCount = 1000
+	backToBackGap   = 1100 * time.Millisecond
+)
+
+// BenchmarkBackToBack is rows 4c and 4d: the browsers are the lansd
+// library (helperBrowse, from its browse call) and the lansd binary
+// (`lansd browse timezone --json`, from just before its exec).
+func BenchmarkBackToBack(b *testing.B) {
+	const browsers = 5
+	lan := lantest.New(b, lantest.Hosts(browsers+1))
+	ann := startLansdAnnounceN(b, lan.Host(1), "b2b", backToBackCount)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	_, err := ann.WaitForN(ctx, announcedRE, backToBackCount)
+	cancel()
+	if err != nil {
+		b.Fatalf("lansd announce did not announce %d services: %v (last lines %q)", backToBackCount, err, tail(ann.Lines(), 5))
+	}
+	time.Sleep(scaleSettle(b) / 4)
+	gap := backToBackGap
+	if v := os.Getenv("BENCH_B2B_GAP"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("BENCH_B2B_GAP: %v", err)
+		}
+		gap = d
+	}
+	var obs *lantest.Observer
+	if os.Getenv("BENCH_B2B_TRACE") == "1" {
+		obs = lan.Observe(b)
+	}
+	i := 0
+	for _, cli := range []bool{false, true} {
+		what := "library"
+		if cli {
+			what = "binary"
+		}
+		b.Run(what, func(b *testing.B) {
+			pair := fmt.Sprintf("lansd %s browses %d lansd (one responder), next browser %v later", what, backToBackCount, gap)
+			all := Result{Row: "4c", Metric: fmt.Sprintf("back-to-back: time to find all %d", backToBackCount), Pair: pair, Unit: "ms"}
+			early := Result{Row: "4d", Metric: "back-to-back: instances found in 200 ms", Pair: pair, Unit: "found"}
+			for b.Loop() {
+				h := lan.Host(2 + i%browsers)
+				i++
+				all.Tries++
+				early.Tries++
+				var adds []time.Duration
+				if cli {
+					adds = backToBackCLI(b, h)
+				} else {
+					adds = backToBackLib(b, h)
+				}
+				if obs != nil && len(adds) > 0 && slices.Max(adds) > 200*time.Millisecond {
+					traceB2B(b, obs, slices.Max(adds))
+				}
+				n200 := 0
+				for _, d := range adds {
+					if d <= 200*time.Millisecond {
+						n200++
+					}
+				}
+				early.Values = append(early.Values, float64(n200))
+				if len(adds) >= backToBackCount {
+					all.Values = append(all.Values, ms(slices.Max(adds).Nanoseconds()))
+				}
+				time.Sleep(gap)
+			}
+			if len(all.Values) < all.Tries {
+				all.Note = fmt.Sprintf("not all found within %v in %d of %d tries", scaleWindow, all.Tries-len(all.Values), all.Tries)
+			}
+			record(b, all)
+			record(b, early)
+		})
+	}
+}
+
+// backToBackLib runs one library browser on h until it has all
+// backToBackCount instances (or scaleWindow) and returns when it added
+// each, from its browse call.
+func backToBackLib(b *testing.B, h *lantest.Host) []time.Duration {
+	br := startBrowser(b, h, libLansd, "DURATION=30s")
+	defer stop(br, 3*time.Second)
+	tStart := lineStamp(b, br, `^START (\d+)`, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaleWindow)
+	_, _ = br.WaitForN(ctx, eventRE, backToBackCount)
+	cancel()
+	var adds []time.Duration
+	seen := map[string]bool{}
+	for _, l := range br.Lines() {
+		m := eventRE.FindStringSubmatch(l)
+		if m == nil || m[1] != "ADD" || seen[m[3]] {
+			continue
+		}
+		seen[m[3]] = true
+		ts, _ := strconv.ParseInt(m[2], 10, 64)
+		adds = append(adds, time.Duration(ts-tStart))
+	}
+	return adds
+}
+
+// backToBackCLI runs `lansd browse timezone --json` on h until it has all
+// backToBackCount instances (or scaleWindow) and returns when it added
+// each (the events' time), from just before the process was started.
+func backToBackCLI(b *testing.B, h *lantest.Host) []time.Duration {
+	t0 := time.Now()
+	br := clitest.Start(b, h, "browse", "timezone", "--json", "--iface", lantest.Iface)
+	defer stop(br, 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaleWindow)
+	_, _ = br.WaitForN(ctx, addJSONRE, backToBackCount)
+	cancel()
+	var adds []time.Duration
+	seen := map[string]bool{}
+	for _, e := range clitest.Events(b, br.Lines()) {
+		if e.Event != "add" || seen[e.Name] {
+			continue
+		}
+		seen[e.Name] = true
+		adds = append(adds, e.Time.Sub(t0))
+	}
+	return adds
+}
+
+var addJSONRE = regexp.MustCompile(`^\{"event":"add"`)
+
+// tail returns the last n of lines.
+func tail(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// traceB2B logs the datagrams of the last window on the LAN.
+func traceB2B(b *testing.B, obs *lantest.Observer, window time.Duration) {
+	pk := obs.Packets()
+	end := pk[len(pk)-1].Time
+	for _, p := range pk {
+		if end.Sub(p.Time) > window+500*time.Millisecond || p.Msg == nil {
+			continue
+		}
+		qu := 0
+		for _, q := range p.Msg.Question {
+			if q.Qclass&0x8000 != 0 {
+				qu++
+			}
+		}
+		b.Logf("TRACE %s %v -> %v resp=%v q=%d qu=%d an=%d ns=%d ex=%d size=%d", p.Time.Format("05.000"), p.Src, p.Dst, p.Msg.Response,
+			len(p.Msg.Question), qu, len(p.Msg.Answer), len(p.Msg.Ns), len(p.Msg.Extra), p.Size)
+	}
 }
