@@ -244,7 +244,9 @@ func (c *cache) putFrom(rr dns.RR, ifIndex int, f sd.Family, src netip.Addr, now
 			rd = dnsname.RdataKey(rr)
 			key = entryKey(ifIndex, s, class, rd)
 		}
-		e = &Entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: rd, first: now, index: -1, ident: ident}
+		// rdata shares the key's bytes (it ends the key) rather than
+		// keeping a second copy per record.
+		e = &Entry{key: key, set: s, ifIndex: ifIndex, class: class, rdata: key[len(key)-len(rd):], first: now, index: -1, ident: ident}
 		holder.hold(e)
 		c.entries[key] = e
 		e.setPos = len(c.sets[s])

@@ -371,6 +371,9 @@ func (e *Engine) EventSent() {
 		e.pending[0] = sd.Event{}
 		e.pending = e.pending[1:]
 	}
+	if len(e.pending) == 0 {
+		e.pending = nil // a burst's backing array is not kept
+	}
 }
 
 // Stats returns the engine's counters: Records, Instances, Sources, the
