@@ -56,6 +56,10 @@ const captureConfig = `{"services": [
   {"name": "Big.TXT", "service": "_ipp._tcp", "port": 631, "txt": [%s]}
 ]}`
 
+// TestCaptureFuzzCorpus: on a LAN of six hosts (h1 Avahi, h2/h5/h6
+// python-zeroconf, h3/h4 lansd) every peer announces, probes, renames,
+// browses, resolves and says goodbye; the distinct datagrams of each origin
+// become fuzz seeds (writeCorpora). Skipped unless LANSD_CAPTURE_CORPUS=1.
 func TestCaptureFuzzCorpus(t *testing.T) {
 	if os.Getenv(captureEnv) != "1" {
 		t.Skipf("regenerates the fuzz seed corpora from captured packets; set %s=1 to run", captureEnv)
