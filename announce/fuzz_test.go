@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -301,4 +304,44 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// readCorpusFile reads a seed of FuzzResponder from testdata/fuzz (the
+// `go test fuzz v1` format: a byte, then a []byte, as Go literals).
+func readCorpusFile(t *testing.T, path string) (mode byte, b []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	require.Len(t, lines, 3, "%s", path)
+	require.Equal(t, "go test fuzz v1", lines[0])
+	m, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "byte("), ")"))
+	require.NoError(t, err, "%s", path)
+	require.Len(t, m, 1, "%s", path)
+	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[2], "[]byte("), ")"))
+	require.NoError(t, err, "%s", path)
+	return m[0], []byte(s)
+}
+
+// The seeds captured from Avahi, python-zeroconf and lansd on the virtual
+// LAN (interop TestCaptureFuzzCorpus) unpack and reach the responder: some
+// of each origin's make it answer or defend its names (they ask about
+// _timezone._tcp, h1.local. and names ours would conflict with).
+func TestFuzzResponderCapturedSeeds(t *testing.T) {
+	ours := fuzzOurs()
+	for _, origin := range []string{"avahi", "pyzc", "lansd"} {
+		files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzResponder", origin+"-*"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, "no captured seeds of %s", origin)
+		answered := 0
+		for _, f := range files {
+			mode, b := readCorpusFile(t, f)
+			require.NoError(t, new(dns.Msg).Unpack(b), "%s", f)
+			if len(fuzzResponderOnce(t, ours, mode, b)) > 0 {
+				answered++
+			}
+		}
+		t.Logf("%s: %d captured seeds, %d made the responder send", origin, len(files), answered)
+		require.Positive(t, answered, "no seed of %s reached the responder", origin)
+	}
 }

@@ -2,6 +2,10 @@ package browse
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -156,4 +160,48 @@ func TestFuzzBrowserHarness(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, honest, "the second source's instance is added past the first's flood")
+}
+
+// readCorpusFile reads a seed of FuzzBrowser from testdata/fuzz (the
+// `go test fuzz v1` format: a byte and two []byte, as Go literals).
+func readCorpusFile(t *testing.T, path string) (mode byte, p0, p1 []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	require.Len(t, lines, 4, "%s", path)
+	require.Equal(t, "go test fuzz v1", lines[0])
+	m, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "byte("), ")"))
+	require.NoError(t, err, "%s", path)
+	require.Len(t, m, 1, "%s", path)
+	var pkts [2][]byte
+	for i := range pkts {
+		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[2+i], "[]byte("), ")"))
+		require.NoError(t, err, "%s", path)
+		pkts[i] = []byte(s)
+	}
+	return m[0], pkts[0], pkts[1]
+}
+
+// The seeds captured from Avahi, python-zeroconf and lansd on the virtual
+// LAN (interop TestCaptureFuzzCorpus) reach the browser: some of each
+// origin's report an instance of _timezone._tcp.
+func TestFuzzBrowserCapturedSeeds(t *testing.T) {
+	for _, origin := range []string{"avahi", "pyzc", "lansd"} {
+		files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzBrowser", origin+"-*"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, "no captured seeds of %s", origin)
+		added := 0
+		for _, f := range files {
+			mode, p0, p1 := readCorpusFile(t, f)
+			for _, ev := range fuzzBrowserOnce(t, mode, p0, p1) {
+				if ev.Kind == Add {
+					added++
+					break
+				}
+			}
+		}
+		t.Logf("%s: %d captured seeds, %d reported an instance", origin, len(files), added)
+		require.Positive(t, added, "no seed of %s reached the browser", origin)
+	}
 }
