@@ -1,0 +1,99 @@
+// Package gateway is the configuration and the policy of lansd's service
+// discovery gateway (`lansd gateway --config FILE`): it says which links
+// the gateway joins, which DNS zones it may mirror instances into, and
+// which instances cross from which links to which links and zones. It is
+// pure Go and does no network I/O; the gateway itself (browsing the
+// source links, answering on the destination links, updating the zones)
+// uses it to decide.
+//
+// # Configuration
+//
+// Parse and Load read a JSON object of three members, all optional (an
+// empty configuration is valid and lets nothing cross):
+//
+//   - "links": name -> {"interfaces": ["eth0.10", ...]}: a link is a
+//     named set of network interfaces, at least one; an interface belongs
+//     to one link. Names are 1 to 63 bytes of a-z, 0-9 and '-'.
+//   - "zones": name -> {"domain": "dnssd.example.net.", "server":
+//     "192.0.2.53:53", "tsig": "hmac-sha256:NAME:BASE64" or "tsig_file":
+//     "/etc/lansd/gateway.key", "ttl": 120}: a unicast DNS zone, updated
+//     with DNS UPDATE (RFC 2136). "domain" is required (the zone's apex,
+//     not local.); "server" (host or host:port) defaults to the zone's
+//     primary server, looked up; the key is given inline in the form of
+//     nsupdate -y or as a BIND key file (not both; none sends unsigned
+//     updates); "ttl" is in seconds, 1 to 2^31-1. A zone may not share a
+//     link's name, nor its domain with another zone.
+//   - "rules": [{"from": [links], "to": [links], "to_zones": [zones],
+//     "types": [...], "instances": [...], "sources": [...],
+//     "conformance": "any" | "conforming" | "strict"}]: "from" and at
+//     least one of "to" and "to_zones" are required, and no link is in
+//     both "from" and "to". "types" is required: service types as
+//     "_ipp._tcp", as a registry name ("timezone", its protocol taken from
+//     the registry by NewPolicy), or as a subtype
+//     ("_printer._sub._http._tcp"); ["*"] means every type. "instances"
+//     are path.Match patterns for the raw instance label; "sources" are
+//     address prefixes ("198.51.100.0/24", "2001:db8::/32");
+//     "conformance" defaults to "any".
+//
+// Parsing is strict: unknown members, members given twice, values of the
+// wrong kind, bad names, prefixes, patterns and keys, and rules naming
+// links or zones that do not exist are all errors. Every problem is
+// reported at once, as ConfigErrors sorted by field, each a *ConfigError
+// naming its field by JSON path: `rules[2].to[0]: unknown link "guest"`;
+// input that is not JSON gives one *ConfigError with the byte offset,
+// line and column. A registry name among the types is resolved by
+// NewPolicy, which reports an unknown one the same way. Config.Marshal
+// writes a configuration back.
+//
+// # Example: three VLANs
+//
+// A router with three VLANs on eth0: office (10), guest (20) and iot
+// (30). Printers and time-zone servers of the office are visible on the
+// guest and IoT VLANs; every conforming instance of the office is
+// mirrored into the zone dnssd.example.net., where standard DNS-SD
+// clients browse it.
+//
+//	{
+//	  "links": {
+//	    "office": {"interfaces": ["eth0.10"]},
+//	    "guest": {"interfaces": ["eth0.20"]},
+//	    "iot": {"interfaces": ["eth0.30"]}
+//	  },
+//	  "zones": {
+//	    "corp": {
+//	      "domain": "dnssd.example.net.",
+//	      "server": "192.0.2.53:53",
+//	      "tsig": "hmac-sha256:gateway-key:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+//	      "ttl": 120
+//	    }
+//	  },
+//	  "rules": [
+//	    {
+//	      "from": ["office"],
+//	      "to": ["guest", "iot"],
+//	      "types": ["_ipp._tcp", "_ipps._tcp", "_printer._sub._http._tcp", "timezone", "timezones"],
+//	      "sources": ["198.51.100.0/24"],
+//	      "conformance": "conforming"
+//	    },
+//	    {
+//	      "from": ["office"],
+//	      "to_zones": ["corp"],
+//	      "types": ["*"],
+//	      "conformance": "conforming"
+//	    }
+//	  ]
+//	}
+//
+// # Policy
+//
+// NewPolicy turns a Config into a Policy; Policy.Decide says, for an
+// instance seen on a source link, for each destination of each rule
+// from that link, whether it crosses (Decision.Proxy, with the addresses
+// it crosses with) or which filter refused it and why. Nothing crosses
+// without a rule; an instance crosses only from the link its routable
+// addresses are on (so that what one gateway proxied onto a link is never
+// proxied back: loops are impossible by construction); link-local
+// addresses never cross. Policy.BrowseTypes says what to browse on a
+// source link, Policy.SourcesFor which source links to ask when a query
+// arrives on a destination link.
+package gateway
