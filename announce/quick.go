@@ -278,6 +278,7 @@ func (q *quickFilter) drop(b []byte, ifIndex int, f mdns.Family, src netip.AddrP
 	now := q.since(time.Now())
 	var name [256]byte
 	off := 12
+	answered := false
 	for range qd {
 		n, next, ok := readName(b, off, &name)
 		if !ok || next+4 > len(b) {
@@ -289,15 +290,51 @@ func (q *quickFilter) drop(b []byte, ifIndex int, f mdns.Family, src netip.AddrP
 		if qclass&dnsname.QU != 0 {
 			return false // section 5.4
 		}
-		if !qi.suppressed(name[:n], qtype, qclass, fi, now) {
-			return false
+		if !answered && !qi.suppressed(name[:n], qtype, qclass, fi, now) {
+			answered = true
 		}
 	}
 	if off != len(b) {
 		return false
 	}
+	if answered {
+		// A plain QM query the full path will answer: until it has (and
+		// marked its answers pending or multicast), the same questions
+		// from the same batch of datagrams, or arriving meanwhile, would
+		// only be aggregated into that answer (sections 6.4, 7.3); they
+		// are dropped here for up to claimGrace.
+		q.claim(b, qi, qd, fi, now)
+		return false
+	}
 	q.dropped.Add(1)
 	return true
+}
+
+// claimGrace is how long the records a query passed to the full path will
+// be answered with count as pending in a response (quickIf.pend), until
+// the full path marks them itself: the time for the query to reach the
+// event loop, a few microseconds when the host is idle.
+const claimGrace = 50 * time.Millisecond
+
+// claim marks, for claimGrace, as pending in a response on interface qi
+// and family fi the records that the qd questions of the query b (checked
+// by drop) will be answered with.
+func (q *quickFilter) claim(b []byte, qi *quickIf, qd, fi int, now int64) {
+	until := now + int64(claimGrace)
+	var name [256]byte
+	off := 12
+	for range qd {
+		n, next, _ := readName(b, off, &name)
+		qtype := binary.BigEndian.Uint16(b[next:])
+		qclass := binary.BigEndian.Uint16(b[next+2:])
+		off = next + 4
+		qi.visit(name[:n], qtype, qclass, func(slot int) bool {
+			if p := &qi.pend[fi][slot]; p.Load() < until {
+				p.Store(until)
+			}
+			return true
+		})
+	}
 }
 
 // suppressed reports whether a QM question for name (wire form, lowered)
@@ -307,6 +344,18 @@ func (q *quickFilter) drop(b []byte, ifIndex int, f mdns.Family, src netip.AddrP
 // delayed response there that will carry it (section 6.4). It mirrors
 // answersFor.
 func (qi *quickIf) suppressed(name []byte, qtype, qclass uint16, fi int, now int64) bool {
+	recent := func(slot int) bool {
+		at := qi.last[fi][slot].Load()
+		return at != 0 && now-at < int64(rateLimit) || now < qi.pend[fi][slot].Load()
+	}
+	return qi.visit(name, qtype, qclass, recent)
+}
+
+// visit calls f with the slot of each record a QM question for name (wire
+// form, lowered) would be answered with on this interface, until f returns
+// false; it returns whether every call returned true (true when there is
+// no such record). It mirrors answersFor.
+func (qi *quickIf) visit(name []byte, qtype, qclass uint16, f func(slot int) bool) bool {
 	if qclass != dns.ClassINET && qclass != dns.ClassANY {
 		return true // answersFor: nothing
 	}
@@ -314,21 +363,17 @@ func (qi *quickIf) suppressed(name []byte, qtype, qclass uint16, fi int, now int
 	if !ok {
 		return true // not ours, or not answered here
 	}
-	recent := func(slot int) bool {
-		at := qi.last[fi][slot].Load()
-		return at != 0 && now-at < int64(rateLimit) || now < qi.pend[fi][slot].Load()
-	}
 	matched := false
 	for _, rc := range qn.recs {
 		if qtype == dns.TypeANY || qtype == rc.rrtype {
 			matched = true
-			if !recent(rc.slot) {
+			if !f(rc.slot) {
 				return false
 			}
 		}
 	}
 	if !matched && qtype != dns.TypeANY && qn.nsec >= 0 {
-		return recent(qn.nsec) // section 6.1: the NSEC is the answer
+		return f(qn.nsec) // section 6.1: the NSEC is the answer
 	}
 	return true
 }
