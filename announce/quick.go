@@ -328,12 +328,7 @@ func (q *quickFilter) claim(b []byte, qi *quickIf, qd, fi int, now int64) {
 		qtype := binary.BigEndian.Uint16(b[next:])
 		qclass := binary.BigEndian.Uint16(b[next+2:])
 		off = next + 4
-		qi.visit(name[:n], qtype, qclass, func(slot int) bool {
-			if p := &qi.pend[fi][slot]; p.Load() < until {
-				p.Store(until)
-			}
-			return true
-		})
+		qi.pendUntil(name[:n], qtype, qclass, fi, until)
 	}
 }
 
@@ -344,18 +339,6 @@ func (q *quickFilter) claim(b []byte, qi *quickIf, qd, fi int, now int64) {
 // delayed response there that will carry it (section 6.4). It mirrors
 // answersFor.
 func (qi *quickIf) suppressed(name []byte, qtype, qclass uint16, fi int, now int64) bool {
-	recent := func(slot int) bool {
-		at := qi.last[fi][slot].Load()
-		return at != 0 && now-at < int64(rateLimit) || now < qi.pend[fi][slot].Load()
-	}
-	return qi.visit(name, qtype, qclass, recent)
-}
-
-// visit calls f with the slot of each record a QM question for name (wire
-// form, lowered) would be answered with on this interface, until f returns
-// false; it returns whether every call returned true (true when there is
-// no such record). It mirrors answersFor.
-func (qi *quickIf) visit(name []byte, qtype, qclass uint16, f func(slot int) bool) bool {
 	if qclass != dns.ClassINET && qclass != dns.ClassANY {
 		return true // answersFor: nothing
 	}
@@ -363,19 +346,51 @@ func (qi *quickIf) visit(name []byte, qtype, qclass uint16, f func(slot int) boo
 	if !ok {
 		return true // not ours, or not answered here
 	}
+	recent := func(slot int) bool {
+		at := qi.last[fi][slot].Load()
+		return at != 0 && now-at < int64(rateLimit) || now < qi.pend[fi][slot].Load()
+	}
 	matched := false
 	for _, rc := range qn.recs {
 		if qtype == dns.TypeANY || qtype == rc.rrtype {
 			matched = true
-			if !f(rc.slot) {
+			if !recent(rc.slot) {
 				return false
 			}
 		}
 	}
 	if !matched && qtype != dns.TypeANY && qn.nsec >= 0 {
-		return f(qn.nsec) // section 6.1: the NSEC is the answer
+		return recent(qn.nsec) // section 6.1: the NSEC is the answer
 	}
 	return true
+}
+
+// pendUntil raises to until the pending mark (quickIf.pend) of every
+// record a QM question for name (wire form, lowered) is answered with on
+// this interface and family fi. It mirrors suppressed.
+func (qi *quickIf) pendUntil(name []byte, qtype, qclass uint16, fi int, until int64) {
+	if qclass != dns.ClassINET && qclass != dns.ClassANY {
+		return
+	}
+	qn, ok := qi.names[string(name)]
+	if !ok {
+		return
+	}
+	mark := func(slot int) {
+		if p := &qi.pend[fi][slot]; p.Load() < until {
+			p.Store(until)
+		}
+	}
+	matched := false
+	for _, rc := range qn.recs {
+		if qtype == dns.TypeANY || qtype == rc.rrtype {
+			matched = true
+			mark(rc.slot)
+		}
+	}
+	if !matched && qtype != dns.TypeANY && qn.nsec >= 0 {
+		mark(qn.nsec)
+	}
 }
 
 // readName reads the name at off in message b into buf in wire form,
