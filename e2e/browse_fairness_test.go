@@ -141,7 +141,7 @@ func TestBrowseSpoofFlood(t *testing.T) {
 
 	const count = 100000
 	rate := envInt(t, "LANSD_SPOOF_RATE", brSpoofRate)
-	secs := envInt(t, "LANSD_SPOOF_SECS", count/rate)
+	secs := envInt(t, "LANSD_SPOOF_SECS", max(1, count/max(rate, 1)))
 	fl := spoofer.Helper(t, "browse-spoof-flood", fmt.Sprintf("S_COUNT=%d", count), fmt.Sprintf("S_RATE=%d", rate),
 		fmt.Sprintf("S_PACKETS=%d", rate*secs))
 	brReady(t, ctx, fl)
