@@ -308,7 +308,7 @@ const readCoalesce = time.Millisecond
 // the cost per datagram is then the kernel's copy and Config.Filter,
 // instead of a wakeup of this goroutine (the scheduler, the poller, two
 // system calls) for each; a datagram waits at most readCoalesce more, and
-// only while the link is that busy. The socket's buffer (SetReadBuffer in
+// only while the link is that busy. The socket's buffer (readBuffer, see
 // listenSocket) holds what comes meanwhile.
 func (c *Conn) readLoop(fc familyConn) {
 	defer c.wg.Done()
