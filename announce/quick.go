@@ -278,6 +278,7 @@ func (q *quickFilter) drop(b []byte, ifIndex int, f mdns.Family, src netip.AddrP
 	now := q.since(time.Now())
 	var name [256]byte
 	off := 12
+	answered := false
 	for range qd {
 		n, next, ok := readName(b, off, &name)
 		if !ok || next+4 > len(b) {
@@ -289,15 +290,46 @@ func (q *quickFilter) drop(b []byte, ifIndex int, f mdns.Family, src netip.AddrP
 		if qclass&dnsname.QU != 0 {
 			return false // section 5.4
 		}
-		if !qi.suppressed(name[:n], qtype, qclass, fi, now) {
-			return false
+		if !answered && !qi.suppressed(name[:n], qtype, qclass, fi, now) {
+			answered = true
 		}
 	}
 	if off != len(b) {
 		return false
 	}
+	if answered {
+		// A plain QM query the full path will answer: until it has (and
+		// marked its answers pending or multicast), the same questions
+		// from the same batch of datagrams, or arriving meanwhile, would
+		// only be aggregated into that answer (sections 6.4, 7.3); they
+		// are dropped here for up to claimGrace.
+		q.claim(b, qi, qd, fi, now)
+		return false
+	}
 	q.dropped.Add(1)
 	return true
+}
+
+// claimGrace is how long the records a query passed to the full path will
+// be answered with count as pending in a response (quickIf.pend), until
+// the full path marks them itself: the time for the query to reach the
+// event loop, a few microseconds when the host is idle.
+const claimGrace = 50 * time.Millisecond
+
+// claim marks, for claimGrace, as pending in a response on interface qi
+// and family fi the records that the qd questions of the query b (checked
+// by drop) will be answered with.
+func (q *quickFilter) claim(b []byte, qi *quickIf, qd, fi int, now int64) {
+	until := now + int64(claimGrace)
+	var name [256]byte
+	off := 12
+	for range qd {
+		n, next, _ := readName(b, off, &name)
+		qtype := binary.BigEndian.Uint16(b[next:])
+		qclass := binary.BigEndian.Uint16(b[next+2:])
+		off = next + 4
+		qi.pendUntil(name[:n], qtype, qclass, fi, until)
+	}
 }
 
 // suppressed reports whether a QM question for name (wire form, lowered)
@@ -331,6 +363,34 @@ func (qi *quickIf) suppressed(name []byte, qtype, qclass uint16, fi int, now int
 		return recent(qn.nsec) // section 6.1: the NSEC is the answer
 	}
 	return true
+}
+
+// pendUntil raises to until the pending mark (quickIf.pend) of every
+// record a QM question for name (wire form, lowered) is answered with on
+// this interface and family fi. It mirrors suppressed.
+func (qi *quickIf) pendUntil(name []byte, qtype, qclass uint16, fi int, until int64) {
+	if qclass != dns.ClassINET && qclass != dns.ClassANY {
+		return
+	}
+	qn, ok := qi.names[string(name)]
+	if !ok {
+		return
+	}
+	mark := func(slot int) {
+		if p := &qi.pend[fi][slot]; p.Load() < until {
+			p.Store(until)
+		}
+	}
+	matched := false
+	for _, rc := range qn.recs {
+		if qtype == dns.TypeANY || qtype == rc.rrtype {
+			matched = true
+			mark(rc.slot)
+		}
+	}
+	if !matched && qtype != dns.TypeANY && qn.nsec >= 0 {
+		mark(qn.nsec)
+	}
 }
 
 // readName reads the name at off in message b into buf in wire form,

@@ -128,3 +128,27 @@ func TestQuickPath(t *testing.T) {
 		assert.NotZero(t, f.r.quick.dropped.Load())
 	})
 }
+
+// TestQuickClaim checks that a query the fast path passes to the full path
+// claims the records it will be answered with for claimGrace: the same
+// question arriving meanwhile (the rest of a batch of datagrams read at
+// once) is dropped, as its answer would only be aggregated (RFC 6762
+// sections 6.4, 7.3); other questions are not; and the claim lapses.
+func TestQuickClaim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, Options{})
+		ptrQ := mdnstest.Query(mdnstest.QM("_timezone._tcp.local.", dns.TypePTR))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.False(t, f.quickDrops(t, ptrQ, quickPeer, mdns.GroupV4), "the first query goes to the full path")
+		assert.True(t, f.quickDrops(t, ptrQ, quickPeer, mdns.GroupV4), "the same query right after it is dropped")
+		srvQ := mdnstest.Query(mdnstest.QM(tzInst, dns.TypeSRV))
+		assert.False(t, f.quickDrops(t, srvQ, quickPeer, mdns.GroupV4), "another question is not claimed")
+		qu := mdnstest.Query(mdnstest.QU(tzInst, dns.TypeTXT))
+		assert.False(t, f.quickDrops(t, qu, quickPeer, mdns.GroupV4), "a QU query goes to the full path")
+		txtQ := mdnstest.Query(mdnstest.QM(tzInst, dns.TypeTXT))
+		assert.False(t, f.quickDrops(t, txtQ, quickPeer, mdns.GroupV4), "and claims nothing")
+		time.Sleep(claimGrace)
+		assert.False(t, f.quickDrops(t, ptrQ, quickPeer, mdns.GroupV4), "the claim lapses")
+	})
+}

@@ -538,3 +538,51 @@ func annComm(t *testing.T, pid int) string {
 	require.NoError(t, err)
 	return strings.TrimSpace(string(b))
 }
+
+// annCPUTicks returns pid's user and system CPU time in clock ticks
+// (/proc/PID/stat fields 14 and 15; 100 a second on Linux).
+func annCPUTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // field 3 onwards
+	ut, err := strconv.Atoi(f[11])
+	require.NoError(t, err)
+	st, err := strconv.Atoi(f[12])
+	require.NoError(t, err)
+	return ut + st
+}
+
+// envInt returns the integer in the environment variable name, or def when
+// it is unset.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, name)
+	return n
+}
+
+// udpDrops sums the drop counters of the UDP sockets bound to port 5353 in
+// pid's network namespace (/proc/PID/net/udp, the last field), whoever owns
+// them.
+func udpDrops(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
+	require.NoError(t, err)
+	drops := 0
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) < 13 || !strings.HasSuffix(f[1], ":14E9") {
+			continue
+		}
+		n, err := strconv.Atoi(f[len(f)-1])
+		require.NoError(t, err, l)
+		drops += n
+	}
+	return drops
+}

@@ -28,15 +28,21 @@ func init() {
 	lantest.RegisterHelper("announce-qflood", helperAnnounceQFlood)
 }
 
-// helperAnnounceQFlood multicasts the QM query Q_NAME PTR from port 5353,
-// as fast as it can, for Q_SECS seconds, and counts the responses from
-// Q_FROM (an IPv4 address) it hears on the group meanwhile and for a
-// second after. It prints "QFLOODED sent N responses M".
+// helperAnnounceQFlood multicasts the QM query Q_NAME PTR from port 5353
+// at Q_RATE queries a second (0: as fast as it can) for Q_SECS seconds,
+// and counts the responses from Q_FROM (an IPv4 address) it hears on the
+// group meanwhile and for a second after. It prints "QFLOODED sent N
+// responses M".
 func helperAnnounceQFlood() int {
 	lantest.MustBeGuarded()
 	secs, err := strconv.Atoi(os.Getenv("Q_SECS"))
 	if err != nil || secs <= 0 {
 		fmt.Println("ERR bad Q_SECS")
+		return 1
+	}
+	rate, err := strconv.Atoi(os.Getenv("Q_RATE"))
+	if err != nil || rate < 0 {
+		fmt.Println("ERR bad Q_RATE")
 		return 1
 	}
 	from := net.ParseIP(os.Getenv("Q_FROM"))
@@ -96,12 +102,19 @@ func helperAnnounceQFlood() int {
 	}
 	fmt.Println("READY")
 	sent := 0
-	end := time.Now().Add(time.Duration(secs) * time.Second)
-	for time.Now().Before(end) {
-		for range 64 {
-			if _, err := snd.WriteToUDP(b, group); err == nil {
-				sent++
+	start := time.Now()
+	end := start.Add(time.Duration(secs) * time.Second)
+	for now := start; now.Before(end); now = time.Now() {
+		if rate > 0 {
+			// Paced one datagram at a time, spinning (a sleep is far
+			// coarser than 1/60,000 s), so that they arrive evenly
+			// spread rather than in bursts the reader could batch.
+			if due := start.Add(time.Duration(sent) * time.Second / time.Duration(rate)); now.Before(due) {
+				continue
 			}
+		}
+		if _, err := snd.WriteToUDP(b, group); err == nil {
+			sent++
 		}
 	}
 	time.Sleep(time.Second)
@@ -111,30 +124,18 @@ func helperAnnounceQFlood() int {
 	return 0
 }
 
-// annCPUTicks returns pid's user and system CPU time in clock ticks
-// (/proc/PID/stat fields 14 and 15; 100 a second on Linux).
-func annCPUTicks(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	require.NoError(t, err)
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // field 3 onwards
-	ut, err := strconv.Atoi(f[11])
-	require.NoError(t, err)
-	st, err := strconv.Atoi(f[12])
-	require.NoError(t, err)
-	return ut + st
-}
-
 // annQFloodCPUBound is the CPU share of a core lansd announce may use
-// under the query flood of TestAnnounceQueryFlood. The goal is 0.30; this
-// is looser: what remains is mostly the Go scheduler waking the read loop
-// for each datagram, and the measured share varies with the load of the
-// machine (see README, Reliability).
-const annQFloodCPUBound = 0.75
+// under the query flood of TestAnnounceQueryFlood: issue 12's goal. It
+// measures 6-10 % at 60,000 queries/s (README, Reliability), so the bound
+// leaves room for a loaded machine.
+const annQFloodCPUBound = 0.30
+
+// annQFloodRate is the query rate of TestAnnounceQueryFlood, the figure of
+// issue 12; LANSD_QFLOOD_RATE changes it (0: as fast as the sender can).
+const annQFloodRate = 60000
 
 // TestAnnounceQueryFlood (issue 12): a host multicasts QM queries for the
-// PTR of a 10-service lansd announce as fast as it can for 10 s. The
+// PTR of a 10-service lansd announce at 60,000 a second for 10 s. The
 // responder answers once a second (RFC 6762 section 6.2), drops the rest
 // on their bytes (announce's query fast path), at a fraction of a core and
 // with flat memory.
@@ -155,10 +156,11 @@ func TestAnnounceQueryFlood(t *testing.T) {
 	time.Sleep(4 * time.Second) // the announcements are over
 
 	const secs = 10
+	rate := envInt(t, "LANSD_QFLOOD_RATE", annQFloodRate)
 	t.Logf("lansd pid %d", p.Pid())
 	rssBefore, cpuBefore := annVmRSS(t, p.Pid()), annCPUTicks(t, p.Pid())
 	peak := rssBefore
-	fl := h2.Helper(t, "announce-qflood", fmt.Sprintf("Q_SECS=%d", secs), "Q_NAME=_timezone._tcp.local.", "Q_FROM="+h1.IPv4.String())
+	fl := h2.Helper(t, "announce-qflood", fmt.Sprintf("Q_SECS=%d", secs), fmt.Sprintf("Q_RATE=%d", rate), "Q_NAME=_timezone._tcp.local.", "Q_FROM="+h1.IPv4.String())
 	_, err = fl.WaitFor(ctx, regexp.MustCompile(`^(READY|ERR)`))
 	require.NoError(t, err)
 	start := time.Now()
@@ -174,10 +176,17 @@ func TestAnnounceQueryFlood(t *testing.T) {
 	_, err = fmt.Sscanf(line, "QFLOODED sent %d responses %d", &sent, &responses)
 	require.NoError(t, err, line)
 	cpu := float64(cpuAfter-cpuBefore) / 100 / wall.Seconds()
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("load average %s; datagrams the kernel dropped at lansd's port 5353 sockets (buffer full): %d",
+		strings.TrimSpace(string(load)), udpDrops(t, p.Pid()))
 	t.Logf("sent %d queries in %d s (%.0f/s); %d response packets; CPU %.1f %% of a core; VmRSS %d kB -> %d kB peak -> %d kB",
 		sent, secs, float64(sent)/secs, responses, 100*cpu, rssBefore, peak, rssAfter)
 	require.False(t, p.Exited(), "%q", p.Lines())
-	assert.Greater(t, sent, 20000*secs, "the flood reached a useful rate")
+	if rate > 0 {
+		assert.Greater(t, sent, rate*secs*9/10, "the flood reached its rate")
+	} else {
+		assert.Greater(t, sent, 20000*secs, "the flood reached a useful rate")
+	}
 	assert.Less(t, cpu, annQFloodCPUBound, "CPU share of a core")
 	assert.Less(t, peak-rssBefore, 2*1024, "memory stays flat (kB)")
 	// One response a second at most (section 6.2), each perhaps split over

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,17 +24,22 @@ func init() {
 	lantest.RegisterHelper("browse-spoof-flood", brSpoofFlood)
 }
 
-// brSpoofFlood multicasts S_COUNT distinct fake _timezone._tcp instances
-// (PTR, SRV, TXT and A each, one packet per instance, each on its own
-// host) over IPv4 from port 5353, at S_RATE packets per second. It prints
-// "READY", then "FLOODED <n> <seconds>".
+// brSpoofFlood multicasts S_PACKETS packets (default S_COUNT) announcing
+// S_COUNT distinct fake _timezone._tcp instances in turn (PTR, SRV, TXT and
+// A each, one packet per instance, each on its own host) over IPv4 from
+// port 5353, at S_RATE packets per second. It prints "READY", then
+// "FLOODED <n> <seconds>".
 func brSpoofFlood() int {
 	lantest.MustBeGuarded()
 	ctx := context.Background()
 	count, _ := strconv.Atoi(os.Getenv("S_COUNT"))
 	rate, _ := strconv.Atoi(os.Getenv("S_RATE"))
-	if count <= 0 || rate <= 0 {
-		brPrintf("FATAL bad S_COUNT or S_RATE")
+	packets := count
+	if v := os.Getenv("S_PACKETS"); v != "" {
+		packets, _ = strconv.Atoi(v)
+	}
+	if count <= 0 || rate <= 0 || packets <= 0 {
+		brPrintf("FATAL bad S_COUNT, S_RATE or S_PACKETS")
 		return 1
 	}
 	conn, err := mdns.Listen(ctx, mdns.Config{Families: []mdns.Family{mdns.IPv4}, Logger: brQuiet()})
@@ -45,7 +51,8 @@ func brSpoofFlood() int {
 	brPrintf("READY")
 	start := time.Now()
 	const batch = 50
-	for i := range count {
+	for p := range packets {
+		i := p % count
 		name := fmt.Sprintf("fake%d._timezone._tcp.local.", i)
 		host := fmt.Sprintf("fake%d.local.", i)
 		m := new(dns.Msg)
@@ -67,15 +74,27 @@ func brSpoofFlood() int {
 			brPrintf("FATAL %v", err)
 			return 1
 		}
-		if i%batch == batch-1 {
-			if d := time.Until(start.Add(time.Duration(i+1) * time.Second / time.Duration(rate))); d > 0 {
+		if p%batch == batch-1 {
+			if d := time.Until(start.Add(time.Duration(p+1) * time.Second / time.Duration(rate))); d > 0 {
 				time.Sleep(d)
 			}
 		}
 	}
-	brPrintf("FLOODED %d %.1f", count, time.Since(start).Seconds())
+	brPrintf("FLOODED %d %.1f", packets, time.Since(start).Seconds())
 	return 0
 }
+
+// brSpoofRate is the packet rate of TestBrowseSpoofFlood's spoofer:
+// 100,000 instances in 10 s, short enough for CI. LANSD_SPOOF_RATE and
+// LANSD_SPOOF_SECS change it (issue 12's figure is 50,000 packets/s for
+// 20 s, the instances sent again in turn).
+const brSpoofRate = 10000
+
+// brSpoofCPUBound is the CPU share of a core lansd browse may use under
+// the spoof flood at brSpoofRate, scaled with the rate when it differs. It
+// measures 11-12 % at 10,000 packets/s and 32 % at 50,000 (README,
+// Reliability): the bound leaves room for a loaded machine.
+const brSpoofCPUBound = 0.25
 
 // browseRSSCeiling is the documented ceiling of lansd browse's resident
 // memory at the default cache bounds under a spoof flood (README,
@@ -120,9 +139,13 @@ func TestBrowseSpoofFlood(t *testing.T) {
 		}
 	}()
 
-	const count, rate = 100000, 10000
-	fl := spoofer.Helper(t, "browse-spoof-flood", fmt.Sprintf("S_COUNT=%d", count), fmt.Sprintf("S_RATE=%d", rate))
+	const count = 100000
+	rate := envInt(t, "LANSD_SPOOF_RATE", brSpoofRate)
+	secs := envInt(t, "LANSD_SPOOF_SECS", max(1, count/max(rate, 1)))
+	fl := spoofer.Helper(t, "browse-spoof-flood", fmt.Sprintf("S_COUNT=%d", count), fmt.Sprintf("S_RATE=%d", rate),
+		fmt.Sprintf("S_PACKETS=%d", rate*secs))
 	brReady(t, ctx, fl)
+	cpuBefore, floodStart := annCPUTicks(t, br.Pid()), time.Now()
 	time.Sleep(3 * time.Second) // the flood is on, and the spoofer holds its share
 	announced := time.Now()
 	ann, _ := annStart(t, ctx, honest, annArgs()...)
@@ -134,10 +157,12 @@ func TestBrowseSpoofFlood(t *testing.T) {
 	}
 	line, err := fl.WaitFor(ctx, regexp.MustCompile(`^(FLOODED|FATAL)`))
 	require.NoError(t, err)
+	cpu := float64(annCPUTicks(t, br.Pid())-cpuBefore) / 100 / time.Since(floodStart).Seconds()
+	load, _ := os.ReadFile("/proc/loadavg")
 	time.Sleep(2 * time.Second)
 	close(stop)
 	<-sampled
-	rssAfter := annVmRSS(t, br.Pid())
+	rssAfter, drops := annVmRSS(t, br.Pid()), udpDrops(t, br.Pid())
 	require.False(t, br.Exited(), "%q", br.Lines())
 	require.NoError(t, br.Signal(os.Interrupt))
 	_ = br.Wait(ctx)
@@ -166,11 +191,18 @@ func TestBrowseSpoofFlood(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("%s; honest instance found %v after lansd announce started; fake adds %d, removes %d; VmRSS %d kB before, %d kB peak, %d kB after",
-		line, found, adds, removes, rssBefore, peak, rssAfter)
+	var sent int
+	var took float64
+	_, err = fmt.Sscanf(line, "FLOODED %d %f", &sent, &took)
+	require.NoError(t, err, line)
+	t.Logf("%d packets in %.1f s (%.0f/s); browser CPU %.1f %% of a core over the flood; load average %s",
+		sent, took, float64(sent)/took, 100*cpu, strings.TrimSpace(string(load)))
+	t.Logf("honest instance found %v after lansd announce started; fake adds %d, removes %d; VmRSS %d kB before, %d kB peak, %d kB after; datagrams the kernel dropped at the browser's sockets: %d",
+		found, adds, removes, rssBefore, peak, rssAfter, drops)
 	t.Logf("last stats: %s", stats)
 	assert.Equal(t, 1, honestEvs, "one add for the honest instance")
 	assert.Less(t, found, 3*time.Second, "found within the normal time")
 	assert.Zero(t, removes, "no fake instance flaps either")
 	assert.Less(t, peak, browseRSSCeiling, "VmRSS peak under the ceiling (kB)")
+	assert.Less(t, cpu, brSpoofCPUBound*float64(rate)/brSpoofRate, "browser CPU share of a core, in proportion to the rate")
 }

@@ -289,15 +289,45 @@ func (c *Conn) rescanLoop() {
 	}
 }
 
-// readLoop reads one socket into the packet queue with a fixed buffer.
+// readBatchSize is how many datagrams one read takes at most, where the
+// system reads in batches (recvmmsg on Linux).
+const readBatchSize = 32
+
+// readCoalesce is the least time between two reads of a socket while
+// datagrams come faster than that: see readLoop.
+const readCoalesce = time.Millisecond
+
+// readLoop reads one socket into the packet queue with fixed buffers.
+//
+// Where the system reads in batches, a read takes every datagram waiting
+// (up to readBatchSize, then at once again), and while datagrams come
+// faster than one per readCoalesce (a read took more than one, or came
+// less than readCoalesce after the previous one), the loop waits
+// readCoalesce before it reads again, letting the socket's buffer
+// gather them. Under a flood of tens of thousands of datagrams a second,
+// the cost per datagram is then the kernel's copy and Config.Filter,
+// instead of a wakeup of this goroutine (the scheduler, the poller, two
+// system calls) for each; a datagram waits at most readCoalesce more, and
+// only while the link is that busy. The socket's buffer (readBuffer, see
+// listenSocket) holds what comes meanwhile.
 func (c *Conn) readLoop(fc familyConn) {
 	defer c.wg.Done()
 	f := fc.family()
 	// One byte over the limit, so that an oversize datagram is detected
 	// rather than silently truncated.
-	buf := make([]byte, MaxPacket+1)
+	const size = MaxPacket + 1
+	batch := 1
+	if fc.batches() {
+		batch = readBatchSize
+	}
+	bufs := make([]byte, batch*size)
+	ms := make([]rxMsg, batch)
+	for i := range ms {
+		ms[i].buf = bufs[i*size : (i+1)*size : (i+1)*size]
+	}
+	var last time.Time
 	for {
-		n, ifIndex, src, dst, err := fc.read(buf)
+		got, err := fc.readBatch(ms)
 		if err != nil {
 			select {
 			case <-c.done:
@@ -317,34 +347,61 @@ func (c *Conn) readLoop(fc familyConn) {
 			continue
 		}
 		now := time.Now()
-		c.received.Add(1)
-		if n > MaxPacket {
-			c.oversize.Add(1)
-			c.log.Debug("mdns: dropped oversize packet", "src", src, "ifindex", ifIndex, "max", MaxPacket)
-			continue
+		c.received.Add(uint64(got))
+		st := c.state.Load()
+		for i := range got {
+			c.deliver(&ms[i], f, st, now)
 		}
-		if !c.state.Load().served(f, ifIndex) {
-			c.foreign.Add(1)
-			c.log.Debug("mdns: dropped packet from an interface not served", "src", src, "ifindex", ifIndex)
-			continue
+		if got == len(ms) && batch > 1 {
+			continue // more may be waiting
 		}
-		if c.cfg.Filter != nil && c.cfg.Filter(buf[:n], ifIndex, f, src, dst) {
-			c.filtered.Add(1)
-			continue
+		if batch > 1 && (got > 1 || now.Sub(last) < readCoalesce) {
+			time.Sleep(readCoalesce)
 		}
-		m, err := unpackMessage(buf[:n])
-		if err != nil {
-			c.malformed.Add(1)
-			c.log.Debug("mdns: dropped malformed packet", "src", src, "ifindex", ifIndex, "size", n, "err", err)
-			continue
+		last = now
+	}
+}
+
+// deliver checks one datagram read at now and queues it for ReadPacket,
+// unless it is dropped (and counted).
+func (c *Conn) deliver(m *rxMsg, f Family, st *ifaceState, now time.Time) {
+	n, ifIndex, src, dst := m.n, m.ifIndex, m.src, m.dst
+	if n > MaxPacket {
+		c.oversize.Add(1)
+		c.log.Debug("mdns: dropped oversize packet", "src", src, "ifindex", ifIndex, "max", MaxPacket)
+		return
+	}
+	if !st.served(f, ifIndex) {
+		c.foreign.Add(1)
+		c.log.Debug("mdns: dropped packet from an interface not served", "src", src, "ifindex", ifIndex)
+		return
+	}
+	if m.scope != 0 && src.Addr().Zone() == "" {
+		// An IPv6 link-local source: its zone, needed to answer it, is the
+		// interface's name, as the net package gives it.
+		zone := st.ifaces[int(m.scope)].Name
+		if zone == "" {
+			zone = strconv.Itoa(int(m.scope))
 		}
-		p := &Packet{Msg: m, Src: src, Dst: dst, IfIndex: ifIndex, Family: f, Size: n, Received: now}
-		select {
-		case c.packets <- p:
-		default:
-			c.dropped.Add(1)
-			c.log.Debug("mdns: receive queue full, dropped packet", "src", src)
-		}
+		src = netip.AddrPortFrom(src.Addr().WithZone(zone), src.Port())
+	}
+	b := m.buf[:n]
+	if c.cfg.Filter != nil && c.cfg.Filter(b, ifIndex, f, src, dst) {
+		c.filtered.Add(1)
+		return
+	}
+	msg, err := unpackMessage(b)
+	if err != nil {
+		c.malformed.Add(1)
+		c.log.Debug("mdns: dropped malformed packet", "src", src, "ifindex", ifIndex, "size", n, "err", err)
+		return
+	}
+	p := &Packet{Msg: msg, Src: src, Dst: dst, IfIndex: ifIndex, Family: f, Size: n, Received: now}
+	select {
+	case c.packets <- p:
+	default:
+		c.dropped.Add(1)
+		c.log.Debug("mdns: receive queue full, dropped packet", "src", src)
 	}
 }
 

@@ -2,29 +2,33 @@ package mdns
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // oobSize holds one IP_PKTINFO or IPV6_PKTINFO control message.
 const oobSize = 64
 
-// readMsg reads one datagram from uc into b with its packet info control
-// message (IP_PKTINFO, IPV6_PKTINFO, enabled by wrap) parsed in place:
-// arrival interface and destination address, without the allocations of
-// x/net's ReadFrom (a control message, addresses and slices per datagram),
-// which a flood of tens of thousands of datagrams a second makes matter.
-// ok is true: Linux has this fast path.
-func readMsg(uc *net.UDPConn, b, oob []byte) (n, ifIndex int, src netip.AddrPort, dst netip.Addr, ok bool, err error) {
-	n, oobn, _, src, err := uc.ReadMsgUDPAddrPort(b, oob)
-	if err != nil {
-		return 0, 0, netip.AddrPortFrom(netip.Addr{}, 0), netip.Addr{}, true, err
+// sockaddrPort decodes a received sockaddr_in or sockaddr_in6: address
+// (IPv4-mapped unmapped), port, and an IPv6 scope id.
+func sockaddrPort(sa *unix.RawSockaddrInet6, l uint32) (netip.AddrPort, uint32) {
+	switch {
+	case sa.Family == unix.AF_INET && l >= unix.SizeofSockaddrInet4:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), ntohs(sa4.Port)), 0
+	case sa.Family == unix.AF_INET6 && l >= unix.SizeofSockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port)), sa.Scope_id
 	}
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	ifIndex, dst = parsePktinfo(oob[:oobn])
-	return n, ifIndex, src, dst, true, nil
+	return netip.AddrPort{}, 0
+}
+
+// ntohs converts a port from network byte order as stored in a sockaddr.
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return binary.BigEndian.Uint16(b[:])
 }
 
 // parsePktinfo returns the arrival interface and destination address of

@@ -2,15 +2,8 @@
 
 package mdns
 
-import (
-	"net"
-	"net/netip"
-)
+import "context"
 
-// oobSize is unused: only Linux has the fast read path.
-const oobSize = 0
-
-// readMsg has no fast path here (ok false): x/net's ReadFrom is used.
-func readMsg(uc *net.UDPConn, b, oob []byte) (n, ifIndex int, src netip.AddrPort, dst netip.Addr, ok bool, err error) {
-	return 0, 0, netip.AddrPort{}, netip.Addr{}, false, nil
-}
+// openSocket opens family f's socket with the net package and x/net (see
+// listenSocket).
+func openSocket(ctx context.Context, f Family) (familyConn, error) { return listenNet(ctx, f) }

@@ -13,13 +13,22 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// familyConn is the thin per-family layer over x/net's ipv4.PacketConn and
-// ipv6.PacketConn; everything above it is shared by both families.
+// familyConn is the thin per-family layer over a socket: the system's own
+// on Linux (sysConn, socket_linux.go), x/net's ipv4.PacketConn and
+// ipv6.PacketConn elsewhere (v4Conn, v6Conn); everything above it is shared
+// by both families.
 type familyConn interface {
 	family() Family
-	// read returns the next datagram with its arrival interface and
-	// destination address (zero values when the kernel gave none).
-	read(b []byte) (n, ifIndex int, src netip.AddrPort, dst netip.Addr, err error)
+	// readBatch reads into ms[0] the next datagram with its arrival
+	// interface and destination address (zero values when the kernel gave
+	// none), blocking until one arrives; where the system can (batches
+	// reports it), it also reads into the rest of ms as many more as
+	// are already waiting, in the same system call. It returns how many
+	// it read.
+	readBatch(ms []rxMsg) (int, error)
+	// batches reports whether readBatch takes every waiting datagram (up
+	// to len(ms)) rather than one.
+	batches() bool
 	// write sends b to dst out of interface ifIndex (0: let routing choose).
 	write(b []byte, ifIndex int, dst netip.AddrPort) error
 	join(ifi *net.Interface) error
@@ -27,19 +36,36 @@ type familyConn interface {
 	close() error
 }
 
+// readBuffer is the receive buffer size asked of each socket: room for
+// the datagrams of a flood that arrive while the read loop waits to read
+// them in a batch (Conn.readLoop), a few hundred at the least.
+const readBuffer = 1 << 20
+
 // listenSocket opens the mDNS socket of family f: UDP bound to the wildcard
 // address on Port with the operating system's port sharing options (so other
 // responders on the host can share the port, RFC 6762 section 15.1; see
 // socketOptions in sockopt_*.go for what each system gets), IPV6_V6ONLY for
 // IPv6, packet info control messages on, multicast loopback on, and TTL / hop
-// limit 255 for unicast and multicast (RFC 6762 section 11).
+// limit 255 for unicast and multicast (RFC 6762 section 11), and a receive
+// buffer of readBuffer bytes where the system allows it. On Linux the socket
+// is the system's own (socket_linux.go); elsewhere it is the net package's,
+// with x/net (listenNet).
 func listenSocket(ctx context.Context, f Family) (familyConn, error) {
+	if err := checkPlatform(); err != nil {
+		network, addr := "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(Port))
+		if f == IPv6 {
+			network, addr = "udp6", net.JoinHostPort("::", strconv.Itoa(Port))
+		}
+		return nil, fmt.Errorf("mdns: listen %s %s: %w", network, addr, err)
+	}
+	return openSocket(ctx, f)
+}
+
+// listenNet is listenSocket with the net package and x/net.
+func listenNet(ctx context.Context, f Family) (familyConn, error) {
 	network, addr := "udp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(Port))
 	if f == IPv6 {
 		network, addr = "udp6", net.JoinHostPort("::", strconv.Itoa(Port))
-	}
-	if err := checkPlatform(); err != nil {
-		return nil, fmt.Errorf("mdns: listen %s %s: %w", network, addr, err)
 	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
@@ -49,6 +75,10 @@ func listenSocket(ctx context.Context, f Family) (familyConn, error) {
 	pc, err := lc.ListenPacket(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("mdns: listen %s %s: %w", network, addr, err)
+	}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		// Best effort: the system may cap it (net.core.rmem_max on Linux).
+		_ = uc.SetReadBuffer(readBuffer)
 	}
 	fc, err := wrap(pc, f)
 	if err != nil {
@@ -67,7 +97,7 @@ func wrap(pc net.PacketConn, f Family) (familyConn, error) {
 			p.SetHopLimit(255),
 			p.SetMulticastLoopback(true),
 		)
-		return &v6Conn{p: p, uc: udpConn(pc), oob: make([]byte, oobSize)}, err
+		return &v6Conn{p: p}, err
 	}
 	p := ipv4.NewPacketConn(pc)
 	err := errors.Join(
@@ -76,13 +106,30 @@ func wrap(pc net.PacketConn, f Family) (familyConn, error) {
 		p.SetTTL(255),
 		p.SetMulticastLoopback(true),
 	)
-	return &v4Conn{p: p, uc: udpConn(pc), oob: make([]byte, oobSize)}, err
+	return &v4Conn{p: p}, err
 }
 
-// udpConn returns pc as a *net.UDPConn for readMsg, or nil.
-func udpConn(pc net.PacketConn) *net.UDPConn {
-	uc, _ := pc.(*net.UDPConn)
-	return uc
+// rxMsg is one datagram read by familyConn.readBatch into buf (set by the
+// caller).
+type rxMsg struct {
+	buf     []byte
+	n       int            // length of the datagram (up to len(buf))
+	ifIndex int            // arrival interface (0: unknown)
+	src     netip.AddrPort // sender; an IPv6 link-local one with its zone, or its scope in scope
+	scope   uint32         // the IPv6 scope (interface index) of src when src has no zone yet
+	dst     netip.Addr     // destination address (zero: unknown)
+}
+
+// readOne is readBatch without batches: one datagram through x/net's
+// ReadFrom, whose control message gives the interface and destination.
+func readOne(ms []rxMsg, readFrom func(b []byte) (int, int, net.IP, net.Addr, error)) (int, error) {
+	m := &ms[0]
+	n, ifIndex, dst, src, err := readFrom(m.buf)
+	if err != nil {
+		return 0, err
+	}
+	m.n, m.ifIndex, m.src, m.scope, m.dst = n, ifIndex, fromNetAddr(src), 0, fromIP(dst)
+	return 1, nil
 }
 
 // fromNetAddr converts a received source address, keeping the zone of IPv6
@@ -108,31 +155,24 @@ func fromIP(ip net.IP) netip.Addr {
 	return a.Unmap()
 }
 
-// v4Conn and v6Conn read through readMsg where the system has it (uc set;
-// oob is the control message buffer of the one read loop of the family),
-// and through x/net otherwise.
+// v4Conn and v6Conn are listenNet's sockets: they read one datagram at a
+// time, through x/net.
 type v4Conn struct {
-	p   *ipv4.PacketConn
-	uc  *net.UDPConn
-	oob []byte
+	p *ipv4.PacketConn
 }
 
 func (c *v4Conn) family() Family { return IPv4 }
 
-func (c *v4Conn) read(b []byte) (int, int, netip.AddrPort, netip.Addr, error) {
-	if c.uc != nil {
-		if n, idx, src, dst, ok, err := readMsg(c.uc, b, c.oob); ok {
-			return n, idx, src, dst, err
+func (c *v4Conn) batches() bool { return false }
+
+func (c *v4Conn) readBatch(ms []rxMsg) (int, error) {
+	return readOne(ms, func(b []byte) (int, int, net.IP, net.Addr, error) {
+		n, cm, src, err := c.p.ReadFrom(b)
+		if err != nil || cm == nil {
+			return n, 0, nil, src, err
 		}
-	}
-	n, cm, src, err := c.p.ReadFrom(b)
-	if err != nil {
-		return 0, 0, netip.AddrPort{}, netip.Addr{}, err
-	}
-	if cm == nil {
-		return n, 0, fromNetAddr(src), netip.Addr{}, nil
-	}
-	return n, cm.IfIndex, fromNetAddr(src), fromIP(cm.Dst), nil
+		return n, cm.IfIndex, cm.Dst, src, nil
+	})
 }
 
 func (c *v4Conn) write(b []byte, ifIndex int, dst netip.AddrPort) error {
@@ -155,27 +195,21 @@ func (c *v4Conn) leave(ifi *net.Interface) error {
 func (c *v4Conn) close() error { return c.p.Close() }
 
 type v6Conn struct {
-	p   *ipv6.PacketConn
-	uc  *net.UDPConn
-	oob []byte
+	p *ipv6.PacketConn
 }
 
 func (c *v6Conn) family() Family { return IPv6 }
 
-func (c *v6Conn) read(b []byte) (int, int, netip.AddrPort, netip.Addr, error) {
-	if c.uc != nil {
-		if n, idx, src, dst, ok, err := readMsg(c.uc, b, c.oob); ok {
-			return n, idx, src, dst, err
+func (c *v6Conn) batches() bool { return false }
+
+func (c *v6Conn) readBatch(ms []rxMsg) (int, error) {
+	return readOne(ms, func(b []byte) (int, int, net.IP, net.Addr, error) {
+		n, cm, src, err := c.p.ReadFrom(b)
+		if err != nil || cm == nil {
+			return n, 0, nil, src, err
 		}
-	}
-	n, cm, src, err := c.p.ReadFrom(b)
-	if err != nil {
-		return 0, 0, netip.AddrPort{}, netip.Addr{}, err
-	}
-	if cm == nil {
-		return n, 0, fromNetAddr(src), netip.Addr{}, nil
-	}
-	return n, cm.IfIndex, fromNetAddr(src), fromIP(cm.Dst), nil
+		return n, cm.IfIndex, cm.Dst, src, nil
+	})
 }
 
 func (c *v6Conn) write(b []byte, ifIndex int, dst netip.AddrPort) error {
