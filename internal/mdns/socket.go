@@ -38,8 +38,14 @@ type familyConn interface {
 
 // readBuffer is the receive buffer size asked of each socket: room for
 // the datagrams of a flood that arrive while the read loop waits to read
-// them in a batch (Conn.readLoop), a few hundred at the least.
-const readBuffer = 1 << 20
+// them in a batch (Conn.readLoop), and for a whole multi-packet response
+// that arrives while the process is busy elsewhere: one answer to a query
+// for a type of 10,000 instances is about 900 datagrams of 1,400 bytes,
+// each taking some 3.6 KB of buffer in the kernel (TestBrowseBurstWhileBusy:
+// at the kernel's default of 212,992 bytes, 59 datagrams fitted, and the
+// rest of the burst waited for the next query, seconds later). The buffer
+// costs nothing while empty.
+const readBuffer = 4 << 20
 
 // listenSocket opens the mDNS socket of family f: UDP bound to the wildcard
 // address on Port with the operating system's port sharing options (so other

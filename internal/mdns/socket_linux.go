@@ -79,7 +79,11 @@ func openSysPort(f Family, port int) (*sysConn, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, readBuffer)
+	// SO_RCVBUFFORCE exceeds net.core.rmem_max for a process allowed to
+	// (CAP_NET_ADMIN); otherwise SO_RCVBUF, capped at rmem_max.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, readBuffer) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, readBuffer)
+	}
 	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: port}
 	opts := [][3]int{
 		{unix.IPPROTO_IP, unix.IP_PKTINFO, 1},
