@@ -66,10 +66,16 @@ run_bench() { # PATTERN BENCHTIME
 run_bench '^BenchmarkColdDiscovery$' "${REPS}x"
 run_bench '^BenchmarkAppearanceRemoval$' "${REPS}x"
 run_bench '^BenchmarkScale$' "${REPS}x"
+run_bench '^BenchmarkBackToBack$' "$((2 * REPS))x"
+run_bench '^BenchmarkLarge$' "2x"
 run_bench '^BenchmarkResponder$' "${REPS}x"
 run_bench '^BenchmarkAddressChange$' "${REPS}x"
 run_bench '^BenchmarkNewInterface$' "${REPS}x"
+echo "== row 9 with ten hosts of 1,000 (BENCH_LARGE_HOSTS=10)"
+(cd bench && BENCH_LARGE_HOSTS=10 "$OUT/bench.test" -test.run '^$' -test.bench '^BenchmarkLarge$' -test.benchtime 2x -test.timeout 60m -test.v) \
+	>>"$OUT/bench.log" 2>&1 || { echo "   FAILED (see $OUT/bench.log)"; status=1; }
 echo "== row 6: registry and txt benchmarks (-count $GOCOUNT)"
+go test -run '^$' -bench '^BenchmarkCacheMemory$' -benchtime 3x ./internal/engine >"$OUT/engine.txt" 2>&1 || { echo "   FAILED: $OUT/engine.txt"; status=1; }
 go test -run '^$' -bench '^BenchmarkLoadFull$' -count "$GOCOUNT" ./registry >"$OUT/registry.txt" 2>&1 || { echo "   FAILED: $OUT/registry.txt"; status=1; }
 go test -run '^$' -bench '^(BenchmarkValidate|BenchmarkDecode)$' -count "$GOCOUNT" ./txt >"$OUT/txt.txt" 2>&1 || { echo "   FAILED: $OUT/txt.txt"; status=1; }
 LOAD_AFTER=$(uptime)
@@ -84,5 +90,5 @@ echo "pair \"B browses A\": browser B, announcer A. n = values/tries. lansd/peer
 echo "over the median of the peer pair: on a peer's own pair, lansd->lansd over peer->peer; on a"
 echo "mixed pair, the mixed pair over the peer's own pair. Times are CLOCK_MONOTONIC taken inside the"
 echo "namespace processes (see bench/*_test.go for the exact start and end of each)."
-go run ./bench/table -results "$BENCH_RESULTS" -gobench "$OUT/registry.txt,$OUT/txt.txt" || status=1
+go run ./bench/table -results "$BENCH_RESULTS" -gobench "$OUT/registry.txt,$OUT/txt.txt,$OUT/engine.txt" || status=1
 exit $status

@@ -178,7 +178,7 @@ func printGoBench(w io.Writer, files []string) error {
 	if len(names) == 0 {
 		return errors.New("gobench: no benchmark lines found")
 	}
-	fmt.Fprintf(w, "\nRow 6: validator throughput, go test -bench (ns/op)\n")
+	fmt.Fprintf(w, "\nRow 6: go test -bench (ns/op): validator throughput, cache memory per instance\n")
 	fmt.Fprintf(w, "  %-48s %14s %27s %5s  %s\n", "benchmark", "median", "min-max", "n", "other metrics (last run)")
 	for _, n := range names {
 		m, lo, hi := median(vals[n])
