@@ -145,6 +145,11 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
+	stopRuntime, code, ok := runtimeStats(env, "announce")
+	if !ok {
+		return code
+	}
+	defer stopRuntime()
 	// From now on SIGHUP reloads the --config file (once the services
 	// are published) instead of ending the process.
 	hup, stopHup := env.subscribeHangups()

@@ -228,6 +228,11 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
+	stopRuntime, code, ok := runtimeStats(env, "browse")
+	if !ok {
+		return code
+	}
+	defer stopRuntime()
 	if f.jsonOut && *parsable {
 		return fail(env, "browse", usageErrorf("--json and --parsable exclude each other"))
 	}
