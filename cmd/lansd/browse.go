@@ -136,6 +136,7 @@ type netFlags struct {
 	timeout            time.Duration
 	regPath            *string
 	server             string
+	maxRecords         int
 }
 
 func addNetFlags(fs *pflag.FlagSet, f *netFlags, defTimeout time.Duration, timeoutHelp string) {
@@ -148,6 +149,7 @@ func addNetFlags(fs *pflag.FlagSet, f *netFlags, defTimeout time.Duration, timeo
 	fs.BoolVarP(&f.ipv4Only, "ipv4-only", "4", false, "use IPv4 only")
 	fs.BoolVarP(&f.ipv6Only, "ipv6-only", "6", false, "use IPv6 only")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log what the querier does (slog debug on stderr)")
+	fs.IntVar(&f.maxRecords, "max-records", browse.DefaultMaxRecords, "cache at most `N` records (memory: about 1.3 KB each, see README Reliability)")
 	fs.StringVar(&f.server, "server", "", "unicast DNS `SERVER` (host or host:port) for domains other than local. (default: the system's resolvers)")
 }
 
@@ -188,6 +190,9 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 	if err := checkExcludeGlobs(f.excludeIfaces); err != nil {
 		return browse.Options{}, err
 	}
+	if f.maxRecords < 100 {
+		return browse.Options{}, usageErrorf("--max-records: %d is less than 100", f.maxRecords)
+	}
 	var fams []sd.Family
 	switch {
 	case f.ipv4Only:
@@ -202,6 +207,7 @@ func (f *netFlags) options(env *cliEnv, reg *registry.Registry) (browse.Options,
 		Registry:          reg,
 		Logger:            newLogger(env.stderr, f.verbose, slog.LevelError),
 		Strict:            f.strict,
+		MaxRecords:        f.maxRecords,
 	}, nil
 }
 

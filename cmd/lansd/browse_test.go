@@ -134,6 +134,7 @@ func TestBrowseUsageErrorsOpenNothing(t *testing.T) {
 		{[]string{"timezone", "--json", "--parsable"}, "exclude each other"},
 		{[]string{"timezone", "-4", "-6"}, "exclude each other"},
 		{[]string{"timezone", "--timeout", "-1s"}, "negative"},
+		{[]string{"timezone", "--max-records", "10"}, "--max-records: 10 is less than 100"},
 		{[]string{"--all", "--subtype", "_printer"}, "--subtype"},
 		{[]string{"--subtype", "_printer"}, "needs a TYPE"},
 		{[]string{"_printer._sub._http._tcp", "--subtype", "_x"}, "already names a subtype"},
@@ -549,4 +550,17 @@ func TestBrowseCounterOnlyOnTerminal(t *testing.T) {
 	s := got.String()
 	assert.Contains(t, s, "browsing 1 type(s): 0 instance(s), 0 record(s), 0 query packet(s)")
 	assert.Contains(t, s, "\r\x1b[K", "the counter line is erased before output")
+}
+
+// --max-records sets the browser's cache bound; by default it is
+// browse.DefaultMaxRecords.
+func TestBrowseMaxRecords(t *testing.T) {
+	_, _, opts := withBrowser(t, nil, false)
+	code, _, errOut := lansd(t, "", "browse", "timezone")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, browse.DefaultMaxRecords, opts.MaxRecords)
+	_, _, opts = withBrowser(t, nil, false)
+	code, _, errOut = lansd(t, "", "browse", "timezone", "--max-records", "10000")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Equal(t, 10000, opts.MaxRecords)
 }
