@@ -267,4 +267,3 @@ func (r *Responder) rename(e *entity) {
 		r.setHostName()
 	}
 }
-
