@@ -78,6 +78,10 @@ func BenchmarkLarge(b *testing.B) {
 	}
 	rss.Values = []float64{float64(rssBytes) / 1e6}
 
+	var obs *lantest.Observer
+	if os.Getenv("BENCH_LARGE_TRACE") == "1" {
+		obs = lan.Observe(b)
+	}
 	pair := fmt.Sprintf("lansd browses %d (%s)", largeCount, layout)
 	all := Result{Row: "9d", Metric: fmt.Sprintf("time to find all %d", largeCount), Pair: pair, Unit: "ms"}
 	noise := Result{Row: "9e", Metric: fmt.Sprintf("events in the %v after", largeQuiet), Pair: pair, Unit: "events"}
@@ -90,7 +94,11 @@ func BenchmarkLarge(b *testing.B) {
 		noise.Tries++
 		brss.Tries++
 		t0 := time.Now()
-		br := clitest.Start(b, h, "browse", "timezone", "--json", "--iface", lantest.Iface)
+		args := []string{"browse", "timezone", "--json", "--iface", lantest.Iface}
+		if obs != nil {
+			args = append(args, "-v")
+		}
+		br := clitest.Start(b, h, args...)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, _ = br.WaitForN(ctx, addJSONRE, largeCount)
 		cancel()
@@ -110,6 +118,23 @@ func BenchmarkLarge(b *testing.B) {
 			all.Values = append(all.Values, ms(tAll.Nanoseconds()))
 		} else {
 			b.Logf("browser found %d of %d in 30 s", n, largeCount)
+			var per [31]int
+			for _, e := range evs {
+				if e.Event == "add" {
+					if s := int(e.Time.Sub(t0) / time.Second); s >= 0 && s < len(per) {
+						per[s]++
+					}
+				}
+			}
+			b.Logf("adds per second: %v", per)
+			for _, l := range br.Lines() {
+				if strings.Contains(l, "stats") || strings.Contains(l, "drop") || strings.Contains(l, "WARN") || strings.Contains(l, "ERROR") {
+					b.Logf("browser: %.300s", l)
+				}
+			}
+			if obs != nil {
+				traceLarge(b, obs, t0)
+			}
 		}
 		before := len(br.Lines())
 		time.Sleep(largeQuiet)
@@ -140,3 +165,37 @@ func BenchmarkLarge(b *testing.B) {
 
 // largeQuiet is how long row 9e listens after the browser found all.
 const largeQuiet = 10 * time.Second
+
+// traceLarge logs, per second since t0, the queries (questions, known
+// answers, with TC) and responses (answers) the observer saw.
+func traceLarge(b *testing.B, obs *lantest.Observer, t0 time.Time) {
+	type cnt struct{ q, qs, ka, tc, r, ans int }
+	per := map[int]*cnt{}
+	for _, p := range obs.Packets() {
+		if p.Msg == nil || p.Time.Before(t0) {
+			continue
+		}
+		s := int(p.Time.Sub(t0) / time.Second)
+		c := per[s]
+		if c == nil {
+			c = &cnt{}
+			per[s] = c
+		}
+		if p.Msg.Response {
+			c.r++
+			c.ans += len(p.Msg.Answer)
+		} else {
+			c.q++
+			c.qs += len(p.Msg.Question)
+			c.ka += len(p.Msg.Answer)
+			if p.Msg.Truncated {
+				c.tc++
+			}
+		}
+	}
+	for s := 0; s <= 30; s++ {
+		if c := per[s]; c != nil {
+			b.Logf("second %2d: %4d queries (%5d questions, %6d known answers, %3d TC), %4d responses (%6d answers)", s, c.q, c.qs, c.ka, c.tc, c.r, c.ans)
+		}
+	}
+}

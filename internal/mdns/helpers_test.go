@@ -226,7 +226,10 @@ func helperNode() int {
 		idx[i.Name] = i.Index
 	}
 	emit("READY", readyInfo{Ifaces: infos(c.Interfaces()), Families: c.Families(), Index: idx})
+	// READ_DELAY: the reader starts late (a consumer busy elsewhere).
+	readDelay, _ := time.ParseDuration(os.Getenv("READ_DELAY"))
 	go func() {
+		time.Sleep(readDelay)
 		for {
 			p, err := c.ReadPacket(ctx)
 			if err != nil {
