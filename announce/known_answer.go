@@ -19,7 +19,11 @@ const (
 	// tcMaxWait bounds the whole wait however many truncated packets come.
 	tcMaxWait = 2 * time.Second
 	// maxTCWaits bounds the number of queriers waited for at once, and
-	// maxKnownAnswers the known answers kept for one of them.
+	// maxKnownAnswers the known answers kept for one of them, or the
+	// number of records we answer with on the interface when larger
+	// (mergeTC keeps only known answers that are records of ours: nothing
+	// else can suppress an answer), so that a querier that already has
+	// all of 10,000 instances gets none of them again.
 	maxTCWaits      = 64
 	maxKnownAnswers = 2048
 )
@@ -28,13 +32,11 @@ const (
 // largest TTL it gave for each.
 type knownAnswers map[string]uint32
 
-// newKnownAnswers indexes the Answer section of a query (bounded).
+// newKnownAnswers indexes the Answer section of a query: one packet's, or
+// those mergeTC gathered (both bounded).
 func newKnownAnswers(rrs []dns.RR) knownAnswers {
 	ka := knownAnswers{}
-	for i, rr := range rrs {
-		if i >= maxKnownAnswers {
-			break
-		}
+	for _, rr := range rrs {
 		k := dnsname.RRKey(rr)
 		if ttl := rr.Header().Ttl; ttl >= ka[k] {
 			ka[k] = ttl
@@ -105,7 +107,9 @@ func (r *Responder) continueTC(p *mdns.Packet) bool {
 	return true
 }
 
-// mergeTC adds p's questions and known answers to e (bounded).
+// mergeTC adds p's questions and known answers to e (bounded): only the
+// known answers that are records we answer with on p's interface, the
+// only ones that can suppress an answer of ours (section 7.1).
 func (r *Responder) mergeTC(e *tcEntry, p *mdns.Packet) {
 	for _, q := range p.Msg.Question {
 		if len(e.questions) >= maxQuestionsPerPacket {
@@ -113,11 +117,19 @@ func (r *Responder) mergeTC(e *tcEntry, p *mdns.Packet) {
 		}
 		e.questions = append(e.questions, q)
 	}
+	ifc, ok := r.tr.Interface(p.IfIndex)
+	if !ok {
+		return
+	}
+	ix := r.index(ifc)
+	limit := max(maxKnownAnswers, len(ix.keys))
 	for _, rr := range p.Msg.Answer {
-		if len(e.known) >= maxKnownAnswers {
+		if len(e.known) >= limit {
 			break
 		}
-		e.known = append(e.known, rr)
+		if ix.keys[dnsname.RRKey(rr)] {
+			e.known = append(e.known, rr)
+		}
 	}
 }
 

@@ -61,3 +61,46 @@ func TestThousandsOfServicesAnsweredWhole(t *testing.T) {
 		assert.Equal(t, n+1, len(seen), "every instance answered to the one query")
 	})
 }
+
+// A querier that already has every one of thousands of instances says so
+// in a known-answer list spread over many truncated packets (RFC 6762
+// section 7.2); the responder suppresses every answer it lists (section
+// 7.1), not only the first 2,048 known answers.
+func TestThousandsOfKnownAnswersSuppressed(t *testing.T) {
+	const n = 3000
+	synctest.Test(t, func(t *testing.T) {
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
+		r := startOn(t, h, Options{HostName: "h1", Families: []sd.Family{sd.IPv4}, Services: scaleServices(t, n)})
+		var known []dns.RR
+		for _, hd := range r.Handles() {
+			known = append(known, &dns.PTR{Hdr: dns.RR_Header{Name: "_timezone._tcp.local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 4500}, Ptr: hd.Name()})
+		}
+		time.Sleep(5 * time.Second) // the announcements (section 8.3)
+		l.Reset()
+		peer := l.NewHost("peer", 2)
+		const per = 40 // known answers per packet
+		for i := 0; i < len(known); i += per {
+			var m *dns.Msg
+			if i == 0 {
+				m = mdnstest.Query(mdnstest.QM("_timezone._tcp.local.", dns.TypePTR))
+			} else {
+				m = mdnstest.Query()
+			}
+			m.Answer = known[i:min(i+per, len(known))]
+			m.Truncated = i+per < len(known)
+			peer.Send(t, m)
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second)
+		ptrs := 0
+		for _, p := range l.Packets(mdnstest.From("h1"), mdnstest.IsResponse) {
+			for _, rr := range p.Msg.Answer {
+				if rr.Header().Rrtype == dns.TypePTR {
+					ptrs++
+				}
+			}
+		}
+		assert.Zero(t, ptrs, "every PTR was a known answer")
+	})
+}
