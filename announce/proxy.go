@@ -719,8 +719,8 @@ func (r *Responder) proxyConflict(e *entity, why string) {
 				delete(p.ifs, idx)
 			}
 		}
+		r.retire(ents) // its records, the union of its users', say goodbye
 		clear(e.users)
-		r.retire(ents)
 	} else {
 		r.dropProxyOn(e.proxy, []int{idx})
 	}
@@ -750,7 +750,7 @@ func (r *Responder) dropProxyOn(p *proxy, idxs []int) {
 		he     *entity
 		before []netip.Addr
 	}
-	var ents []*entity
+	var ents, hosts []*entity
 	var changes []change
 	for _, idx := range idxs {
 		e := p.ifs[idx]
@@ -763,15 +763,21 @@ func (r *Responder) dropProxyOn(p *proxy, idxs []int) {
 		if he == nil || !he.users[p] {
 			continue
 		}
+		if len(he.users) == 1 {
+			// Its last user: retired with it, p's addresses saying
+			// goodbye.
+			ents = append(ents, he)
+			hosts = append(hosts, he)
+			continue
+		}
 		before := r.proxyHostAddrs(he)
 		delete(he.users, p)
-		if len(he.users) == 0 {
-			ents = append(ents, he)
-		} else {
-			changes = append(changes, change{he, before})
-		}
+		changes = append(changes, change{he, before})
 	}
 	r.retire(ents)
+	for _, he := range hosts {
+		clear(he.users)
+	}
 	for _, c := range changes {
 		r.hostAddrsChanged(c.he, c.before)
 	}
