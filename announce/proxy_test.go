@@ -320,7 +320,7 @@ func TestProxyConflictAfterAnnouncementGoodbyeAndWithdrawn(t *testing.T) {
 		assert.Contains(t, evs[2].Reason, "withdrawn from every interface")
 		_, open := <-h.Events()
 		assert.False(t, open, "events end as for a removed service")
-		assert.ErrorIs(t, h.Err(), ErrRemoved)
+		require.ErrorIs(t, h.Err(), ErrRemoved)
 		assert.Contains(t, h.Err().Error(), "eth-b")
 		assert.ErrorIs(t, h.UpdateProxy(context.Background(), txt.Record{}, ProxyOptions{Interfaces: []string{"eth-b"}, HostAddrs: []netip.Addr{pxAddr}}), ErrRemoved)
 
@@ -519,7 +519,7 @@ func TestProxyExpiresCapsTTLsAndWithdraws(t *testing.T) {
 		last := evs[len(evs)-1]
 		assert.Equal(t, EventRemoved, last.Kind)
 		assert.Contains(t, last.Reason, "expired at the source")
-		assert.ErrorIs(t, h.Err(), ErrRemoved)
+		require.ErrorIs(t, h.Err(), ErrRemoved)
 		assert.Contains(t, h.Err().Error(), "expired at the source")
 	})
 }
