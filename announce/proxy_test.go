@@ -613,3 +613,85 @@ func TestAddProxyRefusals(t *testing.T) {
 		assert.False(t, errors.Is(err, ErrRemoved))
 	})
 }
+
+func TestProxyLostTieBreakWithdraws(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newProxyFixture(t, TTLs{})
+		type result struct {
+			h   *Handle
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			h, err := f.r.AddProxy(context.Background(), printer(t, "Lab Printer", pxHost), ProxyOptions{Interfaces: []string{"eth-b"}, HostAddrs: []netip.Addr{pxAddr}})
+			done <- result{h, err}
+		}()
+		time.Sleep(probeJitter + 10*time.Millisecond) // the first probe is out
+		require.NotEmpty(t, f.b.Packets(mdnstest.From("gw"), mdnstest.IsProbe))
+		// A simultaneous probe with later data (port 9999 > 631): it wins
+		// the tie-break (RFC 6762 section 8.2).
+		probe := mdnstest.Query(mdnstest.QM(pxInst, dns.TypeANY))
+		probe.Ns = []dns.RR{mdnstest.NoFlush(mdnstest.SRV(pxInst, "peer.local.", 9999, 120))}
+		f.peerB.Send(t, probe)
+		res := <-done
+		require.Error(t, res.err)
+		assert.ErrorContains(t, res.err, "tie-break")
+		assert.ErrorContains(t, res.err, "peer.local.")
+		time.Sleep(5 * time.Second)
+		for _, p := range f.b.Packets(mdnstest.From("gw")) {
+			assert.False(t, mentions(p, "Lab Printer (2)._http._tcp.local."), "renamed on the wire")
+		}
+		assert.Empty(t, f.b.Packets(mdnstest.From("gw"), mdnstest.IsResponse, mentioning(pxInst)), "never announced")
+	})
+}
+
+// Two gateways proxying the same instance onto one link with the same
+// data: identical data is no conflict (RFC 6762 section 9), so both keep
+// it, whether they probe together or one after the other.
+func TestProxyTwoGatewaysSameDataNoConflict(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mdnstest.NewLink()
+		var rs []*Responder
+		for i, name := range []string{"gw1", "gw2"} {
+			h := l.NewHost(name, 0, mdns.Interface{Index: 2, Name: "eth-b", MTU: 1500, Addrs: []netip.Addr{netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + i)})}})
+			rs = append(rs, startOn(t, h, Options{HostName: name, Families: []sd.Family{sd.IPv4}}))
+		}
+		opts := ProxyOptions{Interfaces: []string{"eth-b"}, HostAddrs: []netip.Addr{pxAddr}}
+		hs := make([]*Handle, 2)
+		errs := make([]error, 2)
+		for i, r := range rs {
+			go func() { hs[i], errs[i] = r.AddProxy(context.Background(), printer(t, "Lab Printer", pxHost), opts) }()
+		}
+		time.Sleep(5 * time.Second)
+		for i := range rs {
+			require.NoError(t, errs[i])
+			assert.Equal(t, []EventKind{EventAnnounced}, kinds(events(hs[i])))
+		}
+		// A third, later: defended with identical data, no conflict.
+		h3 := l.NewHost("gw3", 0, mdns.Interface{Index: 2, Name: "eth-b", MTU: 1500, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.3")}})
+		r3 := startOn(t, h3, Options{HostName: "gw3", Families: []sd.Family{sd.IPv4}})
+		p3, err := r3.AddProxy(context.Background(), printer(t, "Lab Printer", pxHost), opts)
+		require.NoError(t, err)
+		time.Sleep(10 * time.Second)
+		assert.Equal(t, []EventKind{EventAnnounced}, kinds(events(p3)))
+		for i := range rs {
+			assert.Empty(t, events(hs[i]))
+			assert.NoError(t, hs[i].Err())
+		}
+	})
+}
+
+func TestProxyGoodbyeOnClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newProxyFixture(t, TTLs{})
+		_, err := f.r.AddProxy(context.Background(), printer(t, "Lab Printer", pxHost), ProxyOptions{Interfaces: []string{"eth-b"}, HostAddrs: []netip.Addr{pxAddr}})
+		require.NoError(t, err)
+		time.Sleep(5 * time.Second)
+		f.settle()
+		require.NoError(t, f.r.Close())
+		gb := goodbyes(f.b)
+		assert.NotNil(t, mdnstest.FindRR(gb, pxInst, dns.TypeSRV))
+		assert.True(t, hasAddr(gb, pxHost, pxAddr))
+		assert.Nil(t, mdnstest.FindRR(goodbyes(f.a), pxInst, dns.TypeSRV), "nothing of it on A")
+	})
+}
