@@ -212,10 +212,10 @@ func (h *Handle) UpdateProxy(ctx context.Context, rec txt.Record, opts ProxyOpti
 }
 
 // updateProxy is UpdateProxy; nil opts keeps the options (UpdateTXT).
-func (h *Handle) updateProxy(ctx context.Context, rec txt.Record, opts *ProxyOptions) error {
+func (h *Handle) updateProxy(ctx context.Context, record txt.Record, opts *ProxyOptions) error {
 	r, p := h.r, h.p
 	name := h.Name()
-	rr, err := rec.RR(dns.RR_Header{Name: ".", Class: dns.ClassINET})
+	rr, err := record.RR(dns.RR_Header{Name: ".", Class: dns.ClassINET})
 	if err != nil {
 		return fmt.Errorf("announce: %w", &ValidationError{Service: name, Err: &FieldError{Field: "TXT", Reason: "cannot be encoded", Err: err}})
 	}
@@ -244,7 +244,12 @@ func (h *Handle) updateProxy(ctx context.Context, rec txt.Record, opts *ProxyOpt
 			}
 		}
 		if !slices.Equal(p.svc.txtStrs, rr.Txt) {
-			p.svc.txt = rec
+			// The old record, still in caches (or sent by another
+			// gateway not updated yet), is our own former data: seen
+			// again, no conflict (RFC 6762 section 9).
+			old := rec{rr: p.svc.txtRR(p.svc.instanceName(p.label), r.ttl.other), unique: true}
+			r.markFormer([]rec{old})
+			p.svc.txt = record
 			p.svc.txtStrs = rr.Txt
 			r.changed()
 			for _, e := range p.entities() {

@@ -419,6 +419,19 @@ func TestProxyUpdateTXTAnnounced(t *testing.T) {
 		require.NoError(t, h.UpdateProxy(context.Background(), rec, opts))
 		time.Sleep(3 * time.Second)
 		assert.Empty(t, f.b.Packets(mdnstest.From("gw")))
+
+		// The old record, repeated by another gateway that has not
+		// updated yet, is our former data: no conflict (RFC 6762 section
+		// 9); the current one is multicast again.
+		events(h)
+		f.peerB.Send(t, mdnstest.Response(mdnstest.TXT(pxInst, 4500, "path=/")))
+		time.Sleep(3 * time.Second)
+		assert.Empty(t, events(h))
+		assert.NoError(t, h.Err())
+		assert.Empty(t, goodbyes(f.b))
+		re := f.b.Packets(mdnstest.From("gw"), mdnstest.IsResponse, mdnstest.HasAnswer(pxInst, dns.TypeTXT))
+		require.NotEmpty(t, re)
+		assert.Equal(t, []string{"path=/new"}, mdnstest.FindRR(re[0].Msg.Answer, pxInst, dns.TypeTXT).(*dns.TXT).Txt)
 	})
 }
 
