@@ -708,3 +708,32 @@ func TestProxyGoodbyeOnClose(t *testing.T) {
 		assert.Nil(t, mdnstest.FindRR(goodbyes(f.a), pxInst, dns.TypeSRV), "nothing of it on A")
 	})
 }
+
+// An interface that goes and comes back (RFC 6762 section 8): the proxy
+// on it is probed and announced there again; on the other interface it
+// is untouched.
+func TestProxyInterfaceFlap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newProxyFixture(t, TTLs{})
+		h, err := f.r.AddProxy(context.Background(), printer(t, "Lab Printer", pxHost), ProxyOptions{Interfaces: []string{"eth-a", "eth-b"}, HostAddrs: []netip.Addr{pxAddr}})
+		require.NoError(t, err)
+		time.Sleep(5 * time.Second)
+		events(h)
+		f.settle()
+		ifb := f.gw.Interfaces()[1]
+		require.Equal(t, "eth-b", ifb.Name)
+		f.gw.Detach(ifb.Index)
+		time.Sleep(time.Second)
+		f.settle()
+		f.gw.Attach(f.b, ifb)
+		time.Sleep(5 * time.Second)
+		probes := f.b.Packets(mdnstest.From("gw"), mdnstest.IsProbe, mdnstest.Asks(pxInst, dns.TypeANY))
+		assert.Len(t, probes, 3)
+		assert.NotEmpty(t, f.b.Packets(mdnstest.From("gw"), mdnstest.IsResponse, mdnstest.HasAnswer(pxInst, dns.TypeSRV)))
+		assert.Empty(t, f.a.Packets(mdnstest.From("gw"), mdnstest.IsProbe, mdnstest.Asks(pxInst, dns.TypeANY)), "not probed again on A")
+		evs := events(h)
+		require.Equal(t, []EventKind{EventAnnounced}, kinds(evs))
+		assert.Contains(t, evs[0].Reason, "eth-b")
+		assert.NoError(t, h.Err())
+	})
+}
