@@ -237,10 +237,17 @@ func (h *Handle) updateProxy(ctx context.Context, record txt.Record, opts *Proxy
 		var idxs []int
 		if opts != nil {
 			if idxs, out = r.resolveIfs(name, opts.Interfaces); out == nil {
-				out = r.checkProxyNames(p, idxs)
+				// Interfaces it was withdrawn from are not tried again.
+				out = r.checkProxyNames(p, slices.DeleteFunc(slices.Clone(idxs), func(idx int) bool { return p.withdrawn[idx] != "" }))
 			}
 			if out != nil {
 				return
+			}
+			if !p.expires.Equal(opts.Expires) {
+				// First, so that what is announced below is capped by it.
+				p.expires = opts.Expires
+				r.scheduleExpiry(p)
+				r.changed()
 			}
 		}
 		if !slices.Equal(p.svc.txtStrs, rr.Txt) {
@@ -260,11 +267,6 @@ func (h *Handle) updateProxy(ctx context.Context, record txt.Record, opts *Proxy
 		}
 		if opts == nil {
 			return
-		}
-		if !p.expires.Equal(opts.Expires) {
-			p.expires = opts.Expires
-			r.scheduleExpiry(p)
-			r.changed()
 		}
 		if !slices.Equal(p.addrs, addrs) {
 			type change struct {

@@ -182,6 +182,17 @@ func TestProxyProbedAnnouncedAndAnsweredOnItsInterfaceOnly(t *testing.T) {
 		assert.True(t, hasAddr(m.Extra, pxHost, pxAddr))
 		assert.NotNil(t, mdnstest.FindRR(m.Extra, pxHost, dns.TypeNSEC), "h1 has no AAAA here: NSEC says so (RFC 6762 section 6.1)")
 
+		// An SRV answer carries the origin host's addresses (RFC 6763
+		// section 12.2), at once: it is unique.
+		f.settle()
+		f.peerB.Send(t, mdnstest.Query(mdnstest.QM(pxInst, dns.TypeSRV)))
+		synctest.Wait()
+		resp = f.b.Packets(mdnstest.From("gw"), mdnstest.IsResponse)
+		require.Len(t, resp, 1)
+		assert.NotNil(t, mdnstest.FindRR(resp[0].Msg.Answer, pxInst, dns.TypeSRV))
+		assert.True(t, hasAddr(resp[0].Msg.Extra, pxHost, pxAddr))
+		assert.Nil(t, mdnstest.FindRR(resp[0].Msg.Extra, "gw.local.", dns.TypeA), "not our own host's addresses")
+
 		// h1's own records on link A are no conflict for the proxy on B.
 		f.settle()
 		f.peerA.Send(t, mdnstest.Response(mdnstest.SRV(pxInst, "other.local.", 1, 120), mdnstest.A(pxHost, "198.51.100.99", 120)))
