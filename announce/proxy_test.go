@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -683,9 +684,11 @@ func TestProxyTwoGatewaysSameDataNoConflict(t *testing.T) {
 		opts := ProxyOptions{Interfaces: []string{"eth-b"}, HostAddrs: []netip.Addr{pxAddr}}
 		hs := make([]*Handle, 2)
 		errs := make([]error, 2)
+		var wg sync.WaitGroup
 		for i, r := range rs {
-			go func() { hs[i], errs[i] = r.AddProxy(context.Background(), printer(t, "Lab Printer", pxHost), opts) }()
+			wg.Go(func() { hs[i], errs[i] = r.AddProxy(context.Background(), printer(t, "Lab Printer", pxHost), opts) })
 		}
+		wg.Wait()
 		time.Sleep(5 * time.Second)
 		for i := range rs {
 			require.NoError(t, errs[i])
