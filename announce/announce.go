@@ -58,7 +58,11 @@ func (r *Responder) startAnnouncingAll(es []*entity) {
 			e.handle.st.SetName(name)
 		}
 		r.log.Info("mdns: name established", "name", name)
-		r.emit(e, Event{Kind: EventAnnounced, Old: name, New: name, Reason: "probing succeeded; announced (RFC 6762 section 8.3)"})
+		reason := "probing succeeded; announced (RFC 6762 section 8.3)"
+		if e.scope != 0 {
+			reason = fmt.Sprintf("probing succeeded on %s; announced there (RFC 6762 section 8.3)", r.ifName(e.scope))
+		}
+		r.emit(e, Event{Kind: EventAnnounced, Old: name, New: name, Reason: reason})
 		for _, w := range e.waiters {
 			w <- nil
 		}
@@ -161,8 +165,12 @@ func (r *Responder) announcement(es []*entity, t target, limit bool) *dns.Msg {
 	seen := map[string]bool{}
 	var answers []rec
 	host := false
+	var proxyHosts []*entity
 	for _, e := range es {
 		host = host || e.kind == kindHost
+		if e.kind == kindProxyHost {
+			proxyHosts = append(proxyHosts, e)
+		}
 		for _, rc := range r.recordsOf(e, t.ifc) {
 			rc = keyed(rc)
 			k := rc.key
@@ -185,6 +193,14 @@ func (r *Responder) announcement(es []*entity, t target, limit bool) *dns.Msg {
 	}
 	if n := r.index(t.ifc).hostNSEC; host && n != nil && !seen[n.key] {
 		m.Extra = append(m.Extra, prepare(*n, n.rr.Header().Ttl, true))
+	}
+	for _, e := range proxyHosts {
+		// An origin host lacking A or AAAA (proxy.go): its NSEC says so
+		// (RFC 6762 section 6.1).
+		if n, ok := r.index(t.ifc).nsec[e]; ok && len(r.typesOf(e, t.ifc)) < 2 && !seen[n.key] {
+			seen[n.key] = true
+			m.Extra = append(m.Extra, prepare(n, n.rr.Header().Ttl, true))
+		}
 	}
 	return m
 }

@@ -59,13 +59,13 @@ func (r *Responder) index(ifc mdns.Interface) *recIndex {
 	}
 	ix := &recIndex{byName: map[string][]rec{}, owners: map[string]*entity{}, keys: map[string]bool{},
 		nsec: map[*entity]rec{}, addrs: slices.Clone(ifc.Addrs)}
-	for _, e := range append([]*entity{r.host}, r.services...) {
+	for _, e := range r.entities() {
 		if !e.answerableOn(ifc.Index) {
 			continue
 		}
 		ix.owners[dnsname.MustKey(r.nameOf(e))] = e
 		if n := r.nsecFor(e, ifc); n != nil {
-			ix.nsec[e] = keyed(rec{rr: n, unique: true})
+			ix.nsec[e] = keyed(rec{rr: n, unique: true, expires: r.expiryOf(e)})
 		}
 		for _, rc := range r.recordsOf(e, ifc) {
 			rc = keyed(rc)
@@ -139,11 +139,19 @@ func (r *Responder) additionals(answers []rec, ifc mdns.Interface, seen map[stri
 	addHost := func(name string) {
 		n := dnsname.MustKey(name)
 		e := ix.owners[n]
-		if e == nil || e.kind != kindHost {
+		if e == nil || (e.kind != kindHost && e.kind != kindProxyHost) {
 			return
 		}
 		for _, rc := range ix.byName[n] {
 			add(rc)
+		}
+		if e.kind == kindProxyHost {
+			// An origin host (proxy.go) lacking A or AAAA: its NSEC
+			// says so (RFC 6762 section 6.1).
+			if nsec, ok := ix.nsec[e]; ok && len(r.typesOf(e, ifc)) < 2 {
+				add(nsec)
+			}
+			return
 		}
 		if ix.hostNSEC != nil {
 			add(*ix.hostNSEC)
@@ -231,10 +239,10 @@ func (r *Responder) answer(p *mdns.Packet, questions []dns.Question, known []dns
 		qu := q.Qclass&dnsname.QU != 0
 		for _, rc := range r.answersFor(q, ix, ifc) {
 			k := rc.keyOf()
-			if ka.suppresses(k, rc.rr) {
+			if ka.suppresses(k, rc.ttl()) {
 				continue // RFC 6762 section 7.1
 			}
-			quarter := ttlOf(rc.rr) / 4
+			quarter := time.Duration(rc.ttl()) * time.Second / 4
 			toUC, toMC := false, true
 			switch {
 			case direct:
@@ -404,7 +412,7 @@ func (r *Responder) suppressDuplicates(t targetKey, rrs []dns.RR) {
 			continue
 		}
 		for i, rc := range pr.answers {
-			if rc.key == k && rr.Header().Ttl >= rc.rr.Header().Ttl {
+			if rc.key == k && rr.Header().Ttl >= rc.ttl() {
 				pr.answers = append(pr.answers[:i], pr.answers[i+1:]...)
 				delete(pr.keys, k)
 				r.markMulticast(t, rc.rr, now)

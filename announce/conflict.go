@@ -62,7 +62,7 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 		if cls := h.Class &^ dnsname.CacheFlush; cls != dns.ClassINET && cls != dns.ClassANY {
 			continue
 		}
-		e := owners[dnsname.MustKey(h.Name)]
+		e := r.ownerOn(owners, dnsname.MustKey(h.Name), p.IfIndex)
 		if e == nil || hit[e] || e.state == stateRemoved {
 			continue
 		}
@@ -77,6 +77,10 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 			hit[e] = true
 			// The name is given as we hold it (h.Name is in miekg/dns's
 			// escaped presentation form: "Office\ TZ...").
+			if e.scope != 0 {
+				r.proxyConflict(e, fmt.Sprintf("%s from %s on %s while probing (RFC 6762 section 8.1)", describeRRs([]dns.RR{rr}), p.Src.Addr(), r.ifName(p.IfIndex)))
+				continue
+			}
 			r.probeConflict(e, fmt.Sprintf("%s record for %q from %s while probing (RFC 6762 section 8.1)", dns.TypeToString[h.Rrtype], r.nameOf(e), p.Src.Addr()))
 		case e.answerable():
 			// RFC 6762 section 9: a record with the same name, type and
@@ -86,6 +90,10 @@ func (r *Responder) handleResponse(p *mdns.Packet) {
 				continue
 			}
 			hit[e] = true
+			if e.scope != 0 {
+				r.proxyConflict(e, fmt.Sprintf("%s with other data from %s on %s (RFC 6762 section 9)", describeRRs([]dns.RR{rr}), p.Src.Addr(), r.ifName(p.IfIndex)))
+				continue
+			}
 			r.ongoingConflict(e, fmt.Sprintf("%s record for %q with other data from %s (RFC 6762 section 9)", dns.TypeToString[h.Rrtype], r.nameOf(e), p.Src.Addr()))
 		}
 	}

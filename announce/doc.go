@@ -69,6 +69,20 @@
 //     each interface; it leaves out those not to be advertised (tentative,
 //     deprecated, temporary).
 //
+// # Proxies
+//
+// Responder.AddProxy publishes a service of another host, as a gateway
+// does for what it learnt on another link (proxy.go): on the interfaces
+// listed only, with the origin host's name as SRV target and the
+// addresses given for it. Its instance name and host name are probed,
+// announced, answered and said goodbye to on those interfaces as our own
+// names are, but never renamed: a conflict there (section 9, or a lost
+// tie-break, 8.2) withdraws it from that interface (EventConflict, then
+// EventWithdrawn), with goodbyes if it was announced. Proxies of one host
+// share its address records on an interface. Every TTL is capped by
+// ProxyOptions.Expires (section 10), at which the proxy is withdrawn if
+// no Handle.UpdateProxy moved it.
+//
 // Responses fit the interface MTU when they can and are split otherwise,
 // never exceeding 9000 bytes (section 17).
 //

@@ -27,7 +27,7 @@ func (r *Responder) goodbye(ents []*entity) {
 	withdrawn := map[string]bool{}
 	for _, t := range r.targets() {
 		keep := map[string]bool{}
-		for _, x := range append([]*entity{r.host}, r.services...) {
+		for _, x := range r.entities() {
 			if !gone[x] && x.announced && x.state != stateRemoved {
 				for _, rc := range r.recordsOf(x, t.ifc) {
 					keep[dnsname.RRKey(rc.rr)] = true
@@ -100,32 +100,55 @@ func (r *Responder) removeEntity(e *entity) {
 	if e.state == stateRemoved {
 		return
 	}
-	r.leaveRun(e)
-	e.deferred.cancel()
-	e.deferred = nil
-	e.reprobe = nil
 	name := r.nameOf(e)
-	r.goodbye([]*entity{e})
-	e.state = stateRemoved
-	r.names.remove(r, e)
-	r.changed()
-	e.annGen++
-	e.txtGen++
-	r.services = slices.DeleteFunc(r.services, func(x *entity) bool { return x == e })
-	for _, w := range e.waiters {
-		w <- errRemoved
-	}
-	e.waiters = nil
+	r.retire([]*entity{e})
 	r.log.Info("mdns: service removed", "name", name)
 	r.emit(e, Event{Kind: EventRemoved, Old: name, New: name, Reason: "removed; goodbye sent (RFC 6762 section 10.1)"})
 	if e.handle != nil {
+		e.handle.setErr(errRemoved)
 		e.handle.st.Close()
 	}
 }
 
+// retire withdraws ents: goodbyes for whatever they announced, all in one
+// message per interface and family (RFC 6762 section 10.1), then they are
+// forgotten. Anyone waiting for one gets ErrRemoved. Their handles are
+// left to the caller.
+func (r *Responder) retire(ents []*entity) {
+	ents = slices.DeleteFunc(slices.Clone(ents), func(e *entity) bool { return e == nil || e.state == stateRemoved })
+	if len(ents) == 0 {
+		return
+	}
+	for _, e := range ents {
+		r.leaveRun(e)
+		e.deferred.cancel()
+		e.deferred = nil
+		e.reprobe = nil
+	}
+	r.goodbye(ents)
+	for _, e := range ents {
+		e.state = stateRemoved
+		r.names.remove(r, e)
+		e.annGen++
+		e.txtGen++
+		for _, w := range e.waiters {
+			w <- errRemoved
+		}
+		e.waiters = nil
+		if e.scope != 0 {
+			r.forgetProxied(e)
+		}
+	}
+	r.changed()
+	gone := func(x *entity) bool { return x.state == stateRemoved }
+	r.services = slices.DeleteFunc(r.services, gone)
+	r.proxied = slices.DeleteFunc(r.proxied, gone)
+}
+
 // goodbyeAll withdraws everything on shutdown.
 func (r *Responder) goodbyeAll() {
-	all := append(slices.Clone(r.services), r.host)
+	all := append(slices.Clone(r.services), r.proxied...)
+	all = append(all, r.host)
 	r.goodbye(all)
 	for _, e := range all {
 		r.leaveRun(e)

@@ -127,7 +127,7 @@ func (r *Responder) interfaceRemoved(ifc mdns.Interface) {
 	if shared := r.sharesLink(ifc.Index); shared {
 		r.log.Debug("mdns: interface shares its link with another of ours; withdrawing its addresses only", "if", ifc.Name)
 	} else {
-		for _, e := range r.services {
+		for _, e := range append(slices.Clone(r.services), r.proxied...) {
 			if e.announced && e.state != stateRemoved {
 				recs = append(recs, r.recordsOf(e, ifc)...)
 			}
@@ -194,8 +194,14 @@ func (r *Responder) familiesOf(ifcs ...mdns.Interface) []mdns.Family {
 	return out
 }
 
-// entities returns the host name and every service.
-func (r *Responder) entities() []*entity { return append([]*entity{r.host}, r.services...) }
+// entities returns the host name, every service and every proxied name
+// (proxy.go).
+func (r *Responder) entities() []*entity {
+	out := make([]*entity, 0, 1+len(r.services)+len(r.proxied))
+	out = append(out, r.host)
+	out = append(out, r.services...)
+	return append(out, r.proxied...)
+}
 
 // noteLink notes, from a multicast that one of our interfaces sent and
 // another received, that the two share a link (a host with two NICs on one

@@ -45,16 +45,17 @@ func newKnownAnswers(rrs []dns.RR) knownAnswers {
 	return ka
 }
 
-// suppresses reports whether our record rr, whose dnsname.RRKey is k, must
-// not be given because the querier listed it with at least half our TTL
-// (RFC 6762 section 7.1: a responder MUST NOT answer with a record already
-// in the Answer section with a TTL of at least half the correct value).
-func (ka knownAnswers) suppresses(k string, rr dns.RR) bool {
+// suppresses reports whether our record whose dnsname.RRKey is k, given
+// with TTL ours, must not be given because the querier listed it with at
+// least half that TTL (RFC 6762 section 7.1: a responder MUST NOT answer
+// with a record already in the Answer section with a TTL of at least half
+// the correct value).
+func (ka knownAnswers) suppresses(k string, ours uint32) bool {
 	if len(ka) == 0 {
 		return false
 	}
 	ttl, ok := ka[k]
-	return ok && uint64(ttl)*2 >= uint64(rr.Header().Ttl)
+	return ok && uint64(ttl)*2 >= uint64(ours)
 }
 
 // tcKey identifies a querier sending a multi-packet query.

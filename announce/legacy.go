@@ -46,7 +46,7 @@ func (r *Responder) handleLegacy(p *mdns.Packet) {
 		m.Question = append(m.Question, qq)
 		for _, rc := range r.answersFor(qq, ix, ifc) {
 			k := rc.keyOf()
-			if seen[k] || ka.suppresses(k, rc.rr) {
+			if seen[k] || ka.suppresses(k, rc.ttl()) {
 				continue
 			}
 			seen[k] = true
@@ -80,5 +80,5 @@ func (r *Responder) handleLegacy(p *mdns.Packet) {
 // legacyRR prepares a record for a legacy response: TTL capped at ten
 // seconds and no cache-flush bit (RFC 6762 section 6.7).
 func legacyRR(rc rec) dns.RR {
-	return prepare(rc, min(rc.rr.Header().Ttl, legacyTTL), false)
+	return prepare(rc, min(rc.ttl(), legacyTTL), false)
 }

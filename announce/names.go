@@ -42,7 +42,7 @@ func (r *Responder) memoName(e *entity) {
 	if e.name != "" && e.nameLabel == e.label {
 		return
 	}
-	if e.kind == kindHost {
+	if e.kind == kindHost || e.kind == kindProxyHost {
 		e.name = dnsname.EscapeLabel(e.label) + "." + dnsname.Local
 	} else {
 		e.name = e.svc.instanceName(e.label)
@@ -60,7 +60,7 @@ func (r *Responder) keyOf(e *entity) string {
 // name e would have with label.
 func (r *Responder) nameInUse(e *entity, label string) bool {
 	var name string
-	if e.kind == kindHost {
+	if e.kind == kindHost || e.kind == kindProxyHost {
 		name = dnsname.EscapeLabel(label) + "." + dnsname.Local
 	} else {
 		name = e.svc.instanceName(label)

@@ -1,6 +1,7 @@
 package announce
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -79,7 +80,9 @@ func (r *Responder) reprobe(e *entity, extra time.Duration, idxs ...int) {
 		e.reprobe = map[int]bool{}
 	}
 	for _, i := range idxs {
-		e.reprobe[i] = true
+		if e.scope == 0 || e.scope == i {
+			e.reprobe[i] = true
+		}
 	}
 	if len(e.reprobe) == 0 {
 		return
@@ -273,7 +276,7 @@ func (r *Responder) handleProbe(p *mdns.Packet) {
 	owners := r.owners()
 	for _, k := range order {
 		theirs := byName[k]
-		e := owners[k]
+		e := r.ownerOn(owners, k, p.IfIndex)
 		if e == nil || e.run == nil || !e.probesOn(p.IfIndex) {
 			continue
 		}
@@ -293,9 +296,15 @@ func (r *Responder) handleProbe(p *mdns.Packet) {
 			r.log.Debug("mdns: simultaneous probe, we win", "name", r.nameOf(e), "from", p.Src)
 			continue
 		}
+		name := r.nameOf(e)
+		if e.scope != 0 {
+			// Another host's name, proxied: never claimed against a
+			// host that wins the tie-break (proxy.go).
+			r.proxyConflict(e, fmt.Sprintf("lost the simultaneous probe tie-break for %q on %s to %s, which proposes %s (RFC 6762 section 8.2)", name, ifc.Name, p.Src.Addr(), describeRRs(theirs)))
+			continue
+		}
 		// RFC 6762 section 8.2: our data is lexicographically earlier:
 		// defer by waiting one second, then probe again.
-		name := r.nameOf(e)
 		r.log.Info("mdns: simultaneous probe lost; probing again in 1s", "name", name, "from", p.Src)
 		r.emit(e, Event{Kind: EventDeferred, Old: name, New: name, Reason: "lost simultaneous probe tie-break to " + p.Src.Addr().String() + " (RFC 6762 section 8.2)"})
 		r.probeAgain(e, tieBreakDefer)
@@ -325,7 +334,7 @@ func (r *Responder) ownProbe(p *mdns.Packet) bool {
 	owners := r.owners()
 	byOwner := map[*entity][]dns.RR{}
 	for _, rr := range p.Msg.Ns {
-		e := owners[dnsname.MustKey(rr.Header().Name)]
+		e := r.ownerOn(owners, dnsname.MustKey(rr.Header().Name), p.IfIndex)
 		if e == nil {
 			return false
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -18,6 +19,10 @@ type rec struct {
 	rr     dns.RR
 	unique bool
 	key    string // dnsname.RRKey(rr), when computed (keyed)
+	// expires, when set, is when the record runs out at its source (a
+	// proxied record, proxy.go): it is never sent with a TTL reaching
+	// beyond it (RFC 6762 section 10).
+	expires time.Time
 }
 
 // keyed returns rc with its key computed.
@@ -36,13 +41,36 @@ func (rc rec) keyOf() string {
 	return dnsname.RRKey(rc.rr)
 }
 
-// prepare returns a copy of rc's record ready to be sent: TTL ttl, and the
-// cache-flush bit set when flush is true and the record is unique
-// (RFC 6762 section 10.2: never on shared records).
+// ttl returns the TTL rc is given now: its own, or less for a proxied
+// record whose source runs out sooner (rec.expires).
+func (rc rec) ttl() uint32 { return capTTL(rc.rr.Header().Ttl, rc.expires) }
+
+// capTTL returns ttl, or the whole seconds left until expires when that
+// is less (at least 1 until then): a proxy never publishes a record for
+// longer than its source still holds it (RFC 6762 section 10). A zero
+// expires caps nothing, and a zero ttl (a goodbye) stays zero.
+func capTTL(ttl uint32, expires time.Time) uint32 {
+	if expires.IsZero() || ttl == 0 {
+		return ttl
+	}
+	left := int64(time.Until(expires) / time.Second)
+	if left < 1 {
+		left = 1
+	}
+	if left < int64(ttl) {
+		return uint32(left)
+	}
+	return ttl
+}
+
+// prepare returns a copy of rc's record ready to be sent: TTL ttl (capped
+// for a proxied record, rec.ttl), and the cache-flush bit set when flush
+// is true and the record is unique (RFC 6762 section 10.2: never on
+// shared records).
 func prepare(rc rec, ttl uint32, flush bool) dns.RR {
 	cp := dns.Copy(rc.rr)
 	h := cp.Header()
-	h.Ttl = ttl
+	h.Ttl = capTTL(ttl, rc.expires)
 	h.Class = dns.ClassINET
 	if flush && rc.unique {
 		h.Class |= dnsname.CacheFlush
@@ -118,12 +146,19 @@ func (r *Responder) serviceRecords(e *entity) []rec {
 	return out
 }
 
-// recordsOf returns all records of e valid on ifc.
+// recordsOf returns all records of e valid on ifc: none for a proxied
+// entity on an interface other than its own.
 func (r *Responder) recordsOf(e *entity, ifc mdns.Interface) []rec {
-	if e.kind == kindHost {
-		return r.hostRecords(ifc)
+	if e.scope != 0 && ifc.Index != e.scope {
+		return nil
 	}
-	return r.serviceRecords(e)
+	switch e.kind {
+	case kindHost:
+		return r.hostRecords(ifc)
+	case kindProxyHost:
+		return r.proxyHostRecords(e)
+	}
+	return r.proxyCap(e, r.serviceRecords(e))
 }
 
 // uniqueRecords returns the records of e whose name e claims: the
@@ -146,7 +181,9 @@ func (r *Responder) uniqueRecords(e *entity, ifc mdns.Interface) []dns.RR {
 func (r *Responder) ownKeys(e *entity) map[string]bool {
 	keys := map[string]bool{}
 	ifcs := r.tr.Interfaces()
-	if e.kind == kindService {
+	if e.scope != 0 {
+		ifcs = []mdns.Interface{{Index: e.scope}}
+	} else if e.kind == kindService {
 		ifcs = ifcs[:min(len(ifcs), 1)]
 		if len(ifcs) == 0 {
 			ifcs = []mdns.Interface{{}}
@@ -167,6 +204,9 @@ func (r *Responder) ownKeys(e *entity) map[string]bool {
 func (r *Responder) typesOf(e *entity, ifc mdns.Interface) []uint16 {
 	if e.kind == kindService {
 		return []uint16{dns.TypeTXT, dns.TypeSRV}
+	}
+	if e.kind == kindProxyHost {
+		return proxyHostTypes(r.proxyHostAddrs(e))
 	}
 	var ts []uint16
 	if ifc.HasFamily(mdns.IPv4) {
@@ -191,9 +231,10 @@ func (r *Responder) nsecFor(e *entity, ifc mdns.Interface) dns.RR {
 	slices.Sort(ts)
 	name := r.nameOf(e)
 	ttl := r.ttl.other
-	if e.kind == kindHost {
+	if e.kind == kindHost || e.kind == kindProxyHost {
 		ttl = r.ttl.host
 	}
+	ttl = capTTL(ttl, r.expiryOf(e))
 	return &dns.NSEC{
 		Hdr:        dns.RR_Header{Name: name, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: ttl},
 		NextDomain: name,
@@ -210,11 +251,15 @@ func (e *entity) answerable() bool {
 // answerableOn reports whether e's records may be given in responses on
 // interface idx: answerable, and not being probed again there after a
 // link change (RFC 6762 section 8).
-func (e *entity) answerableOn(idx int) bool { return e.answerable() && !e.reprobe[idx] }
+func (e *entity) answerableOn(idx int) bool {
+	return e.answerable() && !e.reprobe[idx] && (e.scope == 0 || e.scope == idx)
+}
 
 // probesOn reports whether e's name is being probed on interface idx:
 // everywhere while its state is stateProbing, or there after a link change.
-func (e *entity) probesOn(idx int) bool { return e.state == stateProbing || e.reprobe[idx] }
+func (e *entity) probesOn(idx int) bool {
+	return (e.state == stateProbing || e.reprobe[idx]) && (e.scope == 0 || e.scope == idx)
+}
 
 // owners maps the unique names of this responder (host name, instance
 // names), as dnsname.MustKey, to their entities. Built when first needed

@@ -151,23 +151,30 @@ type Responder struct {
 	hostName string // copy of the current host name for HostName
 
 	// Owned by the event loop.
-	tasks     taskHeap
-	taskSeq   uint64
-	timer     *time.Timer
-	stopping  bool
-	host      *entity
-	services  []*entity
-	forming   *probeRun                  // probe run that has not sent its first probe yet
-	lastMC    map[mcKey]time.Time        // last multicast of a record per interface (RFC 6762 section 6.2)
-	pending   map[targetKey]*pendingResp // delayed multicast responses (section 6)
-	tcWait    map[tcKey]*tcEntry         // truncated queries awaiting known answers (section 7.2)
-	conflicts []time.Time                // recent conflicts (section 8.1 rate limit)
-	ixCache   map[int]*recIndex          // record index per interface index, until changed
-	ownCache  map[string]*entity         // owners(), until changed
-	former    map[string]time.Time       // records we published until lately, until when they may be echoed (RFC 6762 section 9)
-	sameLink  map[[2]int]bool            // pairs of our interfaces seen to share a link (our multicast from one heard on the other)
-	rescues   map[targetKey]*rescueBatch // records to multicast again after a goodbye once the rate limit allows (rescue.go)
-	initial   []*Handle                  // handles of Options.Services (set before the loop runs)
+	tasks    taskHeap
+	taskSeq  uint64
+	timer    *time.Timer
+	stopping bool
+	host     *entity
+	services []*entity
+	// proxied holds the entities of services published for other hosts
+	// (proxy.go): one per proxy and interface, and one per origin host
+	// name and interface; proxyNames indexes them by name and interface,
+	// proxyHosts the origin host names.
+	proxied    []*entity
+	proxyNames map[scopedKey]*entity
+	proxyHosts map[scopedKey]*entity
+	forming    *probeRun                  // probe run that has not sent its first probe yet
+	lastMC     map[mcKey]time.Time        // last multicast of a record per interface (RFC 6762 section 6.2)
+	pending    map[targetKey]*pendingResp // delayed multicast responses (section 6)
+	tcWait     map[tcKey]*tcEntry         // truncated queries awaiting known answers (section 7.2)
+	conflicts  []time.Time                // recent conflicts (section 8.1 rate limit)
+	ixCache    map[int]*recIndex          // record index per interface index, until changed
+	ownCache   map[string]*entity         // owners(), until changed
+	former     map[string]time.Time       // records we published until lately, until when they may be echoed (RFC 6762 section 9)
+	sameLink   map[[2]int]bool            // pairs of our interfaces seen to share a link (our multicast from one heard on the other)
+	rescues    map[targetKey]*rescueBatch // records to multicast again after a goodbye once the rate limit allows (rescue.go)
+	initial    []*Handle                  // handles of Options.Services (set before the loop runs)
 
 	// quick is the query fast path the transport consults (quick.go);
 	// quickDirty is set when its index must be rebuilt.
@@ -181,6 +188,9 @@ type entityKind int
 const (
 	kindHost entityKind = iota
 	kindService
+	// kindProxyHost is another host's name, claimed on one interface for
+	// the proxies that point at it (proxy.go).
+	kindProxyHost
 )
 
 // entityState is where a unique name is in its life (RFC 6762 section 8).
@@ -220,6 +230,13 @@ type entity struct {
 	// name, key and nameLabel memoize nameOf(e) and its dnsname key for
 	// the label nameLabel (names.go).
 	name, key, nameLabel string
+	// scope is the index of the one interface a proxied entity is
+	// published on (proxy.go); 0 for our own names, published on all.
+	scope int
+	// proxy is the proxy a proxied service entity publishes; users, the
+	// proxies that use a proxied host entity (kindProxyHost).
+	proxy *proxy
+	users map[*proxy]bool
 }
 
 // New opens the mDNS transport, claims the host name (probing and
@@ -561,12 +578,13 @@ func (r *Responder) run() {
 // finish releases everyone waiting on the loop when it exits.
 func (r *Responder) finish() {
 	r.timer.Stop()
-	for _, e := range append([]*entity{r.host}, r.services...) {
+	for _, e := range r.entities() {
 		for _, w := range e.waiters {
 			w <- errClosed
 		}
 		e.waiters = nil
 		if e.handle != nil {
+			e.handle.setErr(errClosed)
 			e.handle.st.Close()
 		}
 	}

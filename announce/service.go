@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -39,12 +40,39 @@ func (s *svcData) txtRR(name string, ttl uint32) dns.RR {
 	return &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: ttl}, Txt: slices.Clone(s.txtStrs)}
 }
 
-// Handle is a published service.
+// Handle is a published service: one of this host's (Responder.Add), or
+// one published for another host (Responder.AddProxy).
 type Handle struct {
 	r      *Responder
-	e      *entity // owned by the event loop
+	e      *entity // owned by the event loop; nil for a proxy
+	p      *proxy  // owned by the event loop; nil but for a proxy
 	regSvc *registry.Service
 	st     *notify.Stream // name and events, written by the event loop
+
+	errMu sync.Mutex
+	err   error // why the service is no longer published (Err)
+}
+
+// Err returns nil while the service is published (or being claimed), and
+// once it is not any more, why: an error matching ErrRemoved after
+// Remove, after a proxy was withdrawn from every interface after
+// conflicts (the error gives the reasons) or after its records ran out at
+// the source (ProxyOptions.Expires); one matching ErrClosed once the
+// responder is closed. It is set before the Removed event is delivered
+// and Events closed.
+func (h *Handle) Err() error {
+	h.errMu.Lock()
+	defer h.errMu.Unlock()
+	return h.err
+}
+
+// setErr records why the service ended, unless that is known already.
+func (h *Handle) setErr(err error) {
+	h.errMu.Lock()
+	if h.err == nil {
+		h.err = err
+	}
+	h.errMu.Unlock()
 }
 
 // Name returns the full instance name, e.g. "Office TZ (2)._timezone._tcp.local.".
@@ -211,8 +239,15 @@ func (r *Responder) addEntity(h *Handle, wait chan error) {
 // changes, not a name we claim, so no probing is needed. It returns once
 // the first announcement of the new record is sent (or, while the name is
 // being probed again, once the record is stored).
+//
+// On a proxy's handle it is UpdateProxy with the TXT record only: the
+// record is not validated against the registry, and the proxy's options
+// are kept.
 func (h *Handle) UpdateTXT(ctx context.Context, rec txt.Record) error {
 	r := h.r
+	if h.p != nil {
+		return h.updateProxy(ctx, rec, nil)
+	}
 	rep := txt.Validate(rec, h.regSvc, txt.Options{})
 	if !rep.Conforms() {
 		err := fmt.Errorf("announce: %w", &ValidationError{Service: h.Name(), Report: rep})
@@ -250,6 +285,13 @@ func (h *Handle) UpdateTXT(ctx context.Context, rec txt.Record) error {
 
 // Remove withdraws the service: goodbye packets for its records (RFC 6762
 // section 10.1). Removing twice is harmless.
+//
+// A proxy's handle is removed from every interface it is published on,
+// and the origin host's address records with it where no other proxy
+// uses them.
 func (h *Handle) Remove(ctx context.Context) error {
+	if h.p != nil {
+		return h.r.call(ctx, func() { h.r.removeProxy(h.p) })
+	}
 	return h.r.call(ctx, func() { h.r.removeEntity(h.e) })
 }

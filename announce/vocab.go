@@ -47,6 +47,9 @@ const (
 	EventDeferred = sd.Deferred
 	// EventRemoved: the service was withdrawn and goodbyes sent.
 	EventRemoved = sd.Removed
+	// EventWithdrawn: a proxy (Responder.AddProxy) was withdrawn from one
+	// interface after a conflict there, never renamed; see sd.Withdrawn.
+	EventWithdrawn = sd.Withdrawn
 )
 
 // Errors the responder's errors match with errors.Is.

@@ -27,10 +27,19 @@ const (
 	// Removed: the service was withdrawn (goodbyes sent on the link, or
 	// its records deleted from the zone).
 	Removed
+	// Withdrawn: a service published for another host (a proxy, as a
+	// gateway publishes) was withdrawn from one interface because someone
+	// on that link holds its name, or its origin host's name, with other
+	// data (Multicast DNS, RFC 6762 section 9). A proxy is never renamed:
+	// the name is another host's. Reason names the interface and the
+	// other party's data. It follows a Conflict event; the service stays
+	// published on its other interfaces, and once it is withdrawn from
+	// all of them a Removed event ends its events.
+	Withdrawn
 )
 
 // String returns a lower-case name for k: "announced", "conflict",
-// "renamed", "deferred" or "removed".
+// "renamed", "deferred", "removed" or "withdrawn".
 func (k RegistrationEventKind) String() string {
 	switch k {
 	case Announced:
@@ -43,6 +52,8 @@ func (k RegistrationEventKind) String() string {
 		return "deferred"
 	case Removed:
 		return "removed"
+	case Withdrawn:
+		return "withdrawn"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }

@@ -121,7 +121,7 @@ func TestPortZeroIsAWarning(t *testing.T) {
 }
 
 func TestRegistrationEventKindStrings(t *testing.T) {
-	want := map[RegistrationEventKind]string{Announced: "announced", Conflict: "conflict", Renamed: "renamed", Deferred: "deferred", Removed: "removed", RegistrationEventKind(99): "EventKind(99)"}
+	want := map[RegistrationEventKind]string{Announced: "announced", Conflict: "conflict", Renamed: "renamed", Deferred: "deferred", Removed: "removed", Withdrawn: "withdrawn", RegistrationEventKind(99): "EventKind(99)"}
 	for k, s := range want {
 		assert.Equal(t, s, k.String())
 	}
