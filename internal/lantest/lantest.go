@@ -5,6 +5,7 @@
 // A LAN is one switch namespace holding a bridge (br0, STP off, forward delay
 // 0, multicast snooping off) and N host namespaces, each with one veth named
 // lan0 plugged into the bridge. Host K (1-based) has IPv4 198.51.100.(10+K)/24
+// (or the (10+K)th address of the /24 given with [Subnet])
 // with a route for 224.0.0.0/4 on lan0, and the IPv6 link-local address
 // fe80::K/64 (added with nodad, so it is usable at once). Nothing is created in
 // the machine's own namespace, and everything is torn down in t.Cleanup.
@@ -103,7 +104,8 @@ type Host struct {
 	Index int
 	// Iface is the LAN interface name inside the namespace (always "lan0").
 	Iface string
-	// IPv4 is 198.51.100.(10+K); the zero Addr when IPv4 is off.
+	// IPv4 is 198.51.100.(10+K), or the (10+K)th address of the LAN's
+	// Subnet; the zero Addr when IPv4 is off.
 	IPv4 netip.Addr
 	// LinkLocal is fe80::K (without zone); the zero Addr when IPv6 is off.
 	LinkLocal netip.Addr
@@ -112,9 +114,10 @@ type Host struct {
 }
 
 type config struct {
-	hosts int
-	ipv4  bool
-	ipv6  bool
+	hosts  int
+	ipv4   bool
+	ipv6   bool
+	subnet netip.Prefix
 }
 
 // Option configures New.
@@ -129,6 +132,18 @@ func IPv4(on bool) Option { return func(c *config) { c.ipv4 = on } }
 
 // IPv6 turns IPv6 on (default) or off. IPv6(false) disables IPv6 on lan0.
 func IPv6(on bool) Option { return func(c *config) { c.ipv6 = on } }
+
+// Subnet numbers the LAN's hosts in p, a /24 inside 198.18.0.0/15 (default
+// 198.51.100.0/24): host K gets p's (10+K)th address. LANs that a test
+// joins together (a router, a gateway between links) each need their own.
+func Subnet(p netip.Prefix) Option { return func(c *config) { c.subnet = p } }
+
+// defaultSubnet numbers the hosts of a LAN without Subnet.
+var defaultSubnet = netip.MustParsePrefix("198.51.100.0/24")
+
+// subnetAllowed holds the subnets Subnet accepts: test ranges only (RFC
+// 2544's benchmarking range), never a private range or the machine's own.
+var subnetAllowed = netip.MustParsePrefix("198.18.0.0/15")
 
 // skipOrFatal skips the test, or fails it when RequireEnv=1.
 func skipOrFatal(t testing.TB, format string, args ...any) {
@@ -188,6 +203,11 @@ func New(t testing.TB, opts ...Option) *LAN {
 	if !cfg.ipv4 && !cfg.ipv6 {
 		t.Fatalf("lantest: IPv4(false) and IPv6(false) leave no address family")
 	}
+	if !cfg.subnet.IsValid() {
+		cfg.subnet = defaultSubnet
+	} else if cfg.subnet.Bits() != 24 || cfg.subnet.Masked() != cfg.subnet || !subnetAllowed.Contains(cfg.subnet.Addr()) {
+		t.Fatalf("lantest: Subnet(%v): want a /24 inside %v", cfg.subnet, subnetAllowed)
+	}
 	tl := requireTools(t)
 	base := nsPrefix + strconv.FormatUint(lanCounter.Add(1), 10)
 	l := &LAN{Switch: base + "-sw", t: t, cfg: cfg}
@@ -216,7 +236,9 @@ func New(t testing.TB, opts ...Option) *LAN {
 		}
 		h.NS = base + "-" + h.Name
 		if cfg.ipv4 {
-			h.IPv4 = netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + k)})
+			b := cfg.subnet.Addr().As4()
+			b[3] = byte(10 + k)
+			h.IPv4 = netip.AddrFrom4(b)
 		}
 		if cfg.ipv6 {
 			h.LinkLocal = netip.MustParseAddr(fmt.Sprintf("fe80::%x", k))

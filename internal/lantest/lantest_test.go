@@ -542,3 +542,20 @@ func TestCleanupSweepsThisProcessOnly(t *testing.T) {
 	assert.Empty(t, own)
 	// The LAN's own cleanup then finds nothing left to do, without error.
 }
+
+// Subnet numbers a LAN's hosts in another /24 of the test range, and the
+// hosts reach each other there; a subnet outside the test range is refused
+// (checked by its validation, before any namespace exists).
+func TestSubnet(t *testing.T) {
+	lan := lantest.New(t, lantest.Hosts(2), lantest.Subnet(netip.MustParsePrefix("198.18.7.0/24")))
+	ctx := lantest.Context(t, 30*time.Second)
+	h1, h2 := lan.Hosts[0], lan.Hosts[1]
+	assert.Equal(t, "198.18.7.11", h1.IPv4.String())
+	assert.Equal(t, "198.18.7.12", h2.IPv4.String())
+	echo := h2.Helper(t, "udp-echo", "ECHO_ADDR=198.18.7.12:7009")
+	_, err := echo.WaitFor(ctx, regexp.MustCompile(`^READY`))
+	require.NoError(t, err, "%q", echo.Lines())
+	ping := h1.Helper(t, "udp-ping", "PING_ADDR=198.18.7.12:7009")
+	require.NoError(t, ping.Wait(ctx), "%q", ping.Lines())
+	assert.Contains(t, ping.Lines(), "PONG 198.18.7.12:7009")
+}
