@@ -133,7 +133,7 @@ func BenchmarkLarge(b *testing.B) {
 				}
 			}
 			if obs != nil {
-				traceLarge(b, obs, t0)
+				logPerSecond(b, obs.Packets(), t0, 30)
 			}
 		}
 		before := len(br.Lines())
@@ -166,12 +166,12 @@ func BenchmarkLarge(b *testing.B) {
 // largeQuiet is how long row 9e listens after the browser found all.
 const largeQuiet = 10 * time.Second
 
-// traceLarge logs, per second since t0, the queries (questions, known
-// answers, with TC) and responses (answers) the observer saw.
-func traceLarge(b *testing.B, obs *lantest.Observer, t0 time.Time) {
-	type cnt struct{ q, qs, ka, tc, r, ans int }
+// logPerSecond logs, per second since t0 (up to last seconds), the queries
+// (questions, known answers, with TC) and responses (records) in pk.
+func logPerSecond(b *testing.B, pk []lantest.Captured, t0 time.Time, last int) {
+	type cnt struct{ q, qs, ka, tc, r, recs int }
 	per := map[int]*cnt{}
-	for _, p := range obs.Packets() {
+	for _, p := range pk {
 		if p.Msg == nil || p.Time.Before(t0) {
 			continue
 		}
@@ -183,7 +183,7 @@ func traceLarge(b *testing.B, obs *lantest.Observer, t0 time.Time) {
 		}
 		if p.Msg.Response {
 			c.r++
-			c.ans += len(p.Msg.Answer)
+			c.recs += len(p.Msg.Answer) + len(p.Msg.Extra)
 		} else {
 			c.q++
 			c.qs += len(p.Msg.Question)
@@ -193,9 +193,9 @@ func traceLarge(b *testing.B, obs *lantest.Observer, t0 time.Time) {
 			}
 		}
 	}
-	for s := 0; s <= 30; s++ {
+	for s := 0; s <= last; s++ {
 		if c := per[s]; c != nil {
-			b.Logf("second %2d: %4d queries (%5d questions, %6d known answers, %3d TC), %4d responses (%6d answers)", s, c.q, c.qs, c.ka, c.tc, c.r, c.ans)
+			b.Logf("second %2d: %4d queries (%5d questions, %6d known answers, %3d TC), %4d responses (%6d records)", s, c.q, c.qs, c.ka, c.tc, c.r, c.recs)
 		}
 	}
 }

@@ -110,40 +110,9 @@ func BenchmarkProfileScale(b *testing.B) {
 		b.Logf("responder h%d: %v CPU during the browse", i+1, ps.CPU-cpu0[i].CPU)
 	}
 	stop(anns[0], 10*time.Second)
-	// Per second since the first packet: queries and responses by source.
-	pk := obs.Packets()
-	if len(pk) > 0 {
-		t0 := pk[0].Time
-		type cnt struct{ q, qQuestions, r, rAnswers, tc, ka int }
-		per := map[int]*cnt{}
-		for _, p := range pk {
-			if p.Msg == nil {
-				continue
-			}
-			s := int(p.Time.Sub(t0) / time.Second)
-			c := per[s]
-			if c == nil {
-				c = &cnt{}
-				per[s] = c
-			}
-			if p.Msg.Response {
-				c.r++
-				c.rAnswers += len(p.Msg.Answer) + len(p.Msg.Extra)
-			} else {
-				c.q++
-				c.qQuestions += len(p.Msg.Question)
-				c.ka += len(p.Msg.Answer)
-				if p.Msg.Truncated {
-					c.tc++
-				}
-			}
-		}
-		for s := 0; s <= 15; s++ {
-			if c := per[s]; c != nil {
-				b.Logf("second %2d: %4d queries (%5d questions, %5d known answers, %3d with TC), %4d responses (%6d records)",
-					s, c.q, c.qQuestions, c.ka, c.tc, c.r, c.rAnswers)
-			}
-		}
+	// Per second since the first packet: queries and responses.
+	if pk := obs.Packets(); len(pk) > 0 {
+		logPerSecond(b, pk, pk[0].Time, 15)
 	}
 	b.Logf("profile in %s", dir)
 }

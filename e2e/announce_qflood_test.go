@@ -46,37 +46,11 @@ func helperAnnounceQFlood() int {
 		return 1
 	}
 	from := net.ParseIP(os.Getenv("Q_FROM"))
-	ifi, err := net.InterfaceByName(lantest.Iface)
+	lis, snd, err := groupSockets()
 	if err != nil {
 		fmt.Println("ERR", err)
 		return 1
 	}
-	group := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
-	lis, err := net.ListenMulticastUDP("udp4", ifi, group)
-	if err != nil {
-		fmt.Println("ERR", err)
-		return 1
-	}
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	pc, err := lc.ListenPacket(context.Background(), "udp4", ":5353")
-	if err != nil {
-		fmt.Println("ERR", err)
-		return 1
-	}
-	snd := pc.(*net.UDPConn)
-	p := ipv4.NewPacketConn(snd)
-	_ = p.SetMulticastInterface(ifi)
-	_ = p.SetMulticastLoopback(false)
-	_ = p.SetMulticastTTL(255)
 	var responses int
 	var mu sync.Mutex
 	go func() {
@@ -113,7 +87,7 @@ func helperAnnounceQFlood() int {
 				continue
 			}
 		}
-		if _, err := snd.WriteToUDP(b, group); err == nil {
+		if _, err := snd.WriteToUDP(b, mdnsGroup4); err == nil {
 			sent++
 		}
 	}
@@ -193,4 +167,43 @@ func TestAnnounceQueryFlood(t *testing.T) {
 	// two packets; and at least a few: it keeps answering.
 	assert.LessOrEqual(t, responses, 2*(secs+2), "the rate limit holds")
 	assert.GreaterOrEqual(t, responses, secs/2, "it keeps answering, once a second")
+}
+
+// mdnsGroup4 is the IPv4 mDNS group and port.
+var mdnsGroup4 = &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
+
+// groupSockets opens what the flooding helpers use on lantest.Iface: a
+// listener on the IPv4 mDNS group, and a sender bound to port 5353 (with
+// SO_REUSEADDR) whose multicasts leave on that interface with TTL 255 and
+// do not loop back.
+func groupSockets() (lis, snd *net.UDPConn, err error) {
+	ifi, err := net.InterfaceByName(lantest.Iface)
+	if err != nil {
+		return nil, nil, err
+	}
+	lis, err = net.ListenMulticastUDP("udp4", ifi, mdnsGroup4)
+	if err != nil {
+		return nil, nil, err
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", ":5353")
+	if err != nil {
+		lis.Close()
+		return nil, nil, err
+	}
+	snd = pc.(*net.UDPConn)
+	p := ipv4.NewPacketConn(snd)
+	_ = p.SetMulticastInterface(ifi)
+	_ = p.SetMulticastLoopback(false)
+	_ = p.SetMulticastTTL(255)
+	return lis, snd, nil
 }

@@ -18,14 +18,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/ipv4"
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/internal/clitest"
@@ -62,37 +60,11 @@ func soakLoad() int {
 		return 1
 	}
 	from := net.ParseIP(os.Getenv("L_FROM"))
-	ifi, err := net.InterfaceByName(lantest.Iface)
+	lis, snd, err := groupSockets()
 	if err != nil {
 		fmt.Println("FATAL", err)
 		return 1
 	}
-	group := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: 5353}
-	lis, err := net.ListenMulticastUDP("udp4", ifi, group)
-	if err != nil {
-		fmt.Println("FATAL", err)
-		return 1
-	}
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	pc, err := lc.ListenPacket(context.Background(), "udp4", ":5353")
-	if err != nil {
-		fmt.Println("FATAL", err)
-		return 1
-	}
-	snd := pc.(*net.UDPConn)
-	p := ipv4.NewPacketConn(snd)
-	_ = p.SetMulticastInterface(ifi)
-	_ = p.SetMulticastLoopback(false)
-	_ = p.SetMulticastTTL(255)
 	var sent, answers atomic.Int64
 	for _, c := range []*net.UDPConn{lis, snd} {
 		go func() {
@@ -117,7 +89,7 @@ func soakLoad() int {
 	const batch = 16
 	start := time.Now()
 	for i := 0; ; i++ {
-		if _, err := snd.WriteToUDP(pkts[i%len(pkts)], group); err == nil {
+		if _, err := snd.WriteToUDP(pkts[i%len(pkts)], mdnsGroup4); err == nil {
 			sent.Add(1)
 		}
 		if rate > 0 && i%batch == batch-1 {
