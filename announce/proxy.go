@@ -593,19 +593,7 @@ func (r *Responder) proxyHostRecords(e *entity) []rec {
 
 // proxyAddrRecords returns the records of addrs under e's name.
 func (r *Responder) proxyAddrRecords(e *entity, addrs []netip.Addr) []rec {
-	name := r.nameOf(e)
-	out := make([]rec, 0, len(addrs))
-	for _, a := range addrs {
-		hdr := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: r.ttl.host}
-		if a.Is4() {
-			hdr.Rrtype = dns.TypeA
-			out = append(out, rec{rr: &dns.A{Hdr: hdr, A: a.AsSlice()}, unique: true})
-		} else {
-			hdr.Rrtype = dns.TypeAAAA
-			out = append(out, rec{rr: &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()}, unique: true})
-		}
-	}
-	return r.proxyCap(e, out)
+	return r.proxyCap(e, addrRecords(r.nameOf(e), r.ttl.host, addrs))
 }
 
 // hostAddrsChanged reacts to a change of an origin host's addresses on

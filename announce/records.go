@@ -104,7 +104,13 @@ func (r *Responder) hostRecords(ifc mdns.Interface) []rec { return r.hostAddrRec
 // hostAddrRecords returns the A and AAAA records of our host name for
 // addrs (the unspecified and multicast addresses left out).
 func (r *Responder) hostAddrRecords(addrs []netip.Addr) []rec {
-	name := r.hostFQDN()
+	return addrRecords(r.hostFQDN(), r.ttl.host, addrs)
+}
+
+// addrRecords returns the unique A and AAAA records of name for addrs,
+// with TTL ttl: each address once, IPv4-mapped ones as IPv4, the
+// unspecified and multicast ones left out.
+func addrRecords(name string, ttl uint32, addrs []netip.Addr) []rec {
 	var out []rec
 	seen := map[netip.Addr]bool{}
 	for _, a := range addrs {
@@ -113,7 +119,7 @@ func (r *Responder) hostAddrRecords(addrs []netip.Addr) []rec {
 			continue
 		}
 		seen[a] = true
-		hdr := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: r.ttl.host}
+		hdr := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: ttl}
 		if a.Is4() {
 			hdr.Rrtype = dns.TypeA
 			out = append(out, rec{rr: &dns.A{Hdr: hdr, A: a.AsSlice()}, unique: true})
