@@ -65,7 +65,7 @@ func (r *Responder) index(ifc mdns.Interface) *recIndex {
 		}
 		ix.owners[dnsname.MustKey(r.nameOf(e))] = e
 		if n := r.nsecFor(e, ifc); n != nil {
-			ix.nsec[e] = keyed(rec{rr: n, unique: true, expires: r.expiryOf(e)})
+			ix.nsec[e] = keyed(rec{rr: n, unique: true, expires: unixExpiry(r.expiryOf(e))})
 		}
 		for _, rc := range r.recordsOf(e, ifc) {
 			rc = keyed(rc)

@@ -555,7 +555,7 @@ func (r *Responder) proxyCap(e *entity, recs []rec) []rec {
 		return recs
 	}
 	for i := range recs {
-		recs[i].expires = exp
+		recs[i].expires = unixExpiry(exp)
 		h := recs[i].rr.Header()
 		h.Ttl = capTTL(h.Ttl, exp)
 	}
