@@ -725,8 +725,8 @@ func (r *Responder) proxyConflict(e *entity, why string) {
 		}
 		p.withdrawn[idx] = why
 		n := p.svc.instanceName(p.label)
-		p.h.st.Deliver(Event{Kind: EventConflict, Old: n, New: n, Reason: why})
-		p.h.st.Deliver(Event{Kind: EventWithdrawn, Old: n, New: n,
+		r.deliver(p.h, Event{Kind: EventConflict, Old: n, New: n, Reason: why})
+		r.deliver(p.h, Event{Kind: EventWithdrawn, Old: n, New: n,
 			Reason: fmt.Sprintf("withdrawn from %s, not renamed (a proxied name is another host's): %s", ifName, why)})
 		if len(p.ifs) == 0 {
 			r.finishProxy(p, "withdrawn from every interface: "+p.withdrawnReasons(r),
@@ -825,7 +825,7 @@ func (r *Responder) finishProxy(p *proxy, reason string, err error) {
 	p.expiry = nil
 	name := p.svc.instanceName(p.label)
 	p.h.setErr(err)
-	p.h.st.Deliver(Event{Kind: EventRemoved, Old: name, New: name, Reason: reason})
+	r.deliver(p.h, Event{Kind: EventRemoved, Old: name, New: name, Reason: reason})
 	p.h.st.Close()
 }
 

@@ -137,6 +137,8 @@ type Responder struct {
 	// names indexes the entities by the key of the name they claim
 	// (names.go), so that a name check costs a look-up, not a scan.
 	names nameIndex
+	// svcEvents carries every service's events (ServiceEvents).
+	svcEvents *notify.Stream
 
 	cmds  chan func()
 	pkts  chan *mdns.Packet
@@ -334,6 +336,7 @@ func startWith(ctx context.Context, opts Options, tr transport, chg chan mdns.In
 	r.timer.Stop()
 	r.host = &entity{kind: kindHost, label: label}
 	r.host.handle = &Handle{r: r, e: r.host, st: notify.New("")}
+	r.svcEvents = notify.NewSized("", ServiceEventsBuffer)
 	r.names.add(r, r.host)
 	r.setHostName()
 	var waits []chan error
@@ -382,6 +385,19 @@ func startWith(ctx context.Context, opts Options, tr transport, chg chan mdns.In
 // again. The channel is closed when the responder is; when nobody reads,
 // old events are dropped.
 func (r *Responder) HostEvents() <-chan Event { return r.host.handle.st.Events() }
+
+// ServiceEventsBuffer is how many events ServiceEvents holds for a slow
+// reader before it drops the oldest.
+const ServiceEventsBuffer = 4096
+
+// ServiceEvents returns the events of every published service (proxies
+// included, the host name not: HostEvents), in the order they happen: the
+// same events as each Handle's Events, in one channel, so that a program
+// publishing thousands of services needs one reader, not one per
+// service. The events name their service (Old, New). The channel is closed
+// when the responder is; when nobody reads, the oldest events are dropped
+// past ServiceEventsBuffer.
+func (r *Responder) ServiceEvents() <-chan Event { return r.svcEvents.Events() }
 
 // Handles returns the handles of Options.Services, in their order (a
 // service may have been renamed; see Handle.Name and Handle.Renamed).
@@ -588,6 +604,7 @@ func (r *Responder) finish() {
 			e.handle.st.Close()
 		}
 	}
+	r.svcEvents.Close()
 }
 
 // handlePacket dispatches one received message. Malformed input never

@@ -1,6 +1,7 @@
 package announce
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -102,5 +103,31 @@ func TestThousandsOfKnownAnswersSuppressed(t *testing.T) {
 			}
 		}
 		assert.Zero(t, ptrs, "every PTR was a known answer")
+	})
+}
+
+// ServiceEvents carries the events of every service, in one channel (the
+// host name's are not there), and is closed with the responder.
+func TestServiceEventsOfEveryService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := mdnstest.NewLink()
+		h := l.NewHost("h1", 1)
+		r, err := start(context.Background(), Options{HostName: "h1", Families: []sd.Family{sd.IPv4}, Logger: discard(),
+			Services: scaleServices(t, 3)}, h, h.Changes())
+		require.NoError(t, err)
+		time.Sleep(5 * time.Second)
+		require.NoError(t, r.Close())
+		var announced, renamed []string
+		for ev := range r.ServiceEvents() {
+			switch ev.Kind {
+			case EventAnnounced:
+				announced = append(announced, ev.New)
+			case EventRenamed:
+				renamed = append(renamed, ev.Old+" -> "+ev.New)
+			}
+			assert.False(t, dnsname.Equal(ev.New, "h1.local."), "no host name event")
+		}
+		assert.Len(t, announced, 4, "Clock-0..2 and the renamed duplicate: %q", announced)
+		assert.Len(t, renamed, 1, "the duplicate's rename")
 	})
 }

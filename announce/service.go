@@ -90,7 +90,15 @@ func (h *Handle) Events() <-chan Event { return h.st.Events() }
 // emit delivers an event to e's handle. Event loop only.
 func (r *Responder) emit(e *entity, ev Event) {
 	if e.handle != nil {
-		e.handle.st.Deliver(ev)
+		r.deliver(e.handle, ev)
+	}
+}
+
+// deliver gives ev to h's events and, for a service, to ServiceEvents.
+func (r *Responder) deliver(h *Handle, ev Event) {
+	h.st.Deliver(ev)
+	if h != r.host.handle {
+		r.svcEvents.Deliver(ev)
 	}
 }
 
