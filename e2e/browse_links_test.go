@@ -9,7 +9,6 @@ package e2e
 import (
 	"context"
 	"net/netip"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,24 +22,13 @@ import (
 	"github.com/lansd/lansd/internal/lantest"
 )
 
-// brIP runs `ip -n NS args...` in h's namespace, refusing any namespace
-// this test process did not create.
-func brIP(t *testing.T, h *lantest.Host, args ...string) {
-	t.Helper()
-	ours, err := lantest.Namespaces()
-	require.NoError(t, err)
-	require.True(t, h.NS != "" && slices.Contains(ours, h.NS), "refusing to change namespace %q: not made by this test", h.NS)
-	out, err := exec.Command("ip", append([]string{"-n", h.NS}, args...)...).CombinedOutput()
-	require.NoError(t, err, "ip -n %s %s: %s", h.NS, strings.Join(args, " "), out)
-}
-
 // twoLANs is host M (h1 of LAN A, lan0) joined to LAN B (lanB,
 // 198.18.2.1), with "Same TZ" announced by lansd on each LAN: port 8080
 // from h2 of A (h2.local., 198.51.100.12), port 9090 from h3 of B
-// (h3.local., 198.18.2.3). Every lantest LAN numbers its hosts from
-// 198.51.100.11, so LAN B's own addresses in that /24 are taken away: with
-// them, h3 would send its unicast answers to M's lan0 address on LAN B (to
-// LAN B's h1), and M would hear that link only at the next multicast query.
+// (h3.local., 198.18.2.13). LAN B has its own subnet (lantest.Subnet):
+// with A's 198.51.100.0/24 on both, h3 would send its unicast answers to
+// M's lan0 address on LAN B (to LAN B's h1), and M would hear that link
+// only at the next multicast query.
 type twoLANs struct {
 	a, b   *lantest.LAN
 	m      *lantest.Host
@@ -55,16 +43,10 @@ func newTwoLANs(t *testing.T) *twoLANs {
 	t.Helper()
 	l := &twoLANs{ctx: lantest.Context(t, 90*time.Second)}
 	l.a = lantest.New(t, lantest.Hosts(2))
-	l.b = lantest.New(t, lantest.Hosts(3))
+	l.b = lantest.New(t, lantest.Hosts(3), lantest.Subnet(netip.MustParsePrefix("198.18.2.0/24")))
 	l.m = l.a.Host(1)
 	l.lanB = l.b.Join(t, l.m, "lanB", netip.MustParseAddr("198.18.2.1"))
-	// B's announcer is on M's subnet there too.
-	brIP(t, l.b.Host(3), "addr", "add", "198.18.2.3/24", "dev", "lan0")
-	for i := 1; i <= 3; i++ {
-		h := l.b.Host(i)
-		brIP(t, h, "addr", "del", h.IPv4.String()+"/24", "dev", "lan0")
-	}
-	l.bAddrs = []string{"198.18.2.3", "fe80::3%lanB"}
+	l.bAddrs = []string{l.b.Host(3).IPv4.String(), "fe80::3%lanB"}
 	l.annA = clitest.Start(t, l.a.Host(2), "announce", "--service", "timezone", "--name", "Same TZ", "--port", "8080", "--txt", "path=/a")
 	l.annB = clitest.Start(t, l.b.Host(3), "announce", "--service", "timezone", "--name", "Same TZ", "--port", "9090", "--txt", "path=/b")
 	brAnnounced(t, l.ctx, l.annA)
@@ -128,7 +110,7 @@ func TestBrowseSameNameOnTwoLANs(t *testing.T) {
 		`^\+;lanB;IPv6;Same\\032TZ;_timezone\._tcp;local$`,
 		`^=;lan0;IPv4;Same\\032TZ;_timezone\._tcp;local;h2\.local;198\.51\.100\.12;8080;"path=/a"$`,
 		`^=;lan0;IPv6;Same\\032TZ;_timezone\._tcp;local;h2\.local;fe80::2;8080;"path=/a"$`,
-		`^=;lanB;IPv4;Same\\032TZ;_timezone\._tcp;local;h3\.local;198\.18\.2\.3;9090;"path=/b"$`,
+		`^=;lanB;IPv4;Same\\032TZ;_timezone\._tcp;local;h3\.local;198\.18\.2\.13;9090;"path=/b"$`,
 		`^=;lanB;IPv6;Same\\032TZ;_timezone\._tcp;local;h3\.local;fe80::3;9090;"path=/b"$`,
 	} {
 		_, err := parsable.WaitFor(ctx, regexp.MustCompile(re))
@@ -145,7 +127,7 @@ func TestBrowseSameNameOnTwoLANs(t *testing.T) {
 	require.Equal(t, 0, brExitCode(t, ctx, res), "%q", res.Lines())
 	require.Len(t, res.Lines(), 2, "%q", res.Lines())
 	assert.Regexp(t, `^= Same TZ  _timezone\._tcp  h2\.local\.:8080  198\.51\.100\.12 fe80::2%lan0  "path=/a"  ✓$`, res.Lines()[0])
-	assert.Regexp(t, `^= Same TZ  _timezone\._tcp  h3\.local\.:9090  198\.18\.2\.3 fe80::3%lanB  "path=/b"  ✓$`, res.Lines()[1])
+	assert.Regexp(t, `^= Same TZ  _timezone\._tcp  h3\.local\.:9090  198\.18\.2\.13 fe80::3%lanB  "path=/b"  ✓$`, res.Lines()[1])
 	t.Logf("lansd resolve \"Same TZ._timezone._tcp\":\n%s", strings.Join(res.Lines(), "\n"))
 	resJSON := clitest.Start(t, l.m, "resolve", "Same TZ._timezone._tcp", "--json")
 	require.Equal(t, 0, brExitCode(t, ctx, resJSON))
