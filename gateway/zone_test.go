@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,6 +125,10 @@ func TestZoneMirrorTwoLinksSameHostLabel(t *testing.T) {
 		kinds = append(kinds, d.Kind+" "+d.Name)
 	}
 	assert.Equal(t, []string{"b dnssd.example.net.", "lb dnssd.example.net."}, kinds)
+
+	// BIND's dig sees them as any client would.
+	assert.Equal(t, "dnssd.example.net.\n", s.Dig(t, "+short", "PTR", "lb._dns-sd._udp."+s.Zone))
+	assert.Equal(t, "0 0 8080 h1.office.dnssd.example.net.\n", s.Dig(t, "+short", "SRV", `Office\032TZ._timezone._tcp.`+s.Zone))
 
 	// A wide-area client finds both: SRV target, TXT and addresses.
 	in := resolve(t, s, officeTZ)
@@ -305,4 +311,67 @@ func TestZoneMirrorChecks(t *testing.T) {
 	assert.Equal(t, "web.office.dnssd.example.net.", m.HostName("office", "web.example.com."))
 	assert.Equal(t, "Office TZ._timezone._tcp.dnssd.example.net.", m.InstanceName("Office TZ", "_timezone._tcp"))
 	assert.Equal(t, []netip.Addr{mAddr4, mAddr6}, routable([]netip.Addr{mLL, mAddr4, netip.MustParseAddr("::ffff:198.51.100.7"), mAddr6, netip.MustParseAddr("ff02::fb"), {}}))
+}
+
+func TestZoneMirrorConcurrent(t *testing.T) {
+	s := dnstest.StartBIND(t, mirrorZone)
+	before := s.Snapshot(t)
+	m := mirrorFor(t, s)
+	ctx := mCtx(t)
+
+	type put struct {
+		link string
+		in   sd.Instance
+		addr netip.Addr
+	}
+	var puts []put
+	for li, link := range []string{"office", "lab"} {
+		for h := range 3 {
+			for i := range 4 {
+				label := fmt.Sprintf("TZ %s %d-%d", link, h, i)
+				puts = append(puts, put{link, tzInstance(t, label, fmt.Sprintf("h%d.local.", h), uint16(8000+i), "path=/tz"),
+					netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + 10*li + h)})})
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range puts {
+		wg.Go(func() { assert.NoError(t, m.Put(ctx, p.link, p.in, []netip.Addr{p.addr})) })
+	}
+	wg.Wait()
+	assert.Len(t, s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR), len(puts))
+	assert.Equal(t, []string{"198.51.100.21"}, rdata(s.Query(t, "h1.lab."+s.Zone, dns.TypeA)))
+
+	// Half removed, the other half updated, at once; a Close racing
+	// with late Puts still leaves the zone as it was.
+	for i, p := range puts {
+		wg.Go(func() {
+			if i%2 == 0 {
+				assert.NoError(t, m.Remove(ctx, p.link, p.in.Name))
+				return
+			}
+			in := p.in
+			in.TXT = tzInstance(t, "x", "h.local.", 1, "path=/new").TXT
+			assert.NoError(t, m.Put(ctx, p.link, in, []netip.Addr{p.addr}))
+		})
+	}
+	wg.Wait()
+	assert.Len(t, s.Query(t, "_timezone._tcp."+s.Zone, dns.TypePTR), len(puts)/2)
+	late := make(chan error, len(puts))
+	for _, p := range puts {
+		wg.Go(func() {
+			in := p.in
+			in.Port++
+			late <- m.Put(ctx, p.link, in, []netip.Addr{p.addr})
+		})
+	}
+	require.NoError(t, m.Close(ctx))
+	wg.Wait()
+	close(late)
+	for err := range late {
+		if err != nil {
+			assert.ErrorIs(t, err, ErrMirrorClosed)
+		}
+	}
+	assert.Equal(t, before, s.Snapshot(t), "Close leaves the zone as it was found")
 }
