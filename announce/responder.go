@@ -137,8 +137,9 @@ type Responder struct {
 	// names indexes the entities by the key of the name they claim
 	// (names.go), so that a name check costs a look-up, not a scan.
 	names nameIndex
-	// svcEvents carries every service's events (ServiceEvents).
-	svcEvents *notify.Stream
+	// svcEvents carries every service's events (ServiceEvents); only the
+	// owner goroutine sends on it and closes it.
+	svcEvents chan ServiceEvent
 
 	cmds  chan func()
 	pkts  chan *mdns.Packet
@@ -336,7 +337,7 @@ func startWith(ctx context.Context, opts Options, tr transport, chg chan mdns.In
 	r.timer.Stop()
 	r.host = &entity{kind: kindHost, label: label}
 	r.host.handle = &Handle{r: r, e: r.host, st: notify.New("")}
-	r.svcEvents = notify.NewSized("", ServiceEventsBuffer)
+	r.svcEvents = make(chan ServiceEvent, ServiceEventsBuffer)
 	r.names.add(r, r.host)
 	r.setHostName()
 	var waits []chan error
@@ -390,14 +391,20 @@ func (r *Responder) HostEvents() <-chan Event { return r.host.handle.st.Events()
 // reader before it drops the oldest.
 const ServiceEventsBuffer = 4096
 
+// ServiceEvent is an event of one published service, with its handle.
+type ServiceEvent struct {
+	// Handle is the service's (Add's, AddProxy's or Handles').
+	Handle *Handle
+	Event
+}
+
 // ServiceEvents returns the events of every published service (proxies
 // included, the host name not: HostEvents), in the order they happen: the
 // same events as each Handle's Events, in one channel, so that a program
 // publishing thousands of services needs one reader, not one per
-// service. The events name their service (Old, New). The channel is closed
-// when the responder is; when nobody reads, the oldest events are dropped
-// past ServiceEventsBuffer.
-func (r *Responder) ServiceEvents() <-chan Event { return r.svcEvents.Events() }
+// service. The channel is closed when the responder is; when nobody reads,
+// the oldest events are dropped past ServiceEventsBuffer.
+func (r *Responder) ServiceEvents() <-chan ServiceEvent { return r.svcEvents }
 
 // Handles returns the handles of Options.Services, in their order (a
 // service may have been renamed; see Handle.Name and Handle.Renamed).
@@ -604,7 +611,7 @@ func (r *Responder) finish() {
 			e.handle.st.Close()
 		}
 	}
-	r.svcEvents.Close()
+	close(r.svcEvents)
 }
 
 // handlePacket dispatches one received message. Malformed input never

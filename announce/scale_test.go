@@ -119,6 +119,7 @@ func TestServiceEventsOfEveryService(t *testing.T) {
 		require.NoError(t, r.Close())
 		var announced, renamed []string
 		for ev := range r.ServiceEvents() {
+			assert.NotNil(t, ev.Handle)
 			switch ev.Kind {
 			case EventAnnounced:
 				announced = append(announced, ev.New)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -94,11 +95,26 @@ func (r *Responder) emit(e *entity, ev Event) {
 	}
 }
 
-// deliver gives ev to h's events and, for a service, to ServiceEvents.
+// deliver gives ev to h's events and, for a service, to ServiceEvents,
+// dropping the oldest there when nobody reads. Event loop only (the one
+// sender on svcEvents).
 func (r *Responder) deliver(h *Handle, ev Event) {
 	h.st.Deliver(ev)
-	if h != r.host.handle {
-		r.svcEvents.Deliver(ev)
+	if h == r.host.handle {
+		return
+	}
+	ev.Time = time.Now()
+	se := ServiceEvent{Handle: h, Event: ev}
+	for {
+		select {
+		case r.svcEvents <- se:
+			return
+		default:
+		}
+		select {
+		case <-r.svcEvents: // the oldest goes
+		default:
+		}
 	}
 }
 

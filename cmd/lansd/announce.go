@@ -467,28 +467,26 @@ func serve(ctx context.Context, env *cliEnv, r *announce.Responder, trimStartup 
 	trim := time.AfterFunc(startupTrim, trimStartup)
 	defer trim.Stop()
 
-	// Later events: renames after a conflict, and the new announcements.
+	// Later events: renames after a conflict, and the new announcements,
+	// read from one stream for every service (not a goroutine per service).
 	var evWG sync.WaitGroup
 	evWG.Go(func() {
 		for ev := range hostEvents {
 			printHostEvent(out, r, ev, since)
 		}
 	})
-	watch := func(h pubHandle, since time.Time) {
-		evWG.Go(func() {
-			for ev := range h.Events() {
-				if ev.Time.Before(since) {
-					continue // already told by the announced line
-				}
-				printEvent(out, r, "", ev)
-			}
-		})
-	}
+	ev := newEventCutoff(func(ev announce.Event) { printEvent(out, r, "", ev) })
 	cur := make([]published, len(handles))
 	for i, h := range handles {
 		cur[i] = published{svc: services[i], h: h}
-		watch(h, since)
+		ev.watch(h, since)
 	}
+	evWG.Go(func() {
+		for se := range r.ServiceEvents() {
+			ev.deliver(se.Handle, se.Event)
+		}
+	})
+	watch := func(h pubHandle, since time.Time) { ev.watch(h, since) }
 	pub := publisher{
 		add: func(ctx context.Context, s announce.Service) (pubHandle, string, error) {
 			h, err := r.Add(ctx, s)
@@ -766,4 +764,54 @@ func serveZone(ctx context.Context, env *cliEnv, r *wide.Registrar, services []a
 		out.printf("removed %q", n)
 	}
 	return exitOK
+}
+
+// eventCutoff prints each service's events from the moment its announced
+// line was printed (its cutoff) on: the earlier ones that line already
+// told. An event of a service whose cutoff is not known yet (added by a
+// reload, its line not printed yet) waits for it.
+type eventCutoff struct {
+	print func(announce.Event)
+
+	mu      sync.Mutex
+	since   map[pubHandle]time.Time
+	waiting map[pubHandle][]announce.Event
+}
+
+func newEventCutoff(print func(announce.Event)) *eventCutoff {
+	return &eventCutoff{print: print, since: map[pubHandle]time.Time{}, waiting: map[pubHandle][]announce.Event{}}
+}
+
+// watch sets h's cutoff, and prints what waited for it.
+func (c *eventCutoff) watch(h pubHandle, since time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.since[h] = since
+	for _, ev := range c.waiting[h] {
+		if !ev.Time.Before(since) {
+			c.print(ev)
+		}
+	}
+	delete(c.waiting, h)
+}
+
+// deliver prints ev of h, holds it until h's cutoff is known, or drops it
+// when it comes before the cutoff. A service's last event, Removed (which
+// is not printed: the goodbye line tells it), forgets it, also when its
+// cutoff never came (an Add that failed).
+func (c *eventCutoff) deliver(h pubHandle, ev announce.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ev.Kind == announce.EventRemoved {
+		delete(c.since, h)
+		delete(c.waiting, h)
+		return
+	}
+	since, ok := c.since[h]
+	switch {
+	case !ok:
+		c.waiting[h] = append(c.waiting[h], ev)
+	case !ev.Time.Before(since):
+		c.print(ev)
+	}
 }

@@ -32,12 +32,8 @@ type Stream struct {
 }
 
 // New returns the stream of a service named name.
-func New(name string) *Stream { return NewSized(name, Buffer) }
-
-// NewSized returns a stream named name whose channel holds n events: for
-// a stream that carries the events of many services.
-func NewSized(name string, n int) *Stream {
-	return &Stream{name: name, events: make(chan sd.RegistrationEvent, max(n, 1))}
+func New(name string) *Stream {
+	return &Stream{name: name, events: make(chan sd.RegistrationEvent, Buffer)}
 }
 
 // Name returns the current full instance name.
