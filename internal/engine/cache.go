@@ -73,6 +73,7 @@ type Entry struct {
 	refreshStep int
 	index       int // in the cache heap, -1 when not in it
 	setPos      int // in its set's list (cache.sets)
+	srcPos      int // in its source's list (source.entries)
 	// src is the source holding the record and ident its name (see
 	// fairness.go).
 	src   *source

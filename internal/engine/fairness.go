@@ -77,7 +77,7 @@ type srcKey struct {
 // source is what one source holds in the cache, and its token bucket.
 type source struct {
 	key     srcKey
-	entries map[*Entry]struct{}
+	entries []*Entry // Entry.srcPos is the position
 	// names counts its entries by their name (see identity).
 	names map[string]int
 	// tokens is the bucket's content at filled.
@@ -131,7 +131,7 @@ func (c *cache) getSource(k srcKey, now time.Time) *source {
 	if len(c.sources) >= c.sweepAt {
 		c.sweep(now)
 	}
-	s := &source{key: k, entries: map[*Entry]struct{}{}, names: map[string]int{}, tokens: c.fair.burst, filled: now}
+	s := &source{key: k, names: map[string]int{}, tokens: c.fair.burst, filled: now}
 	c.sources[k] = s
 	return s
 }
@@ -226,7 +226,7 @@ func (c *cache) evictFrom(b *source) {
 	n := max(1, c.max/10)
 	all := make([]*Entry, 0, len(b.entries))
 	rel := map[*Entry]bool{}
-	for e := range b.entries {
+	for _, e := range b.entries {
 		all = append(all, e)
 		if c.related != nil && c.related(e) {
 			rel[e] = true
@@ -255,8 +255,8 @@ func (c *cache) evictFrom(b *source) {
 
 // hold records that e is held by s.
 func (s *source) hold(e *Entry) {
-	e.src = s
-	s.entries[e] = struct{}{}
+	e.src, e.srcPos = s, len(s.entries)
+	s.entries = append(s.entries, e)
 	s.names[e.ident]++
 }
 
@@ -267,7 +267,13 @@ func (c *cache) release(e *Entry) {
 		return
 	}
 	e.src = nil
-	delete(s.entries, e)
+	// Swap-remove: constant time however many records s holds.
+	if i := e.srcPos; i < len(s.entries) && s.entries[i] == e {
+		last := s.entries[len(s.entries)-1]
+		s.entries[i], last.srcPos = last, i
+		s.entries[len(s.entries)-1] = nil
+		s.entries = s.entries[:len(s.entries)-1]
+	}
 	if s.names[e.ident]--; s.names[e.ident] <= 0 {
 		delete(s.names, e.ident)
 	}
