@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	if len(destIfs) > 0 {
 		g.resp, err = announce.New(ctx, announce.Options{Interfaces: destIfs, HostName: opts.HostName,
-			Registry: opts.Registry, Logger: log, ExcludeInterfaces: []string{}})
+			Registry: opts.Registry, Logger: log.With("part", "responder"), ExcludeInterfaces: []string{}})
 		if err != nil {
 			return fail(fmt.Errorf("gateway: responder on %s: %w", strings.Join(destIfs, ", "), err))
 		}
@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 				plain = append(plain, t)
 			}
 		}
-		bopts := browse.Options{Interfaces: cfg.Links[link].Interfaces, Registry: opts.Registry, Logger: log, ExcludeInterfaces: []string{}}
+		bopts := browse.Options{Interfaces: cfg.Links[link].Interfaces, Registry: opts.Registry, Logger: log.With("part", "browser", "link", link), ExcludeInterfaces: []string{}}
 		start := func(types []string, subtype string) error {
 			b, err := browse.NewBrowser(ctx, types, bopts)
 			if err != nil {
@@ -222,6 +222,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 // forward hands b's events to the owner until b ends.
 func (g *Gateway) forward(b *browse.Browser, link, subtype string) {
 	for ev := range b.Events() {
+		g.log.Debug("gateway: browse event", "link", link, "subtype", subtype, "kind", ev.Kind, "instance", ev.Instance.Name, "if", ev.Instance.Ifaces, "addrs", ev.Instance.Addrs, "ttl", ev.Instance.TTL)
 		select {
 		case g.in <- browsed{link: link, subtype: subtype, ev: ev}:
 		case <-g.ctx.Done():
