@@ -214,3 +214,53 @@ func TestGatewayConfigError(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayReloadOnSIGHUP: a SIGHUP with a broken file names the field
+// and keeps the running gateway (the proxy stays on B); one with a file
+// whose rule carries another type withdraws the first proxy from B and
+// proxies the other instance.
+func TestGatewayReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	rule := func(types string) string {
+		return `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": [` + types + `]}]
+}`
+	}
+	cfg := gwConfig(t, rule(`"timezone"`))
+	tz := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
+	web := clitest.Start(t, a.Host(3), "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80", "--ipv4-only")
+	for _, p := range []*lantest.Proc{tz, web} {
+		_, err := p.WaitFor(ctx, annAnnouncedRE)
+		require.NoError(t, err, "%q", p.Lines())
+	}
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
+	brTZ := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	brWeb := clitest.Start(t, b.Host(2), "browse", "_http._tcp", "--json")
+	_, err := clitest.WaitEvent(ctx, brTZ, "add", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+
+	// A broken file: the field named, the gateway kept.
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"links": {"a": {"interfaces": ["lan0"]}}, "rules": [{"from": ["a"], "to": ["nowhere"], "types": ["timezone"]}]}`), 0o644))
+	require.NoError(t, g.Signal(syscall.SIGHUP))
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`rules\[0\]\.to\[0\]`))
+	require.NoError(t, err, "%q", g.Lines())
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`reload of .* refused`))
+	require.NoError(t, err, "%q", g.Lines())
+	time.Sleep(2 * time.Second)
+	for _, l := range brTZ.Lines() {
+		assert.NotContains(t, l, `"event":"remove"`, "the proxy left B after a refused reload")
+	}
+
+	// A valid file with another type: Office TZ leaves B, Web arrives.
+	require.NoError(t, os.WriteFile(cfg, []byte(rule(`"_http._tcp"`)), 0o644))
+	require.NoError(t, g.Signal(syscall.SIGHUP))
+	_, err = clitest.WaitEvent(ctx, brTZ, "remove", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	_, err = clitest.WaitEvent(ctx, brWeb, "add", "Web", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brWeb.Lines(), g.Lines())
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`reloaded `))
+	require.NoError(t, err, "%q", g.Lines())
+}
