@@ -264,3 +264,44 @@ func TestGatewayReloadOnSIGHUP(t *testing.T) {
 	_, err = g.WaitFor(ctx, regexp.MustCompile(`reloaded `))
 	require.NoError(t, err, "%q", g.Lines())
 }
+
+// TestGatewayNameTakenOnB: B's h2 publishes "Office TZ" itself; the
+// gateway's proxy of A's "Office TZ" loses the probe on B and is
+// withdrawn there, never renamed; nobody on A or B renames anything, and
+// B's own instance stays B's.
+func TestGatewayNameTakenOnB(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["timezone"]}]
+}`)
+	onB := clitest.Start(t, b.Host(2), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "9999", "--ipv4-only", "--hostname", "tzb")
+	onA := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
+	for _, p := range []*lantest.Proc{onA, onB} {
+		_, err := p.WaitFor(ctx, annAnnouncedRE)
+		require.NoError(t, err, "%q", p.Lines())
+	}
+	br := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
+	ev := gwWait(t, ctx, g, "withdrawn", "Office TZ._timezone._tcp.local.")
+	assert.Contains(t, ev.Reason, "not renamed")
+	t.Logf("gateway: %+v", ev)
+	time.Sleep(3 * time.Second)
+	for _, p := range []*lantest.Proc{onA, onB} {
+		for _, l := range p.Lines() {
+			assert.NotContains(t, l, "renamed", "%q", p.Lines())
+		}
+	}
+	for _, l := range br.Lines() {
+		e, err := clitest.Decode(l)
+		if err != nil {
+			continue
+		}
+		assert.Equal(t, uint16(9999), e.Port, "B saw the proxy's data: %s", l)
+		assert.NotEqual(t, "remove", e.Event, "%s", l)
+	}
+	_, err := clitest.WaitEvent(ctx, br, "add", "Office TZ", func(e clitest.Event) bool { return e.Host == "tzb.local." })
+	require.NoError(t, err, "%q", br.Lines())
+}

@@ -577,9 +577,16 @@ func (g *Gateway) added(st map[instKey]*entry, m opResult) {
 	if m.err != nil {
 		d.want = false
 		d.gone = true
-		reason := m.err.Error()
-		g.log.Debug("gateway: proxy refused by the responder", "instance", k.name, "to", d.to, "err", m.err)
-		g.emit(Event{Kind: EventRefused, Instance: k.name, From: k.link, To: d.to, Rule: d.rule, Reason: reason})
+		// Withdrawn while probing (someone on the link holds the name
+		// or the origin host's name, RFC 6762 section 8.2): never
+		// renamed, not tried again until the instance leaves its link.
+		// Anything else the responder refused.
+		kind := EventRefused
+		if errors.Is(m.err, sd.ErrRemoved) {
+			kind = EventWithdrawn
+		}
+		g.log.Debug("gateway: proxy not published", "instance", k.name, "to", d.to, "kind", kind, "err", m.err)
+		g.emit(Event{Kind: kind, Instance: k.name, From: k.link, To: d.to, Rule: d.rule, Reason: m.err.Error()})
 		return
 	}
 	d.live = true
