@@ -131,11 +131,12 @@ func TestGatewayProxiesAcrossLinks(t *testing.T) {
 	assert.Equal(t, "b", pe.To)
 	assert.Equal(t, 0, pe.Rule)
 
-	// Refused (rules[1].instances refuses it; Decide reports the first
-	// rule's refusal when no rule lets it cross): reported, never on B.
+	// Refused by rules[1].instances (the rule of its type): reported,
+	// never on B.
 	re := gwWait(t, ctx, g, "refused", "Web._http._tcp.local.")
-	assert.Equal(t, 0, re.Rule)
+	assert.Equal(t, 1, re.Rule)
 	assert.Equal(t, "b", re.To)
+	assert.Contains(t, re.Reason, "rules[1].instances")
 
 	// The announcer's goodbye on A: removed on B about 2 s later: the
 	// gateway's browser removes the instance one second after the goodbye
