@@ -9,10 +9,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -305,4 +307,50 @@ func TestGatewayNameTakenOnB(t *testing.T) {
 	}
 	_, err := clitest.WaitEvent(ctx, br, "add", "Office TZ", func(e clitest.Event) bool { return e.Host == "tzb.local." })
 	require.NoError(t, err, "%q", br.Lines())
+}
+
+// TestGatewayScale (GW_SCALE=N, e.g. 1000): N instances announced on A,
+// all proxied to B; logs the time from the gateway's start to the last
+// add seen on B.
+func TestGatewayScale(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("GW_SCALE"))
+	if n <= 0 {
+		t.Skip("GW_SCALE=N runs it with N instances")
+	}
+	ctx := lantest.Context(t, 180*time.Second)
+	a, b, gw := gwLANs(t)
+	var svcs []string
+	for i := range n {
+		svcs = append(svcs, fmt.Sprintf(`{"name": "TZ %d", "service": "timezone", "port": %d}`, i, 1000+i))
+	}
+	svcFile := filepath.Join(t.TempDir(), "services.json")
+	require.NoError(t, os.WriteFile(svcFile, []byte(`{"services": [`+strings.Join(svcs, ",")+`]}`), 0o644))
+	ann := clitest.Start(t, a.Host(1), "announce", "--config", svcFile, "--ipv4-only")
+	_, err := ann.WaitForN(ctx, annAnnouncedRE, n)
+	require.NoError(t, err)
+	br := clitest.Start(t, b.Host(1), "browse", "timezone", "--json", "--max-records", "100000")
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["timezone"]}]
+}`)
+	start := time.Now()
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
+	var firstProxied time.Duration
+	_, err = g.WaitLine(ctx, func(l string) bool {
+		if strings.Contains(l, `"event":"proxied"`) {
+			firstProxied = time.Since(start)
+			return true
+		}
+		return false
+	})
+	require.NoError(t, err)
+	seen := 0
+	_, err = br.WaitLine(ctx, func(l string) bool {
+		if strings.Contains(l, `"event":"add"`) {
+			seen++
+		}
+		return seen == n
+	})
+	require.NoError(t, err, "seen %d of %d on B; gateway proxied %d", seen, n, strings.Count(strings.Join(g.Lines(), "\n"), `"proxied"`))
+	t.Logf("%d instances: first proxied %v after the gateway's start, all %d on B after %v", n, firstProxied.Round(time.Millisecond), n, time.Since(start).Round(time.Millisecond))
 }
