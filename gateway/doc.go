@@ -1,10 +1,11 @@
-// Package gateway is the configuration and the policy of lansd's service
-// discovery gateway (`lansd gateway --config FILE`): it says which links
-// the gateway joins, which DNS zones it may mirror instances into, and
-// which instances cross from which links to which links and zones. It is
-// pure Go and does no network I/O; the gateway itself (browsing the
-// source links, answering on the destination links, updating the zones)
-// uses it to decide.
+// Package gateway is lansd's service discovery gateway (`lansd gateway
+// --config FILE`): its configuration says which links the gateway joins,
+// which DNS zones it may mirror instances into, and which instances cross
+// from which links to which links and zones; its Policy decides (pure Go,
+// no network I/O); and Gateway runs it: one browser per source link, and
+// the instances the Policy lets cross published on the destination links
+// as proxies of one announce.Responder (see Gateway and New). Zones are
+// not mirrored yet.
 //
 // # Configuration
 //

@@ -206,8 +206,10 @@ func globName(s string) string { return strings.ReplaceAll(s, "/", "\x00") }
 // One Decision is returned per destination, in the order destinations
 // first appear in the rules (a rule's To, then its ToZones). When
 // several rules reach the same destination, the first rule that lets the
-// instance cross decides; when none does, the first rule's refusal is
-// reported. A link without rules gets no Decision at all: nothing
+// instance cross decides; when none does, the refusal of the first rule
+// whose types matched the instance is reported (it says more: the
+// instance pattern, address, source or conformance that refused it),
+// else the first rule's. A link without rules gets no Decision at all: nothing
 // crosses without a rule.
 func (p *Policy) Decide(from string, linkPrefixes []netip.Prefix, in sd.Instance, subtypes []string) []Decision {
 	idx := p.from[from]
@@ -226,7 +228,9 @@ func (p *Policy) Decide(from string, linkPrefixes []netip.Prefix, in sd.Instance
 				dec.Addrs = slices.Clone(f.addrs)
 			}
 			if j, seen := pos[d]; seen {
-				if dec.Proxy && !out[j].Proxy {
+				prev := out[j]
+				typeOnly := func(f Filter) bool { return f == FilterType || f == FilterSubtype }
+				if (dec.Proxy && !prev.Proxy) || (!prev.Proxy && typeOnly(prev.Filter) && !typeOnly(dec.Filter)) {
 					out[j] = dec
 				}
 				continue

@@ -190,9 +190,16 @@ func TestDecide(t *testing.T) {
 		in:   instance(t, "P", "_ipp._tcp", v4),
 		want: []string{"guest: proxy (rules[1]) [198.51.100.7]", "iot: proxy (rules[1]) [198.51.100.7]"},
 	}, {
-		name: "several rules, none proxies: the first refusal",
+		name: "several rules, none proxies: the first refusal of a rule of the type",
 		rules: `{"from": ["office"], "to": ["guest"], "types": ["_http._tcp"]},
-		        {"from": ["office"], "to": ["guest"], "types": ["*"], "instances": ["X*"]}`,
+		        {"from": ["office"], "to": ["guest"], "types": ["*"], "instances": ["X*"]},
+		        {"from": ["office"], "to": ["guest"], "types": ["_ipp._tcp"], "sources": ["203.0.113.0/24"]}`,
+		in:   instance(t, "P", "_ipp._tcp", v4),
+		want: []string{`guest: instances (rules[1]): instance "P" matches no pattern of rules[1].instances`},
+	}, {
+		name: "several rules, none of the type: the first refusal",
+		rules: `{"from": ["office"], "to": ["guest"], "types": ["_http._tcp"]},
+		        {"from": ["office"], "to": ["guest"], "types": ["_hap._tcp"]}`,
 		in:   instance(t, "P", "_ipp._tcp", v4),
 		want: []string{"guest: type (rules[0]): type _ipp._tcp not in rules[0].types"},
 	}, {

@@ -68,6 +68,7 @@ func commands() []command {
 		{"zone", "print the DNS zone-file records that publish a service in a unicast DNS domain", runZone},
 		{"browse", "discover services on the local link, with their TXT verdicts, until interrupted", runBrowse},
 		{"resolve", "look up one service instance by name: host, port, addresses, TXT and verdict", runResolve},
+		{"gateway", "carry services from links to other links by policy (--config FILE), until interrupted", runGateway},
 	}
 }
 

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/gateway"
+)
+
+// noGateway makes newGateway fail the test if called: nothing may be
+// opened before the configuration is valid.
+func noGateway(t *testing.T) {
+	t.Helper()
+	orig := newGateway
+	newGateway = func(context.Context, *gateway.Config, gateway.Options) (*gateway.Gateway, error) {
+		t.Error("the gateway was started")
+		return nil, context.Canceled
+	}
+	t.Cleanup(func() { newGateway = orig })
+}
+
+// A configuration error names each field on a line of its own and exits
+// 2 before anything is opened.
+func TestGatewayConfigErrors(t *testing.T) {
+	noGateway(t)
+	cfg := filepath.Join(t.TempDir(), "gw.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{
+  "links": {"a": {"interfaces": ["lan0"]}},
+  "rules": [
+    {"from": ["a"], "to": ["guest"], "types": ["timezone"]},
+    {"from": ["a"], "to": ["a"], "types": ["no-such-service-name"]}
+  ]
+}`), 0o644))
+	code, out, errOut := lansd(t, "", "gateway", "--config", cfg)
+	assert.Equal(t, exitUsage, code)
+	assert.Empty(t, out)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	require.GreaterOrEqual(t, len(lines), 2, errOut)
+	assert.Contains(t, errOut, "rules[0].to[0]")
+	assert.Contains(t, errOut, "rules[1].to")
+	for _, l := range lines {
+		assert.True(t, strings.HasPrefix(l, "lansd gateway: "), l)
+	}
+}
+
+// An unknown registry name among the types is found by NewPolicy, before
+// anything is opened.
+func TestGatewayConfigUnknownType(t *testing.T) {
+	noGateway(t)
+	cfg := filepath.Join(t.TempDir(), "gw.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["lan1"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["no-such-service-name"]}]
+}`), 0o644))
+	code, _, errOut := lansd(t, "", "gateway", "--config", cfg)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "rules[0].types[0]")
+}
+
+// Usage errors: no --config, stray arguments, a missing file.
+func TestGatewayUsage(t *testing.T) {
+	noGateway(t)
+	code, _, errOut := lansd(t, "", "gateway")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "--config FILE is required")
+	code, _, _ = lansd(t, "", "gateway", "--config", "x.json", "extra")
+	assert.Equal(t, exitUsage, code)
+	code, _, errOut = lansd(t, "", "gateway", "--config", filepath.Join(t.TempDir(), "missing.json"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "cannot read")
+	code, out, _ := lansd(t, "", "gateway", "--help")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, "lansd gateway --config /etc/lansd/gateway.json")
+}
+
+// Events print one line each, as text or JSON.
+func TestPrintGatewayEvent(t *testing.T) {
+	var b strings.Builder
+	w := &syncWriter{w: &b}
+	at := time.Date(2026, 12, 5, 1, 2, 3, 0, time.UTC)
+	ev := gateway.Event{Kind: gateway.EventProxied, Instance: "Office TZ._timezone._tcp.local.", From: "a", To: "b", Rule: 0, Reason: "addresses 198.18.1.11", Time: at}
+	printGatewayEvent(w, ev, false)
+	printGatewayEvent(w, ev, true)
+	assert.Equal(t, "proxied    Office TZ._timezone._tcp.local.  a -> b  rules[0]  addresses 198.18.1.11\n"+
+		`{"event":"proxied","instance":"Office TZ._timezone._tcp.local.","from":"a","to":"b","rule":0,"reason":"addresses 198.18.1.11","time":"2026-12-05T01:02:03Z"}`+"\n", b.String())
+}

@@ -1,0 +1,356 @@
+//go:build linux
+
+package e2e
+
+// End-to-end tests of lansd gateway (issue 13) on two virtual LANs: A
+// (198.18.1.0/24) and B (198.18.2.0/24). The gateway runs on A's h2, whose
+// lan0 is on A and which is joined into B's bridge as gwb (198.18.2.200).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/clitest"
+	"github.com/lansd/lansd/internal/lantest"
+)
+
+// gwEvent is one line of lansd gateway --json.
+type gwEvent struct {
+	Event    string `json:"event"`
+	Instance string `json:"instance"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Rule     int    `json:"rule"`
+	Reason   string `json:"reason"`
+	Time     string `json:"time"`
+}
+
+// gwWait waits for a --json event of the gateway p of kind about the
+// instance name (full) and returns it.
+func gwWait(t *testing.T, ctx context.Context, p *lantest.Proc, kind, name string) gwEvent {
+	t.Helper()
+	var ev gwEvent
+	_, err := p.WaitLine(ctx, func(l string) bool {
+		var e gwEvent
+		if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &e) != nil {
+			return false
+		}
+		if e.Event != kind || e.Instance != name {
+			return false
+		}
+		ev = e
+		return true
+	})
+	require.NoError(t, err, "%q", p.Lines())
+	return ev
+}
+
+// gwLANs makes links A (3 hosts) and B (2 hosts), joins A's h2 into B as
+// gwb, and returns A, B and the gateway host.
+func gwLANs(t *testing.T) (a, b *lantest.LAN, gw *lantest.Host) {
+	a = lantest.New(t, lantest.Hosts(3), lantest.Subnet(netip.MustParsePrefix("198.18.1.0/24")))
+	b = lantest.New(t, lantest.Hosts(2), lantest.Subnet(netip.MustParsePrefix("198.18.2.0/24")))
+	gw = a.Host(2)
+	b.Join(t, gw, "gwb", netip.MustParseAddr("198.18.2.200"))
+	// The gateway's browser (lan0) and responder (gwb) are two sockets
+	// bound to *:5353 with SO_REUSEPORT in one namespace. On this kernel
+	// (6.18), with early demux on (the default), a multicast datagram
+	// from a peer is handed to ONE socket of the reuseport group, chosen
+	// by a hash of its source, not to every member: the browser missed
+	// every packet of h1 in about half of the runs (the responder's
+	// transport got them and dropped them as from an interface it does
+	// not serve). Turning early demux off in the gateway's namespace
+	// restores delivery to every socket (6 runs of 6). GW_EARLY_DEMUX=1
+	// keeps the default, to reproduce. See README "lansd gateway".
+	if os.Getenv("GW_EARLY_DEMUX") == "" {
+		out, err := gw.Command(context.Background(), "sysctl", "-w", "net.ipv4.ip_early_demux=0").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	return a, b, gw
+}
+
+// gwConfig writes a gateway configuration file and returns its path.
+func gwConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gateway.json")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	return p
+}
+
+// TestGatewayProxiesAcrossLinks: an instance announced on A is found on B
+// through the gateway, with the origin's host name and its routable
+// address only; an instance refused by the rules is not; the announcer's
+// goodbye on A becomes a removal on B within 2 s.
+func TestGatewayProxiesAcrossLinks(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [
+    {"from": ["a"], "to": ["b"], "types": ["timezone"]},
+    {"from": ["a"], "to": ["b"], "types": ["_http._tcp"], "instances": ["Printer*"]}
+  ]
+}`)
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw", "-v")
+	brTZ := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	brWeb := clitest.Start(t, b.Host(2), "browse", "_http._tcp", "--json")
+
+	web := clitest.Start(t, a.Host(3), "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80", "--ipv4-only")
+	_, err := web.WaitFor(ctx, annAnnouncedRE)
+	require.NoError(t, err, "%q", web.Lines())
+
+	ann := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080",
+		"--txt", "path=/tz", "--ipv4-only")
+	_, err = ann.WaitFor(ctx, annAnnouncedRE)
+	require.NoError(t, err, "%q", ann.Lines())
+	announced := time.Now()
+
+	ev, err := clitest.WaitEvent(ctx, brTZ, "add", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	found := time.Since(announced)
+	t.Logf("instance on B %v after the announcer's announced line", found.Round(time.Millisecond))
+	assert.Equal(t, "h1.local.", ev.Host)
+	assert.Equal(t, []string{"198.18.1.11"}, ev.Addrs, "the origin's routable address only")
+	assert.Equal(t, uint16(8080), ev.Port)
+	assert.Equal(t, "/tz", ev.TXTValue("path"))
+	assert.Less(t, found, 5*time.Second)
+	pe := gwWait(t, ctx, g, "proxied", "Office TZ._timezone._tcp.local.")
+	assert.Equal(t, "a", pe.From)
+	assert.Equal(t, "b", pe.To)
+	assert.Equal(t, 0, pe.Rule)
+
+	// Refused by rules[1].instances (the rule of its type): reported,
+	// never on B.
+	re := gwWait(t, ctx, g, "refused", "Web._http._tcp.local.")
+	assert.Equal(t, 1, re.Rule)
+	assert.Equal(t, "b", re.To)
+	assert.Contains(t, re.Reason, "rules[1].instances")
+
+	// The announcer's goodbye on A: removed on B about 2 s later: the
+	// gateway's browser removes the instance one second after the goodbye
+	// (RFC 6762 section 10.1), the proxy's goodbye then takes one more
+	// second in B's browser.
+	require.NoError(t, ann.Signal(syscall.SIGTERM))
+	sent := time.Now()
+	_, err = clitest.WaitEvent(ctx, brTZ, "remove", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	gone := time.Since(sent)
+	t.Logf("removed on B %v after SIGTERM to the announcer", gone.Round(time.Millisecond))
+	assert.Less(t, gone, 2500*time.Millisecond)
+	gwWait(t, ctx, g, "removed", "Office TZ._timezone._tcp.local.")
+
+	for _, l := range brWeb.Lines() {
+		assert.NotContains(t, l, `"instance":"Web"`, "a refused instance reached B")
+	}
+
+	// The gateway's shutdown: exit 0.
+	require.NoError(t, g.Signal(syscall.SIGTERM))
+	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
+}
+
+// TestGatewayGoodbyesOnShutdown: stopping the gateway withdraws what it
+// proxied onto B (goodbyes), though the instance lives on on A.
+func TestGatewayGoodbyesOnShutdown(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["timezone"]}]
+}`)
+	ann := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
+	_, err := ann.WaitFor(ctx, annAnnouncedRE)
+	require.NoError(t, err, "%q", ann.Lines())
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--hostname", "gw")
+	br := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	_, err = clitest.WaitEvent(ctx, br, "add", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", br.Lines(), g.Lines())
+	// Text output: one line per event.
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`^proxied\s+Office TZ\._timezone\._tcp\.local\.\s+a -> b\s+rules\[0\]`))
+	require.NoError(t, err, "%q", g.Lines())
+
+	require.NoError(t, g.Signal(syscall.SIGTERM))
+	sent := time.Now()
+	_, err = clitest.WaitEvent(ctx, br, "remove", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q", br.Lines())
+	t.Logf("removed on B %v after SIGTERM to the gateway", time.Since(sent).Round(time.Millisecond))
+	assert.Less(t, time.Since(sent), 2*time.Second)
+	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
+}
+
+// TestGatewayConfigError: a configuration naming a link that does not
+// exist exits 2 and names the field, before anything is sent.
+func TestGatewayConfigError(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 30*time.Second)
+	lan := lantest.New(t, lantest.Hosts(1))
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}},
+  "rules": [{"from": ["a"], "to": ["guest"], "types": ["timezone"]}]
+}`)
+	obs := lan.Observe(t)
+	g := clitest.Start(t, lan.Host(1), "gateway", "--config", cfg)
+	err := g.Wait(ctx)
+	require.Error(t, err)
+	assert.Equal(t, 2, g.ExitCode(), "%q", g.Lines())
+	out := strings.Join(g.Lines(), "\n")
+	assert.Contains(t, out, "rules[0].to[0]")
+	assert.Contains(t, out, `"guest"`)
+	time.Sleep(200 * time.Millisecond)
+	for _, c := range obs.Packets() {
+		if c.Src.Addr() == lan.Host(1).IPv4 || c.Src.Addr() == lan.Host(1).LinkLocal {
+			t.Errorf("a packet was sent: %+v", c)
+		}
+	}
+}
+
+// TestGatewayReloadOnSIGHUP: a SIGHUP with a broken file names the field
+// and keeps the running gateway (the proxy stays on B); one with a file
+// whose rule carries another type withdraws the first proxy from B and
+// proxies the other instance.
+func TestGatewayReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	rule := func(types string) string {
+		return `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": [` + types + `]}]
+}`
+	}
+	cfg := gwConfig(t, rule(`"timezone"`))
+	tz := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
+	web := clitest.Start(t, a.Host(3), "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80", "--ipv4-only")
+	for _, p := range []*lantest.Proc{tz, web} {
+		_, err := p.WaitFor(ctx, annAnnouncedRE)
+		require.NoError(t, err, "%q", p.Lines())
+	}
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
+	brTZ := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	brWeb := clitest.Start(t, b.Host(2), "browse", "_http._tcp", "--json")
+	_, err := clitest.WaitEvent(ctx, brTZ, "add", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+
+	// A broken file: the field named, the gateway kept.
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"links": {"a": {"interfaces": ["lan0"]}}, "rules": [{"from": ["a"], "to": ["nowhere"], "types": ["timezone"]}]}`), 0o644))
+	require.NoError(t, g.Signal(syscall.SIGHUP))
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`rules\[0\]\.to\[0\]`))
+	require.NoError(t, err, "%q", g.Lines())
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`reload of .* refused`))
+	require.NoError(t, err, "%q", g.Lines())
+	time.Sleep(2 * time.Second)
+	for _, l := range brTZ.Lines() {
+		assert.NotContains(t, l, `"event":"remove"`, "the proxy left B after a refused reload")
+	}
+
+	// A valid file with another type: Office TZ leaves B, Web arrives.
+	require.NoError(t, os.WriteFile(cfg, []byte(rule(`"_http._tcp"`)), 0o644))
+	require.NoError(t, g.Signal(syscall.SIGHUP))
+	_, err = clitest.WaitEvent(ctx, brTZ, "remove", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	_, err = clitest.WaitEvent(ctx, brWeb, "add", "Web", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brWeb.Lines(), g.Lines())
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`reloaded `))
+	require.NoError(t, err, "%q", g.Lines())
+}
+
+// TestGatewayNameTakenOnB: B's h2 publishes "Office TZ" itself; the
+// gateway's proxy of A's "Office TZ" loses the probe on B and is
+// withdrawn there, never renamed; nobody on A or B renames anything, and
+// B's own instance stays B's.
+func TestGatewayNameTakenOnB(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["timezone"]}]
+}`)
+	onB := clitest.Start(t, b.Host(2), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "9999", "--ipv4-only", "--hostname", "tzb")
+	onA := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
+	for _, p := range []*lantest.Proc{onA, onB} {
+		_, err := p.WaitFor(ctx, annAnnouncedRE)
+		require.NoError(t, err, "%q", p.Lines())
+	}
+	br := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
+	ev := gwWait(t, ctx, g, "withdrawn", "Office TZ._timezone._tcp.local.")
+	assert.Contains(t, ev.Reason, "not renamed")
+	t.Logf("gateway: %+v", ev)
+	time.Sleep(3 * time.Second)
+	for _, p := range []*lantest.Proc{onA, onB} {
+		for _, l := range p.Lines() {
+			assert.NotContains(t, l, "renamed", "%q", p.Lines())
+		}
+	}
+	for _, l := range br.Lines() {
+		e, err := clitest.Decode(l)
+		if err != nil {
+			continue
+		}
+		assert.Equal(t, uint16(9999), e.Port, "B saw the proxy's data: %s", l)
+		assert.NotEqual(t, "remove", e.Event, "%s", l)
+	}
+	_, err := clitest.WaitEvent(ctx, br, "add", "Office TZ", func(e clitest.Event) bool { return e.Host == "tzb.local." })
+	require.NoError(t, err, "%q", br.Lines())
+}
+
+// TestGatewayScale (GW_SCALE=N, e.g. 1000): N instances announced on A,
+// all proxied to B; logs the time from the gateway's start to the last
+// add seen on B.
+func TestGatewayScale(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("GW_SCALE"))
+	if n <= 0 {
+		t.Skip("GW_SCALE=N runs it with N instances")
+	}
+	ctx := lantest.Context(t, 180*time.Second)
+	a, b, gw := gwLANs(t)
+	var svcs []string
+	for i := range n {
+		svcs = append(svcs, fmt.Sprintf(`{"name": "TZ %d", "service": "timezone", "port": %d}`, i, 1000+i))
+	}
+	svcFile := filepath.Join(t.TempDir(), "services.json")
+	require.NoError(t, os.WriteFile(svcFile, []byte(`{"services": [`+strings.Join(svcs, ",")+`]}`), 0o644))
+	ann := clitest.Start(t, a.Host(1), "announce", "--config", svcFile, "--ipv4-only")
+	_, err := ann.WaitForN(ctx, annAnnouncedRE, n)
+	require.NoError(t, err)
+	br := clitest.Start(t, b.Host(1), "browse", "timezone", "--json", "--max-records", "100000")
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["timezone"]}]
+}`)
+	start := time.Now()
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
+	var firstProxied time.Duration
+	_, err = g.WaitLine(ctx, func(l string) bool {
+		if strings.Contains(l, `"event":"proxied"`) {
+			firstProxied = time.Since(start)
+			return true
+		}
+		return false
+	})
+	require.NoError(t, err)
+	seen := 0
+	_, err = br.WaitLine(ctx, func(l string) bool {
+		if strings.Contains(l, `"event":"add"`) {
+			seen++
+		}
+		return seen == n
+	})
+	require.NoError(t, err, "seen %d of %d on B; gateway proxied %d", seen, n, strings.Count(strings.Join(g.Lines(), "\n"), `"proxied"`))
+	t.Logf("%d instances: first proxied %v after the gateway's start, all %d on B after %v", n, firstProxied.Round(time.Millisecond), n, time.Since(start).Round(time.Millisecond))
+}
