@@ -4,8 +4,10 @@
 // from which links to which links and zones; its Policy decides (pure Go,
 // no network I/O); and Gateway runs it: one browser per source link, and
 // the instances the Policy lets cross published on the destination links
-// as proxies of one announce.Responder (see Gateway and New). Zones are
-// not mirrored yet.
+// as proxies of one announce.Responder (see Gateway and New). ZoneMirror
+// mirrors instances into a unicast DNS zone (DNS UPDATE, RFC 6763 section
+// 11 browsing domains, the zone left as found); Gateway does not use it
+// yet: instances for a zone are reported refused.
 //
 // # Configuration
 //
