@@ -65,20 +65,6 @@ func gwLANs(t *testing.T) (a, b *lantest.LAN, gw *lantest.Host) {
 	b = lantest.New(t, lantest.Hosts(2), lantest.Subnet(netip.MustParsePrefix("198.18.2.0/24")))
 	gw = a.Host(2)
 	b.Join(t, gw, "gwb", netip.MustParseAddr("198.18.2.200"))
-	// The gateway's browser (lan0) and responder (gwb) are two sockets
-	// bound to *:5353 with SO_REUSEPORT in one namespace. On this kernel
-	// (6.18), with early demux on (the default), a multicast datagram
-	// from a peer is handed to ONE socket of the reuseport group, chosen
-	// by a hash of its source, not to every member: the browser missed
-	// every packet of h1 in about half of the runs (the responder's
-	// transport got them and dropped them as from an interface it does
-	// not serve). Turning early demux off in the gateway's namespace
-	// restores delivery to every socket (6 runs of 6). GW_EARLY_DEMUX=1
-	// keeps the default, to reproduce. See README "lansd gateway".
-	if os.Getenv("GW_EARLY_DEMUX") == "" {
-		out, err := gw.Command(context.Background(), "sysctl", "-w", "net.ipv4.ip_early_demux=0").CombinedOutput()
-		require.NoError(t, err, "%s", out)
-	}
 	return a, b, gw
 }
 

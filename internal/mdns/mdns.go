@@ -1,7 +1,8 @@
 // Package mdns is the multicast DNS transport shared by the responder
 // (package announce) and the querier (package browse): UDP sockets bound to
-// port 5353 with SO_REUSEADDR and SO_REUSEPORT, joined to 224.0.0.251 and
-// ff02::fb on every up, multicast-capable interface (or those named), with the
+// port 5353 with SO_REUSEADDR (and SO_REUSEPORT where the system needs it),
+// joined to 224.0.0.251 and ff02::fb on every up, multicast-capable
+// interface (or those named), with the
 // arrival interface of each packet known, and one code path for IPv4 and IPv6.
 //
 // Interfaces and their addresses are tracked by kernel events on Linux

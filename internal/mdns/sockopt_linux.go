@@ -10,9 +10,18 @@ import (
 
 // socketOptions sets the options that must precede bind. On Linux:
 //
-//   - SO_REUSEADDR and SO_REUSEPORT let every mDNS socket on the host bind
-//     port 5353 (RFC 6762 section 15.1); a multicast datagram is delivered to
-//     each of them.
+//   - SO_REUSEADDR lets every mDNS socket on the host bind port 5353 (RFC
+//     6762 section 15.1); a multicast datagram is delivered to each of them
+//     that joined the group on its interface. Not SO_REUSEPORT: the sockets
+//     of one user that set it form a reuseport group, and Linux (6.18 here,
+//     with net.ipv4.ip_early_demux on, the default) handed a multicast
+//     datagram that only one member had joined for to a member picked by a
+//     hash of the sender, which dropped it as from an interface it does not
+//     serve: a gateway's browser (joined on one link) and responder (joined
+//     on another) lost about half of the first link's hosts (e2e
+//     TestGatewayProxiesAcrossLinks failed 3 runs of 3 with SO_REUSEPORT,
+//     passed 3 of 3 without). Other mDNS software (Avahi, python-zeroconf,
+//     mDNSResponder) sets SO_REUSEADDR too, so the port is still shared.
 //   - IPV6_V6ONLY keeps the IPv6 socket to IPv6, so IPv4 arrives only on the
 //     IPv4 socket.
 //   - IP_MULTICAST_ALL / IPV6_MULTICAST_ALL = 0: without them Linux hands a
@@ -26,9 +35,6 @@ func socketOptions(fd uintptr, f Family) error {
 	s := int(fd)
 	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		return fmt.Errorf("SO_REUSEADDR: %w", err)
-	}
-	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return fmt.Errorf("SO_REUSEPORT: %w", err)
 	}
 	if f == IPv6 {
 		if err := unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
