@@ -15,7 +15,7 @@ import (
 )
 
 // DefaultMaxRecords bounds the cache when Config.MaxRecords is 0: room for
-// a link of 10,000 instances (about four records each, some 4.6 KB of
+// a link of 10,000 instances (about four records each, some 4.1 KB of
 // memory per instance: BenchmarkCacheMemory), all on one host or spread
 // over many (fairness.go: one source may hold half).
 const DefaultMaxRecords = 100000
