@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/regtest"
 	"github.com/lansd/lansd/registry"
 )
 
@@ -17,30 +15,7 @@ import (
 // fails it when LANSD_REQUIRE_DATA=1.
 func realRegistry(t *testing.T) *registry.Registry {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	p := ""
-	for {
-		if _, err = os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p = filepath.Join(dir, "..", "shared", "data", "service-names-port-numbers.csv")
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			err = errors.New("no go.mod above the test's directory")
-			break
-		}
-		dir = parent
-	}
-	if err == nil {
-		_, err = os.Stat(p)
-	}
-	if err != nil {
-		if os.Getenv("LANSD_REQUIRE_DATA") == "1" {
-			t.Fatalf("real registry file required (LANSD_REQUIRE_DATA=1) but missing: %v", err)
-		}
-		t.Skipf("real registry file %s not present (set LANSD_REQUIRE_DATA=1 to require it): %v", p, err)
-	}
+	p := regtest.FullPath(t)
 	reg, err := registry.LoadFile(p)
 	require.NoError(t, err)
 	return reg

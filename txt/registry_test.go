@@ -1,14 +1,13 @@
 package txt
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lansd/lansd/internal/regtest"
 	"github.com/lansd/lansd/registry"
 )
 
@@ -17,23 +16,7 @@ import (
 // the file is absent, unless LANSD_REQUIRE_DATA=1.
 func fullRegistry(t *testing.T) *registry.Registry {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "go.mod not found above the package directory")
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "data", "service-names-port-numbers.csv")
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("LANSD_REQUIRE_DATA") == "1" {
-			t.Fatalf("LANSD_REQUIRE_DATA=1 but the registry file is missing: %v", err)
-		}
-		t.Skipf("full IANA registry not found at %s (set LANSD_REQUIRE_DATA=1 to make this an error)", path)
-	}
+	path := regtest.FullPath(t)
 	reg, err := registry.LoadFile(path)
 	require.NoError(t, err)
 	return reg

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lansd/lansd/internal/regtest"
 )
 
 const (
@@ -28,18 +30,7 @@ func lansd(t *testing.T, stdin string, args ...string) (int, string, string) {
 
 // realRegistry returns the path of the full IANA CSV in ../shared/data, or
 // skips (fails under LANSD_REQUIRE_DATA=1) when it is absent.
-func realRegistry(t *testing.T) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "service-names-port-numbers.csv"))
-	require.NoError(t, err)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("LANSD_REQUIRE_DATA") == "1" {
-			t.Fatalf("full registry not found at %s (LANSD_REQUIRE_DATA=1)", p)
-		}
-		t.Skipf("full registry not found at %s; skipping", p)
-	}
-	return p
-}
+func realRegistry(t *testing.T) string { return regtest.FullPath(t) }
 
 func TestVersionAndHelp(t *testing.T) {
 	code, out, _ := lansd(t, "", "--version")
