@@ -163,7 +163,7 @@ func (r *Responder) serviceRecords(e *entity) []rec {
 		out = append(out, rec{rr: &dns.PTR{Hdr: dns.RR_Header{Name: dnsname.EscapeLabel(sub) + "." + dnsname.SubLabel + "." + typ, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: r.ttl.other}, Ptr: inst}})
 	}
 	out = append(out,
-		rec{rr: &dns.PTR{Hdr: dns.RR_Header{Name: dnsname.ServicesType + "." + s.domain, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: r.ttl.other}, Ptr: typ}},
+		rec{rr: s.enumerationPTR(r.ttl.other)},
 		rec{rr: &dns.SRV{Hdr: dns.RR_Header{Name: inst, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: r.ttl.host}, Port: s.port, Target: r.targetOf(e)}, unique: true},
 		rec{rr: s.txtRR(inst, r.ttl.other), unique: true},
 	)

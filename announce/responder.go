@@ -183,6 +183,10 @@ type Responder struct {
 	// quickDirty is set when its index must be rebuilt.
 	quick      *quickFilter
 	quickDirty bool
+	// quickNext is the earliest time the index may be rebuilt again, and
+	// quickWake the task that wakes the loop then (quick.go, afterEvent).
+	quickNext time.Time
+	quickWake *task
 }
 
 // entityKind tells a host name from a service.

@@ -31,6 +31,13 @@ type svcData struct {
 // typeName returns the service type name, "_timezone._tcp.local.".
 func (s *svcData) typeName() string { return s.typ + "." + s.domain }
 
+// enumerationPTR is the service type enumeration record of s (RFC 6763
+// section 9): _services._dns-sd._udp.DOMAIN PTR TYPE.DOMAIN, shared by
+// every service of the type.
+func (s *svcData) enumerationPTR(ttl uint32) *dns.PTR {
+	return &dns.PTR{Hdr: dns.RR_Header{Name: dnsname.ServicesType + "." + s.domain, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: ttl}, Ptr: s.typeName()}
+}
+
 // instanceName returns the full instance name for label.
 func (s *svcData) instanceName(label string) string {
 	return dnsname.EscapeLabel(label) + "." + s.typeName()
