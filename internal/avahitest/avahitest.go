@@ -149,7 +149,11 @@ type Host struct {
 	H   *lantest.Host
 	Dir string // temporary directory: configs, static services, the bus socket
 	Bus string // DBUS_SYSTEM_BUS_ADDRESS
-	n   int    // daemons started
+	// Reflector, set before StartDaemon, turns on Avahi's reflector
+	// (enable-reflector=yes): it repeats mDNS traffic between the allowed
+	// interfaces, the peer of lansd gateway in the benchmarks.
+	Reflector bool
+	n         int // daemons started
 }
 
 // StartBus starts the private dbus-daemon of h (after Require) and waits
@@ -201,7 +205,11 @@ func (a *Host) StartDaemon(tb testing.TB, allow []string, services ...Service) *
 		}
 	}
 	conf := filepath.Join(d, "avahi-daemon.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, DaemonConfig, a.H.Name, strings.Join(allow, ",")), 0o644); err != nil {
+	cfg := fmt.Sprintf(DaemonConfig, a.H.Name, strings.Join(allow, ","))
+	if a.Reflector {
+		cfg = strings.Replace(cfg, "enable-reflector=no", "enable-reflector=yes", 1)
+	}
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	// The shell runs after the guard (it is what the guard execs); the
