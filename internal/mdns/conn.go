@@ -54,6 +54,9 @@ type Stats struct {
 	Received uint64
 	// Malformed counts datagrams that do not unpack as a DNS message.
 	Malformed uint64
+	// Partial counts messages kept without some of their records, whose
+	// data did not unpack (the message's framing was sound).
+	Partial uint64
 	// Oversize counts datagrams larger than MaxPacket.
 	Oversize uint64
 	// Foreign counts datagrams that arrived on an interface not served.
@@ -92,7 +95,7 @@ type Conn struct {
 	closeErr  error
 	wg        sync.WaitGroup
 
-	received, malformed, oversize, foreign, waited, sent, filtered atomic.Uint64
+	received, malformed, partial, oversize, foreign, waited, sent, filtered atomic.Uint64
 }
 
 // eventSource is a subscription to the system's link and address events
@@ -395,11 +398,15 @@ func (c *Conn) deliver(m *rxMsg, f Family, st *ifaceState, now time.Time) {
 		c.filtered.Add(1)
 		return
 	}
-	msg, err := unpackMessage(b)
+	msg, skipped, err := unpackMessage(b)
 	if err != nil {
 		c.malformed.Add(1)
 		c.log.Debug("mdns: dropped malformed packet", "src", src, "ifindex", ifIndex, "size", n, "err", err)
 		return
+	}
+	if len(skipped) > 0 {
+		c.partial.Add(1)
+		c.log.Debug("mdns: records left out of a packet", "src", src, "ifindex", ifIndex, "size", n, "skipped", errors.Join(skipped...))
 	}
 	p := &Packet{Msg: msg, Src: src, Dst: dst, IfIndex: ifIndex, Family: f, Size: n, Received: now}
 	select {
@@ -549,6 +556,7 @@ func (c *Conn) Stats() Stats {
 	return Stats{
 		Received:  c.received.Load(),
 		Malformed: c.malformed.Load(),
+		Partial:   c.partial.Load(),
 		Oversize:  c.oversize.Load(),
 		Foreign:   c.foreign.Load(),
 		Waited:    c.waited.Load(),
