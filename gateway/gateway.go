@@ -42,18 +42,20 @@ const RefreshInterval = 15 * time.Second
 
 // The kinds of Event.
 const (
-	// EventProxied: an instance was published on a destination link.
+	// EventProxied: an instance was published on a destination link,
+	// or written into a destination zone (once its server accepted it).
 	EventProxied = "proxied"
 	// EventWithdrawn: a proxy was withdrawn from a destination link (or
 	// from one of its interfaces) because someone there holds its name or
-	// its host's name with other data; never renamed.
+	// its host's name with other data; never renamed. For a zone: its
+	// name is held there by other records, and nothing was written.
 	EventWithdrawn = "withdrawn"
 	// EventRefused: the policy (or the responder) refused an instance for
 	// a destination; Rule and Reason say why.
 	EventRefused = "refused"
 	// EventRemoved: a proxy was taken away from a destination (goodbyes
-	// sent) because the instance left its source link, expired there, or
-	// no longer passes the policy.
+	// sent; for a zone, deleted by its server) because the instance left
+	// its source link, expired there, or no longer passes the policy.
 	EventRemoved = "removed"
 )
 
