@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		g.zcancel()
 		return nil, err
 	}
+	context.AfterFunc(g.ctx, func() { time.AfterFunc(zoneFlightGrace, g.zcancel) })
 
 	var destIfs []string
 	sources := map[string]bool{}

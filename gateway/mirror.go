@@ -26,6 +26,12 @@ import (
 // what the gateway mirrored into them.
 const ZoneCloseTimeout = 30 * time.Second
 
+// zoneFlightGrace is how long the calls into the mirrors in flight when
+// Close begins may take to finish their exchanges, before they are
+// interrupted: an exchange cut short may leave records the mirror does
+// not know of, so it gets the time of one (wide.DefaultTimeout).
+const zoneFlightGrace = wide.DefaultTimeout
+
 // zoneCheckTimeout bounds New's check of the zones' servers.
 const zoneCheckTimeout = 10 * time.Second
 
@@ -213,7 +219,7 @@ func (g *Gateway) zoneDone(st map[instKey]*entry, m zoneResult) {
 		return
 	}
 	if m.err == nil {
-		d.retry = false
+		d.retry, d.refused = false, ""
 		if !d.live {
 			d.live = true
 			g.emit(Event{Kind: EventProxied, Instance: k.name, From: k.link, To: d.to, Rule: d.rule, Reason: m.wrote})
@@ -243,7 +249,8 @@ func (g *Gateway) zoneDone(st map[instKey]*entry, m zoneResult) {
 	case errors.Is(m.err, wide.ErrNoAnswer) || errors.Is(m.err, context.DeadlineExceeded):
 		// The server did not answer: reported once, tried again at
 		// every refresh until it does.
-		if !d.retry {
+		if d.refused == "" {
+			d.refused = m.err.Error()
 			g.emit(Event{Kind: EventRefused, Instance: k.name, From: k.link, To: d.to, Rule: d.rule, Reason: m.err.Error()})
 		}
 		d.want, d.live, d.retry = true, false, true

@@ -240,6 +240,13 @@ func TestGatewayZoneServerProblems(t *testing.T) {
 	r.browse(sd.Add, in)
 	ev := r.wait(EventRefused, in.Name)
 	assert.Contains(t, ev.Reason, "no answer from DNS server "+down)
+	// Still down at the next refresh: tried again, not reported again.
+	r.g.refresh(r.st)
+	r.settle()
+	for len(r.g.events) > 0 {
+		ev := <-r.g.events
+		t.Errorf("reported again: %+v", ev)
+	}
 	// The server comes back (here: the mirror is pointed at it) and the
 	// refresh writes the instance.
 	m := r.g.mirrors["corp"]
