@@ -153,7 +153,8 @@
 // goroutine but in goroutines of their own, chained per instance and
 // zone as the calls into the responder are, and their outcomes come back
 // to the owner. Close (SIGINT, SIGTERM, and the restart of a SIGHUP)
-// waits for the calls in flight, then deletes everything the gateway
+// waits for the calls in flight (each given the time of one exchange,
+// 5 s, to finish), then deletes everything the gateway
 // added to each zone, browsing-domain PTRs included (ZoneMirror.Close,
 // within ZoneCloseTimeout): the zone is left as it was found.
 package gateway
