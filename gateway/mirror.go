@@ -261,6 +261,18 @@ func (g *Gateway) zoneDone(st map[instKey]*entry, m zoneResult) {
 		m.s.gen++
 		d.refused = m.err.Error()
 		g.emit(Event{Kind: EventRefused, Instance: k.name, From: k.link, To: d.to, Rule: d.rule, Reason: m.err.Error()})
+		// A Put that wrote the instance but not the browsing-domain
+		// PTRs fails too, the instance left in the zone: out with it,
+		// so that the zone holds nothing the owner does not know of (a
+		// Remove of what is not there sends nothing).
+		mirror := g.mirrors[d.to]
+		g.do(m.s, func() {
+			if g.ctx.Err() == nil {
+				if err := mirror.Remove(g.zctx, k.link, k.name); err != nil {
+					g.log.Debug("gateway: removing a refused instance from the zone failed", "instance", k.name, "zone", d.to, "err", err)
+				}
+			}
+		})
 	}
 }
 

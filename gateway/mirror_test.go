@@ -257,3 +257,21 @@ func TestGatewayZoneServerProblems(t *testing.T) {
 	r.wait(EventProxied, in.Name)
 	assert.Len(t, s.Query(t, officeTZ, dns.TypeSRV), 1)
 }
+
+// Under "any" the policy lets a non-conforming instance through, and the
+// zone's registrar refuses its TXT record (nothing invalid is written):
+// refused, with the registry's finding; nothing left in the zone.
+func TestGatewayZoneRefusesInvalidTXT(t *testing.T) {
+	s := dnstest.StartBIND(t, mirrorZone)
+	before := s.Snapshot(t)
+	r := newZoneRig(t, zoneConfig(t, s, "", `{"from": ["office"], "to_zones": ["corp"], "types": ["_jnx-kcsync._tcp"]}`))
+	bad := tzInstance(t, "Bad Sync", "h1.local.", 4000, badHash, salt)
+	bad.Name, bad.Service = `Bad\ Sync._jnx-kcsync._tcp.local.`, "_jnx-kcsync._tcp"
+	bad.Addrs = []netip.Addr{mAddr4}
+	r.browse(sd.Add, bad)
+	ev := r.wait(EventRefused, bad.Name)
+	assert.Equal(t, "corp", ev.To)
+	assert.Contains(t, ev.Reason, "hex digits")
+	r.settle()
+	assert.Equal(t, before, s.Snapshot(t))
+}
