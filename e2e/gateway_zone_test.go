@@ -254,3 +254,45 @@ func TestGatewayZoneExpiry(t *testing.T) {
 	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
 	assert.Equal(t, before, s.Snapshot(t))
 }
+
+// TestGatewayZoneAndLink: one rule to link B and to the zone: the
+// instance is proxied on B and written into the zone, and its goodbye on
+// A takes it away from both.
+func TestGatewayZoneAndLink(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	s := dnstest.StartBIND(t, gwZone, dnstest.WithRunner(func(ctx context.Context, name string, args ...string) *exec.Cmd {
+		return gw.Command(ctx, name, args...)
+	}))
+	before := s.Snapshot(t)
+	cfg := gwConfig(t, fmt.Sprintf(`{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "zones": {"corp": {"domain": %q, "server": %q, "tsig": %q}},
+  "rules": [{"from": ["a"], "to": ["b"], "to_zones": ["corp"], "types": ["timezone"]}]
+}`, gwZone, s.Addr, s.TSIGSpec()))
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
+	br := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	ann := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
+	_, err := ann.WaitFor(ctx, annAnnouncedRE)
+	require.NoError(t, err, "%q", ann.Lines())
+	const name = "Office TZ._timezone._tcp.local."
+	_, err = g.WaitLine(ctx, func(l string) bool { return strings.Contains(l, `"proxied"`) && strings.Contains(l, `"to":"corp"`) })
+	require.NoError(t, err, "%q", g.Lines())
+	_, err = g.WaitLine(ctx, func(l string) bool { return strings.Contains(l, `"proxied"`) && strings.Contains(l, `"to":"b"`) })
+	require.NoError(t, err, "%q", g.Lines())
+	_, err = clitest.WaitEvent(ctx, br, "add", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q", br.Lines())
+	assert.Len(t, s.Query(t, `Office\ TZ._timezone._tcp.`+gwZone, dns.TypeSRV), 1)
+
+	require.NoError(t, ann.Signal(syscall.SIGTERM))
+	_, err = g.WaitLine(ctx, func(l string) bool { return strings.Contains(l, `"removed"`) && strings.Contains(l, `"to":"corp"`) })
+	require.NoError(t, err, "%q", g.Lines())
+	_, err = clitest.WaitEvent(ctx, br, "remove", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q", br.Lines())
+	gwWait(t, ctx, g, "removed", name)
+	assert.Empty(t, s.Query(t, `Office\ TZ._timezone._tcp.`+gwZone, dns.TypeSRV))
+	require.NoError(t, g.Signal(syscall.SIGTERM))
+	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
+	assert.Equal(t, before, s.Snapshot(t))
+}
