@@ -275,3 +275,32 @@ func TestGatewayZoneRefusesInvalidTXT(t *testing.T) {
 	r.settle()
 	assert.Equal(t, before, s.Snapshot(t))
 }
+
+// A removal the server does not answer is tried again until it does:
+// the instance leaves its link while the server is down, and is deleted
+// (and reported removed) once the server is back.
+func TestGatewayZoneRemoveRetried(t *testing.T) {
+	s := dnstest.StartBIND(t, mirrorZone)
+	before := s.Snapshot(t)
+	r := newZoneRig(t, zoneConfig(t, s, "", `{"from": ["office"], "to_zones": ["corp"], "types": ["timezone"]}`))
+	in := zoneTZ(t, "Office TZ", 8080, "path=/tz")
+	r.browse(sd.Add, in)
+	r.wait(EventProxied, in.Name)
+	s.Stop()
+	r.browse(sd.Remove, in)
+	down := time.Now()
+	removed := make(chan Event, 1)
+	go func() {
+		// Past the first try (wide.DefaultTimeout without an answer)
+		// and into the retries: the server comes back.
+		time.Sleep(7 * time.Second)
+		s.Restart(t)
+	}()
+	go func() { removed <- r.wait(EventRemoved, in.Name) }()
+	ev := <-removed
+	t.Logf("removed %v after the instance left, the server down for 7 s: %+v", time.Since(down).Round(time.Millisecond), ev)
+	assert.GreaterOrEqual(t, time.Since(down), 7*time.Second)
+	assert.Empty(t, s.Query(t, officeTZ, dns.TypeSRV))
+	require.NoError(t, r.g.Close())
+	assert.Equal(t, before, s.Snapshot(t))
+}

@@ -449,6 +449,17 @@ func (s *Server) Stop() {
 	})
 }
 
+// Restart starts named again after Stop, on the same port, with the zone
+// as it was (the file and the journal of the updates): a server that was
+// down and comes back. It fails the test if named does not answer.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if err := s.start(namedPath(t)); err != nil {
+		t.Fatalf("dnstest: named did not start again: %v\nnamed log:\n%s", err, s.Log())
+	}
+}
+
 // Log returns what named has logged so far.
 func (s *Server) Log() string {
 	b, err := os.ReadFile(s.logPath)
