@@ -4,10 +4,10 @@
 // from which links to which links and zones; its Policy decides (pure Go,
 // no network I/O); and Gateway runs it: one browser per source link, and
 // the instances the Policy lets cross published on the destination links
-// as proxies of one announce.Responder (see Gateway and New). ZoneMirror
-// mirrors instances into a unicast DNS zone (DNS UPDATE, RFC 6763 section
-// 11 browsing domains, the zone left as found); Gateway does not use it
-// yet: instances for a zone are reported refused.
+// as proxies of one announce.Responder (see Gateway and New), and those
+// a rule sends to a zone written into that unicast DNS zone by one
+// ZoneMirror per zone (DNS UPDATE, RFC 6763 section 11 browsing domains,
+// the zone left as found; see "Zones" below).
 //
 // # Configuration
 //
@@ -99,4 +99,62 @@
 // addresses never cross. Policy.BrowseTypes says what to browse on a
 // source link, Policy.SourcesFor which source links to ask when a query
 // arrives on a destination link.
+//
+// # Zones
+//
+// For every zone a rule names in "to_zones", New makes a ZoneMirror and,
+// before it opens anything on a link, asks the zone's server whether it
+// takes the gateway's updates (ZoneMirror.Check: one signed UPDATE that
+// only has a prerequisite, writing nothing). A server that answers no
+// (the key rejected: BADKEY, BADSIG, BADTIME; updates refused) is a
+// configuration error the operator must fix: New fails with ConfigErrors
+// naming the zone ("zones.corp: the zone's server refuses the gateway's
+// updates: TSIG key ... BADSIG ..."), and lansd gateway exits 2. A server
+// that does not answer may only be down for a while: the gateway starts
+// (and proxies between links as usual), logs it, and reports each
+// instance for that zone refused with the server's error, once, trying
+// again every RefreshInterval until the server answers.
+//
+// An instance that passes a rule's filters for a zone is written into it
+// (ZoneMirror.Put: PTR, the _services._dns-sd._udp PTR, SRV to
+// HOST.LINK.ZONE, TXT, the host's routable addresses as A and AAAA, and
+// with the first instance the "b" and "lb" browsing-domain PTRs) and
+// reported proxied once the server has accepted the update, with To the
+// zone's name and Reason what was written ("in zone dnssd.example.net. as
+// Office TZ._timezone._tcp.dnssd.example.net., SRV
+// h1.office.dnssd.example.net.:8080, addresses 198.51.100.7"). A new TXT
+// record is replaced in place; new addresses, port or host are written
+// again; no event. The records carry the zone's "ttl" (default 120 s):
+// clients may cache a record that long after it left the zone, so a
+// short ttl keeps them closer to the link.
+//
+// When the instance leaves its source link, by a goodbye or because its
+// records expired there (the browser removes it at the end of its TTL,
+// after the reconfirming queries of RFC 6762 section 5.2), it is deleted
+// from the zone at once and reported removed once the server has done it:
+// about a second after a goodbye (the browser's one-second wait of RFC
+// 6762 section 10.1, then one UPDATE). The zone holds no expiry of its
+// own: the source's TTL ends the instance in the zone through the
+// browser, and a gateway that dies leaves its records behind until it
+// runs again (the registrar's RFC 9664 update lease, two hours, ends them
+// on servers that honour leases; BIND does not). A deletion the server
+// does not answer is tried again after 1, 2, 4 ... seconds, up to
+// RefreshInterval apart.
+//
+// A name held in the zone by other data (another publisher's instance, a
+// record an operator put there, the same name from another link) is
+// never renamed and nothing is written: the instance is reported
+// withdrawn for the zone with the holder's records in the reason, and is
+// not tried again until it leaves its link and comes back. A TXT record
+// the registry refuses, or an update the server refuses, is reported
+// refused and tried again when the instance changes.
+//
+// Calls into the mirrors do network I/O: they never run in the owner
+// goroutine but in goroutines of their own, chained per instance and
+// zone as the calls into the responder are, and their outcomes come back
+// to the owner. Close (SIGINT, SIGTERM, and the restart of a SIGHUP)
+// waits for the calls in flight (each given the time of one exchange,
+// 5 s, to finish), then deletes everything the gateway
+// added to each zone, browsing-domain PTRs included (ZoneMirror.Close,
+// within ZoneCloseTimeout): the zone is left as it was found.
 package gateway

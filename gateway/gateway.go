@@ -42,18 +42,20 @@ const RefreshInterval = 15 * time.Second
 
 // The kinds of Event.
 const (
-	// EventProxied: an instance was published on a destination link.
+	// EventProxied: an instance was published on a destination link,
+	// or written into a destination zone (once its server accepted it).
 	EventProxied = "proxied"
 	// EventWithdrawn: a proxy was withdrawn from a destination link (or
 	// from one of its interfaces) because someone there holds its name or
-	// its host's name with other data; never renamed.
+	// its host's name with other data; never renamed. For a zone: its
+	// name is held there by other records, and nothing was written.
 	EventWithdrawn = "withdrawn"
 	// EventRefused: the policy (or the responder) refused an instance for
 	// a destination; Rule and Reason say why.
 	EventRefused = "refused"
 	// EventRemoved: a proxy was taken away from a destination (goodbyes
-	// sent) because the instance left its source link, expired there, or
-	// no longer passes the policy.
+	// sent; for a zone, deleted by its server) because the instance left
+	// its source link, expired there, or no longer passes the policy.
 	EventRemoved = "removed"
 )
 
@@ -104,6 +106,10 @@ type Gateway struct {
 	ops    sync.WaitGroup
 	done   chan struct{} // owner ended
 
+	mirrors map[string]*ZoneMirror // by zone name: the zones the rules mirror into (mirror.go)
+	zctx    context.Context        // exchanges with the zones' servers: ends after the mirrors' Close
+	zcancel context.CancelFunc
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -135,8 +141,9 @@ type handleEvent struct {
 // interface of every destination link and one browser per source link
 // (and per subtype named by its rules), and returns once they run. ctx
 // bounds only the start-up (the responder claims its host name, about a
-// second). A rule's zones (to_zones) are not mirrored yet: each instance
-// is reported refused for them.
+// second) and the check of the zones' servers (openMirrors: a server that
+// refuses the gateway's updates fails New with ConfigErrors naming the
+// zone; one that does not answer does not).
 func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	pol, err := NewPolicy(cfg, opts.Registry)
 	if err != nil {
@@ -149,6 +156,14 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, pol: pol, log: log, events: make(chan Event, EventBuffer),
 		in: make(chan any, 256), done: make(chan struct{})}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.zctx, g.zcancel = context.WithCancel(context.Background())
+	g.mirrors, err = openMirrors(ctx, cfg, opts, log)
+	if err != nil {
+		g.cancel()
+		g.zcancel()
+		return nil, err
+	}
+	context.AfterFunc(g.ctx, func() { time.AfterFunc(zoneFlightGrace, g.zcancel) })
 
 	var destIfs []string
 	sources := map[string]bool{}
@@ -172,6 +187,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		if g.resp != nil {
 			g.resp.Close()
 		}
+		_ = g.closeMirrors() // nothing written yet: sends nothing
 		return nil, err
 	}
 	if len(destIfs) > 0 {
@@ -236,8 +252,10 @@ func (g *Gateway) forward(b *browse.Browser, link, subtype string) {
 func (g *Gateway) Events() <-chan Event { return g.events }
 
 // Close stops the gateway: the browsers stop, every proxy is removed
-// with goodbyes on its destination links (the responder's Close), and
-// Events is closed. It returns once that is done.
+// with goodbyes on its destination links (the responder's Close), what
+// was mirrored into zones is deleted from them, leaving each zone as it
+// was found (ZoneMirror.Close, within ZoneCloseTimeout), and Events is
+// closed. It returns once that is done.
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		var errs []error
@@ -253,6 +271,9 @@ func (g *Gateway) Close() error {
 			if err := g.resp.Close(); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if err := g.closeMirrors(); err != nil {
+			errs = append(errs, err)
 		}
 		close(g.events)
 		g.closeErr = errors.Join(errs...)
@@ -284,6 +305,8 @@ type dest1 struct {
 	txt     txt.Record
 	addrs   []netip.Addr
 	expires time.Time
+	in      sd.Instance // a zone: the instance as last written
+	retry   bool        // a zone: the last write failed; tried again at the next refresh
 }
 
 // slot is one proxy's chain of calls into the responder. h is written and
@@ -359,6 +382,8 @@ func (g *Gateway) run() {
 				g.added(st, m)
 			case handleEvent:
 				g.handleEvent(st, m)
+			case zoneResult:
+				g.zoneDone(st, m)
 			}
 		}
 	}
@@ -442,9 +467,6 @@ func (g *Gateway) decide(k instKey, e *entry, in sd.Instance, subs []string, pfx
 			d = &dest1{to: dec.To, zone: dec.Zone, slot: &slot{}, rule: -1}
 			e.dests[key] = d
 		}
-		if dec.Proxy && dec.Zone {
-			dec.Proxy, dec.Filter, dec.Reason = false, "zone", "zone mirroring not implemented yet"
-		}
 		g.log.Debug("gateway: decision", "instance", in.Name, "from", k.link, "to", dec.To, "zone", dec.Zone,
 			"rule", dec.Rule, "proxy", dec.Proxy, "filter", dec.Filter, "reason", dec.Reason, "addrs", dec.Addrs)
 		if !dec.Proxy {
@@ -461,6 +483,10 @@ func (g *Gateway) decide(k instKey, e *entry, in sd.Instance, subs []string, pfx
 		d.refused = ""
 		d.rule = dec.Rule
 		if d.gone {
+			continue
+		}
+		if d.zone {
+			g.zonePut(k, d, in, dec)
 			continue
 		}
 		expires := at.Add(in.TTL)
@@ -534,6 +560,10 @@ func (g *Gateway) update(k instKey, d *dest1, rec txt.Record, addrs []netip.Addr
 func (g *Gateway) withdraw(k instKey, d *dest1, reason string) {
 	d.gone = false
 	if !d.want {
+		return
+	}
+	if d.zone {
+		g.zoneRemove(k, d, reason)
 		return
 	}
 	d.want, d.live = false, false
@@ -620,6 +650,7 @@ func (g *Gateway) handleEvent(st map[instKey]*entry, m handleEvent) {
 // refresh moves the expiry of the proxies whose instances the browsers
 // still hold.
 func (g *Gateway) refresh(st map[instKey]*entry) {
+	g.zoneRetry(st)
 	held := map[instKey]sd.Instance{}
 	for _, b := range g.brs {
 		for _, in := range b.Instances() {
@@ -633,7 +664,7 @@ func (g *Gateway) refresh(st map[instKey]*entry) {
 			continue
 		}
 		for _, d := range e.dests {
-			if d.want && !d.gone {
+			if d.want && !d.gone && !d.zone {
 				g.update(k, d, d.txt, d.addrs, now.Add(in.TTL))
 			}
 		}

@@ -811,3 +811,50 @@ func copyRRs(rrs []dns.RR) []dns.RR {
 	}
 	return out
 }
+
+// Check asks the zone's server whether the mirror may update the zone,
+// writing nothing: one UPDATE signed with the zone's key whose only
+// section is the prerequisite that the zone's apex exists (RFC 2136
+// section 2.4.4), no update. The server checks the key (RFC 8945) and its
+// update policy before the prerequisite, so an answer of NOERROR says
+// that the server is the zone's primary, knows the key and lets it
+// update the zone. (A server whose policy grants names one by one, like
+// BIND's update-policy, may still refuse a name later.) Errors are those
+// of Put: *wide.UpdateError (wide.ErrTSIGRejected, wide.ErrUpdateRefused,
+// NOTAUTH, NOTZONE) and *wide.UnreachableError (wide.ErrNoAnswer), or the
+// primary server's lookup failing.
+func (m *ZoneMirror) Check(ctx context.Context) error {
+	wrap := func(err error) error { return fmt.Errorf("gateway: zone %s: checking updates: %w", m.domain, err) }
+	if m.isClosed() {
+		return wrap(ErrMirrorClosed)
+	}
+	c, err := m.client(ctx)
+	if err != nil {
+		return wrap(err)
+	}
+	u := new(dns.Msg)
+	u.SetUpdate(m.domain)
+	u.NameUsed([]dns.RR{&dns.ANY{Hdr: dns.RR_Header{Name: m.domain}}})
+	key := ""
+	if c.Key != nil {
+		key = c.Key.Name
+	}
+	srv := c.Servers[0]
+	resp, _, err := c.Exchange(ctx, u)
+	var te *udns.TSIGError
+	var na *udns.NoAnswerError
+	switch {
+	case err == nil:
+	case errors.As(err, &te):
+		return wrap(&wide.UpdateError{Server: srv, Zone: m.domain, Op: "update", Rcode: te.Rcode, TSIGError: te.TSIGError, Key: key, Unsigned: te.Unsigned})
+	case errors.As(err, &na):
+		return wrap(&wide.UnreachableError{Server: srv, Zone: m.domain, Op: "update", Waited: na.Waited, Tries: na.Tries, Err: na.Err})
+	default:
+		return wrap(fmt.Errorf("exchange with %s: %w", srv, err))
+	}
+	if resp.Rcode != dns.RcodeSuccess {
+		return wrap(&wide.UpdateError{Server: srv, Zone: m.domain, Op: "update", Rcode: resp.Rcode, Key: key})
+	}
+	m.log.Debug("zone: the server accepts our updates", "zone", m.domain, "server", srv, "key", key)
+	return nil
+}

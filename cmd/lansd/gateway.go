@@ -22,8 +22,13 @@ with gateway.json (see the gateway package documentation for every member):
       "office": {"interfaces": ["eth0.10"]},
       "guest": {"interfaces": ["eth0.20"]}
     },
+    "zones": {
+      "corp": {"domain": "dnssd.example.net.", "server": "192.0.2.53:53",
+               "tsig_file": "/etc/lansd/gateway.key", "ttl": 120}
+    },
     "rules": [
-      {"from": ["office"], "to": ["guest"], "types": ["_ipp._tcp", "timezone"]}
+      {"from": ["office"], "to": ["guest"], "types": ["_ipp._tcp", "timezone"]},
+      {"from": ["office"], "to_zones": ["corp"], "types": ["*"], "conformance": "conforming"}
     ]
   }
 
@@ -35,6 +40,18 @@ source link or expires there. A name already used on a destination link is
 withdrawn there, never renamed. Nothing crosses without a rule; an instance
 crosses only from the link its addresses are on (no loops).
 
+A zone (to_zones) gets each instance the rules let cross by DNS UPDATE
+signed with the zone's key: PTR, SRV to HOST.LINK.ZONE, TXT, the host's
+routable addresses, and the b/lb browsing-domain PTRs (RFC 6763 section
+11) so that clients find the zone; the instance is deleted from the zone
+within about a second of its goodbye or expiry on its link, a name taken in
+the zone by other data is withdrawn (never renamed), and on exit everything
+the gateway added is deleted: the zone is left as it was found. At start
+each zone's server is asked whether it takes the gateway's updates: a
+server that refuses (key rejected, updates refused) is a configuration
+error naming zones.NAME; one that does not answer is logged and its
+instances reported refused until it answers.
+
 One line per event:
   proxied    NAME  FROM -> TO  rules[N]  addresses ...
   refused    NAME  FROM -> TO  rules[N]  why
@@ -43,9 +60,8 @@ One line per event:
 --json prints one object per line: event, instance, from, to, rule, reason,
 time.
 
-Not done yet: zones (to_zones) are not mirrored (each instance is reported
-refused for them), queries on a destination link do not trigger queries on
-the source link.
+Not done yet: queries on a destination link do not trigger queries on the
+source link.
 
 SIGHUP reloads the --config file: the whole file is checked first and the
 running gateway kept on any problem; else it is stopped (goodbyes) and the
@@ -172,8 +188,16 @@ func loadGatewayConfig(env *cliEnv, path string, reg *registry.Registry) (*gatew
 }
 
 // gatewayOpenError reports a gateway that could not start: exit 2 for an
-// interface that does not exist, else 3.
+// interface that does not exist and for a zone whose server refuses the
+// gateway's updates (ConfigErrors naming zones.NAME, one a line), else 3.
 func gatewayOpenError(env *cliEnv, err error) int {
+	var ce gateway.ConfigErrors
+	if errors.As(err, &ce) {
+		for _, e := range ce {
+			fmt.Fprintf(env.stderr, "lansd gateway: %v\n", e)
+		}
+		return exitUsage
+	}
 	if errors.Is(err, sd.ErrUnknownInterface) {
 		err = &usageError{err}
 	}

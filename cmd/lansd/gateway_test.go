@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,4 +91,25 @@ func TestPrintGatewayEvent(t *testing.T) {
 	printGatewayEvent(w, ev, true)
 	assert.Equal(t, "proxied    Office TZ._timezone._tcp.local.  a -> b  rules[0]  addresses 198.18.1.11\n"+
 		`{"event":"proxied","instance":"Office TZ._timezone._tcp.local.","from":"a","to":"b","rule":0,"reason":"addresses 198.18.1.11","time":"2026-12-05T01:02:03Z"}`+"\n", b.String())
+}
+
+// A zone whose server refuses the gateway's updates (New's ConfigErrors)
+// is a configuration error: the zone named on a line of its own, exit 2.
+func TestGatewayZoneRefused(t *testing.T) {
+	orig := newGateway
+	newGateway = func(context.Context, *gateway.Config, gateway.Options) (*gateway.Gateway, error) {
+		return nil, gateway.ConfigErrors{{Field: "zones.corp", Reason: "the zone's server refuses the gateway's updates",
+			Err: errors.New("TSIG key gateway-key rejected by 192.0.2.53:53: BADSIG")}}
+	}
+	t.Cleanup(func() { newGateway = orig })
+	cfg := filepath.Join(t.TempDir(), "gw.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{
+  "links": {"a": {"interfaces": ["lan0"]}},
+  "zones": {"corp": {"domain": "dnssd.example.net.", "server": "192.0.2.53:53"}},
+  "rules": [{"from": ["a"], "to_zones": ["corp"], "types": ["timezone"]}]
+}`), 0o644))
+	code, out, errOut := lansd(t, "", "gateway", "--config", cfg)
+	assert.Equal(t, exitUsage, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "lansd gateway: zones.corp: the zone's server refuses the gateway's updates: TSIG key gateway-key rejected by 192.0.2.53:53: BADSIG\n", errOut)
 }

@@ -7,7 +7,9 @@
 // and bind9-dnsutils. Without named the tests skip, unless
 // LANSD_REQUIRE_PEERS=1, when they fail.
 //
-// Everything is unicast on 127.0.0.1; named listens nowhere else.
+// Everything is unicast on 127.0.0.1; named listens nowhere else. With
+// WithRunner, named and the tools run elsewhere (in a test's network
+// namespace), on that 127.0.0.1.
 package dnstest
 
 import (
@@ -67,6 +69,7 @@ type Server struct {
 	Dir string
 
 	cmd     *exec.Cmd
+	run     Runner // nil: here
 	logPath string
 	done    chan struct{} // closed when named has exited
 	stopped sync.Once
@@ -79,7 +82,23 @@ type config struct {
 	allowUpdate string
 	records     []string
 	options     []string
+	run         Runner
 }
+
+// Runner returns the command that runs program name with args, the way
+// exec.CommandContext does, but elsewhere: lantest's Host.Command runs it
+// in a test host's network namespace.
+type Runner func(ctx context.Context, name string, args ...string) *exec.Cmd
+
+// WithRunner runs named, dig and nsupdate through run: in a network
+// namespace (lantest's Host.Command), named then listens on that
+// namespace's 127.0.0.1 (its lo must be up), where only programs run the
+// same way reach it. The helpers work there through dig and nsupdate:
+// the readiness probe, Query, AXFR and Snapshot parse dig's output, Dig
+// and Nsupdate run through run; Update, which sends a message built in
+// Go, is not available (use WithRecords or Nsupdate). Addr and Port are
+// those of the namespace.
+func WithRunner(run Runner) Option { return func(c *config) { c.run = run } }
 
 // Option changes how StartBIND sets up the server.
 type Option func(*config)
@@ -175,6 +194,7 @@ func StartBIND(t testing.TB, zone string, opts ...Option) *Server {
 		Secret:    base64.StdEncoding.EncodeToString(secret),
 		Algorithm: dns.CanonicalName(cfg.alg),
 		Dir:       t.TempDir(),
+		run:       cfg.run,
 	}
 	if cfg.allowUpdate == "" {
 		cfg.allowUpdate = fmt.Sprintf("key %q;", strings.TrimSuffix(s.KeyName, "."))
@@ -331,7 +351,8 @@ func (s *Server) start(named string) error {
 	// -g: foreground, log to stderr (captured in named.log); -u root: do
 	// not switch to the bind user, who could not read the temporary
 	// directory; -n 1: one worker thread is plenty for a test.
-	cmd := exec.Command(named, "-c", filepath.Join(s.Dir, "named.conf"), "-p", strconv.Itoa(s.Port), "-u", "root", "-g", "-n", "1")
+	args := []string{"-c", filepath.Join(s.Dir, "named.conf"), "-p", strconv.Itoa(s.Port), "-u", "root", "-g", "-n", "1"}
+	cmd := s.command(context.Background(), named, args...)
 	cmd.Dir = s.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	detach(cmd)
@@ -366,8 +387,30 @@ func (s *Server) start(named string) error {
 	return fmt.Errorf("no SOA answer from %s within %v: %w", s.Addr, startTimeout, lastErr)
 }
 
+// command returns the command running name with args, here or through
+// s.run.
+func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	if s.run != nil {
+		return s.run(ctx, name, args...)
+	}
+	return exec.CommandContext(ctx, name, args...)
+}
+
 // probe asks for the zone's SOA and checks that the answer is ours.
 func (s *Server) probe() error {
+	if s.run != nil {
+		rrs, rcode, err := s.digRRs(false, s.Zone, "SOA")
+		if err != nil {
+			return err
+		}
+		if rcode != "NOERROR" || len(rrs) != 1 {
+			return fmt.Errorf("SOA query answered %s with %d records", rcode, len(rrs))
+		}
+		if soa, ok := rrs[0].(*dns.SOA); !ok || soa.Ns != "ns."+s.Zone {
+			return fmt.Errorf("SOA answer is not our zone's: %v", rrs[0])
+		}
+		return nil
+	}
 	m := new(dns.Msg)
 	m.SetQuestion(s.Zone, dns.TypeSOA)
 	c := &dns.Client{Net: "tcp", Timeout: 500 * time.Millisecond}
@@ -404,6 +447,17 @@ func (s *Server) Stop() {
 			<-s.done
 		}
 	})
+}
+
+// Restart starts named again after Stop, on the same port, with the zone
+// as it was (the file and the journal of the updates): a server that was
+// down and comes back. It fails the test if named does not answer.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if err := s.start(namedPath(t)); err != nil {
+		t.Fatalf("dnstest: named did not start again: %v\nnamed log:\n%s", err, s.Log())
+	}
 }
 
 // Log returns what named has logged so far.
@@ -452,6 +506,16 @@ func (s *Server) exchange(m *dns.Msg, sign bool) (*dns.Msg, error) {
 // fails, or an answer other than NOERROR or NXDOMAIN, fails the test.
 func (s *Server) Query(t testing.TB, name string, qtype uint16) []dns.RR {
 	t.Helper()
+	if s.run != nil {
+		rrs, rcode, err := s.digRRs(false, dns.Fqdn(name), dns.TypeToString[qtype])
+		if err != nil {
+			t.Fatalf("dnstest: query %s %s at %s: %v", name, dns.TypeToString[qtype], s.Addr, err)
+		}
+		if rcode != "NOERROR" && rcode != "NXDOMAIN" {
+			t.Fatalf("dnstest: query %s %s at %s: %s", name, dns.TypeToString[qtype], s.Addr, rcode)
+		}
+		return rrs
+	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	r, err := s.exchange(m, false)
@@ -468,6 +532,19 @@ func (s *Server) Query(t testing.TB, name string, qtype uint16) []dns.RR {
 // once, in the server's order.
 func (s *Server) AXFR(t testing.TB) []dns.RR {
 	t.Helper()
+	if s.run != nil {
+		out, _, err := s.digRRs(true, s.Zone, "AXFR")
+		if err != nil {
+			t.Fatalf("dnstest: AXFR %s from %s: %v", s.Zone, s.Addr, err)
+		}
+		if len(out) == 0 || out[0].Header().Rrtype != dns.TypeSOA {
+			t.Fatalf("dnstest: AXFR %s from %s: no SOA first: %v", s.Zone, s.Addr, out)
+		}
+		if n := len(out); n > 1 && out[n-1].Header().Rrtype == dns.TypeSOA {
+			out = out[:n-1]
+		}
+		return out
+	}
 	m := new(dns.Msg)
 	m.SetAxfr(s.Zone)
 	tr := &dns.Transfer{DialTimeout: queryTimeout, ReadTimeout: queryTimeout}
@@ -525,6 +602,9 @@ func Canonical(rrs []dns.RR, skip ...uint16) []string {
 // fails the test. Tests use it to make records "someone else" owns.
 func (s *Server) Update(t testing.TB, m *dns.Msg) int {
 	t.Helper()
+	if s.run != nil {
+		t.Fatalf("dnstest: Update is not available WithRunner: use WithRecords or Nsupdate")
+	}
 	r, err := s.exchange(m, true)
 	if err != nil {
 		t.Fatalf("dnstest: update at %s: %v", s.Addr, err)
@@ -541,7 +621,7 @@ func (s *Server) Nsupdate(t testing.TB, script string) string {
 	full := fmt.Sprintf("server 127.0.0.1 %d\nzone %s\n%s\nsend\n", s.Port, s.Zone, strings.TrimRight(script, "\n"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*queryTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-y", s.TSIGSpec())
+	cmd := s.command(ctx, bin, "-y", s.TSIGSpec())
 	cmd.Stdin = strings.NewReader(full)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -558,9 +638,58 @@ func (s *Server) Dig(t testing.TB, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*queryTimeout)
 	defer cancel()
 	full := append([]string{"-p", strconv.Itoa(s.Port), "@127.0.0.1"}, args...)
-	out, err := exec.CommandContext(ctx, bin, full...).CombinedOutput()
+	out, err := s.command(ctx, bin, full...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dnstest: dig %s failed: %v\n%s", strings.Join(full, " "), err, out)
 	}
 	return string(out)
+}
+
+// digRRs runs dig against the server over TCP (through s.run) for name
+// and qtype and returns the records it printed and the answer's status
+// ("NOERROR"; "" for a zone transfer, which prints none). axfr asks for
+// the whole transfer.
+func (s *Server) digRRs(axfr bool, name, qtype string) ([]dns.RR, string, error) {
+	bin, err := exec.LookPath("dig")
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*queryTimeout)
+	defer cancel()
+	args := []string{"-p", strconv.Itoa(s.Port), "@127.0.0.1", "+tcp", "+time=2", "+tries=1", "+nocmd", "+nostats", "+noquestion", "+noauthority", "+noadditional", name, qtype}
+	if axfr {
+		args = []string{"-p", strconv.Itoa(s.Port), "@127.0.0.1", "+time=2", "+tries=1", "+nocmd", "+nostats", "+nocomments", name, "AXFR"}
+	}
+	var stdout, stderr strings.Builder
+	cmd := s.command(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, "", fmt.Errorf("dig %s: %v: %s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	var rrs []dns.RR
+	status := ""
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		l = strings.TrimSpace(l)
+		if i := strings.Index(l, "status: "); strings.HasPrefix(l, ";") && i >= 0 {
+			status = strings.TrimSuffix(strings.Fields(l[i+len("status: "):])[0], ",")
+			continue
+		}
+		if l == "" || strings.HasPrefix(l, ";") {
+			if strings.Contains(l, "Transfer failed") || strings.Contains(l, "communications error") {
+				return nil, "", fmt.Errorf("dig %s: %s", strings.Join(args, " "), l)
+			}
+			continue
+		}
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			return nil, "", fmt.Errorf("dig printed %q: %w", l, err)
+		}
+		if rr != nil {
+			rrs = append(rrs, rr)
+		}
+	}
+	if !axfr && status == "" {
+		return nil, "", fmt.Errorf("dig %s printed no status: %s", strings.Join(args, " "), stdout.String())
+	}
+	return rrs, status, nil
 }

@@ -1,8 +1,12 @@
 package dnstest
 
 import (
+	"context"
 	"net"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,4 +142,35 @@ func TestDNSTestCanonical(t *testing.T) {
 		"b.example.\t60\tIN\tPTR\tx.example.",
 	}, Canonical([]dns.RR{a, b, c}, dns.TypeSOA))
 	assert.Equal(t, "B.Example.", a.Header().Name, "the input is not changed")
+}
+
+// WithRunner: named, dig and nsupdate run through the runner (here one
+// that counts its commands and runs them here), and the helpers give
+// what they give without it, from dig's output.
+func TestDNSTestWithRunner(t *testing.T) {
+	var mu sync.Mutex
+	ran := map[string]int{}
+	run := func(ctx context.Context, name string, args ...string) *exec.Cmd {
+		mu.Lock()
+		ran[filepath.Base(name)]++
+		mu.Unlock()
+		return exec.CommandContext(ctx, name, args...)
+	}
+	plain := StartBIND(t, "tz.example.net", WithRecords(`static IN TXT "hello world"`, `Office\032TZ._timezone._tcp IN SRV 0 0 8080 h1`))
+	s := StartBIND(t, "tz.example.net", WithRunner(run), WithRecords(`static IN TXT "hello world"`, `Office\032TZ._timezone._tcp IN SRV 0 0 8080 h1`))
+	assert.Equal(t, plain.Snapshot(t), s.Snapshot(t))
+	assert.Equal(t, Canonical(plain.AXFR(t), dns.TypeSOA), Canonical(s.AXFR(t), dns.TypeSOA))
+	for _, q := range []struct {
+		name  string
+		qtype uint16
+	}{{"static.tz.example.net.", dns.TypeTXT}, {`Office\ TZ._timezone._tcp.tz.example.net.`, dns.TypeSRV}, {"absent.tz.example.net.", dns.TypeA}, {"tz.example.net.", dns.TypeSOA}} {
+		assert.Equal(t, Canonical(plain.Query(t, q.name, q.qtype)), Canonical(s.Query(t, q.name, q.qtype)), q.name)
+	}
+	s.Nsupdate(t, "update add web.tz.example.net. 60 IN A 198.51.100.7")
+	assert.Equal(t, "198.51.100.7\n", s.Dig(t, "+short", "web.tz.example.net.", "A"))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, ran["named"])
+	assert.Equal(t, 1, ran["nsupdate"])
+	assert.GreaterOrEqual(t, ran["dig"], 8)
 }
