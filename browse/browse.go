@@ -41,6 +41,14 @@ type Options struct {
 	// MaxRecords bounds the record cache; 0 means DefaultMaxRecords. See
 	// the package documentation for what happens when it is full.
 	MaxRecords int
+	// RemoveOnGoodbye reports an instance removed as soon as it is said
+	// goodbye to (every PTR record naming it, or every SRV record of it,
+	// announced with TTL 0 on its interface) rather than one second later,
+	// when those records leave the cache (RFC 6762 section 10.1); if it is
+	// announced again, it is added again. The records are still cached for
+	// that second. For proxies that pass the goodbye on (lansd gateway);
+	// the default, false, is what lansd browse reports.
+	RemoveOnGoodbye bool
 }
 
 // DefaultMaxRecords bounds the cache when Options.MaxRecords is 0: room

@@ -78,13 +78,14 @@ func newQuerier(opts Options, sink func(sd.Event)) (*querier, error) {
 		sched: newScheduler(rnd),
 	}
 	q.e = engine.New(engine.Config{
-		Asker:       q,
-		Registry:    opts.Registry,
-		Logger:      opts.Logger,
-		Strict:      opts.Strict,
-		MaxRecords:  opts.MaxRecords,
-		Sink:        sink,
-		AddressWait: addressWait,
+		Asker:           q,
+		Registry:        opts.Registry,
+		Logger:          opts.Logger,
+		Strict:          opts.Strict,
+		MaxRecords:      opts.MaxRecords,
+		Sink:            sink,
+		AddressWait:     addressWait,
+		RemoveOnGoodbye: opts.RemoveOnGoodbye,
 	})
 	return q, nil
 }

@@ -99,4 +99,20 @@
 // addresses never cross. Policy.BrowseTypes says what to browse on a
 // source link, Policy.SourcesFor which source links to ask when a query
 // arrives on a destination link.
+//
+// # Removal
+//
+// When an instance leaves its source link, its proxies are withdrawn
+// (goodbyes on the destination links, RFC 6762 section 10.1) as soon as
+// the gateway hears the goodbye of its PTR or SRV record: the gateway's
+// browsers run with browse.Options.RemoveOnGoodbye, so the goodbye is
+// passed on at once rather than when the records leave the cache one
+// second later. A browser on the destination link then keeps the proxy's
+// goodbye one second, as every querier does: the instance leaves it about
+// one second after the source's goodbye (measured on the virtual LAN:
+// 1.00 s). Should the instance be announced again, within that second or
+// later, it is proxied again as a new one (probed and announced). An
+// instance that expires at its source (no goodbye) is removed when its
+// records expire in the gateway's cache; the proxies' TTLs never run past
+// the source's (announce.ProxyOptions.Expires).
 package gateway

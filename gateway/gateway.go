@@ -106,6 +106,20 @@ type Gateway struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// retired holds, for the owner, the slots of the instances that left
+	// their source link, until their last call into the responder is
+	// done: an instance back meanwhile (re-announced within the second of
+	// its goodbye) takes its old slot again, so that its new AddProxy
+	// runs after the old proxy's Remove (see slotFor).
+	retired map[slotKey]*slot
+}
+
+// slotKey names a proxy: an instance on a source link, and a destination
+// (dest1's key in entry.dests).
+type slotKey struct {
+	inst instKey
+	dest string
 }
 
 // browsed is a browse event from a source link's browser.
@@ -193,7 +207,10 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 				plain = append(plain, t)
 			}
 		}
-		bopts := browse.Options{Interfaces: cfg.Links[link].Interfaces, Registry: opts.Registry, Logger: log.With("part", "browser", "link", link), ExcludeInterfaces: []string{}}
+		// RemoveOnGoodbye: a goodbye on the source link withdraws the
+		// proxies at once, not one second later (see Removal in doc.go).
+		bopts := browse.Options{Interfaces: cfg.Links[link].Interfaces, Registry: opts.Registry, Logger: log.With("part", "browser", "link", link),
+			ExcludeInterfaces: []string{}, RemoveOnGoodbye: true}
 		start := func(types []string, subtype string) error {
 			b, err := browse.NewBrowser(ctx, types, bopts)
 			if err != nil {
@@ -293,6 +310,49 @@ type slot struct {
 	gen  int
 	last chan struct{}
 	h    *announce.Handle
+}
+
+// busy reports whether the slot's last call is still running.
+func (s *slot) busy() bool {
+	if s.last == nil {
+		return false
+	}
+	select {
+	case <-s.last:
+		return false
+	default:
+		return true
+	}
+}
+
+// retire keeps the slot of a proxy whose instance left its source link
+// while its last call (the Remove) runs. Owner only.
+func (g *Gateway) retire(k slotKey, s *slot) {
+	if !s.busy() {
+		return
+	}
+	if g.retired == nil {
+		g.retired = map[slotKey]*slot{}
+	}
+	g.retired[k] = s
+}
+
+// slotFor returns the slot of a new proxy: the retired one of the same
+// instance and destination, if its calls still run, so that the new calls
+// follow them; a new one otherwise. It forgets the retired slots that are
+// done. Owner only.
+func (g *Gateway) slotFor(k slotKey) *slot {
+	s := g.retired[k]
+	delete(g.retired, k)
+	for rk, rs := range g.retired {
+		if !rs.busy() {
+			delete(g.retired, rk)
+		}
+	}
+	if s == nil {
+		s = &slot{}
+	}
+	return s
 }
 
 // do runs op after the slot's previous call, in a goroutine.
@@ -419,6 +479,9 @@ func (g *Gateway) browsed(st map[instKey]*entry, m browsed, pfx []netip.Prefix) 
 		for _, d := range e.dests {
 			g.withdraw(k, d, "instance left link "+m.link)
 		}
+		for key, d := range e.dests {
+			g.retire(slotKey{k, key}, d.slot)
+		}
 		delete(st, k)
 		return
 	}
@@ -439,7 +502,7 @@ func (g *Gateway) decide(k instKey, e *entry, in sd.Instance, subs []string, pfx
 		}
 		d := e.dests[key]
 		if d == nil {
-			d = &dest1{to: dec.To, zone: dec.Zone, slot: &slot{}, rule: -1}
+			d = &dest1{to: dec.To, zone: dec.Zone, slot: g.slotFor(slotKey{k, key}), rule: -1}
 			e.dests[key] = d
 		}
 		if dec.Proxy && dec.Zone {

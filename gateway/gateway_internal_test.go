@@ -63,3 +63,28 @@ func TestSameTXT(t *testing.T) {
 	assert.False(t, sameTXT(a, b))
 	assert.True(t, sameTXT(txt.Record{}, txt.Record{}))
 }
+
+// A proxy whose instance left while its Remove still runs keeps its slot
+// for the instance's return, so that the new AddProxy follows the Remove;
+// a slot whose calls are done is not kept, and those done meanwhile are
+// forgotten.
+func TestSlotReusedWhileBusy(t *testing.T) {
+	g := &Gateway{}
+	k := slotKey{instKey{"a", "x._ipp._tcp.local."}, "b"}
+	running := make(chan struct{})
+	s := &slot{gen: 3, last: running}
+	g.retire(k, s)
+	assert.Same(t, s, g.slotFor(k), "busy: the same slot, its calls chained")
+	assert.Empty(t, g.retired)
+
+	close(running)
+	g.retire(k, s) // not busy: not kept
+	assert.NotSame(t, s, g.slotFor(k), "done: a new slot")
+	assert.Empty(t, g.retired)
+	other := slotKey{instKey{"a", "y._ipp._tcp.local."}, "b"}
+	busy := &slot{last: make(chan struct{})}
+	g.retire(other, busy)
+	g.retired[k] = s // done meanwhile
+	g.slotFor(slotKey{instKey{"a", "z._ipp._tcp.local."}, "b"})
+	assert.Equal(t, map[slotKey]*slot{other: busy}, g.retired, "done slots are forgotten")
+}
