@@ -261,6 +261,29 @@ func (b *Browser) Stats() Stats {
 // (_services._dns-sd._udp, RFC 6763 section 9), "_timezone._tcp", sorted.
 func (b *Browser) Types() []string { return b.loop.Enumerated() }
 
+// MinQueryInterval is the least time between two transmissions of one
+// question that QueryNow allows: the least interval RFC 6762 section 5.2
+// sets between the first two queries of a continuous question ("MUST be
+// at least one second").
+const MinQueryInterval = time.Second
+
+// QueryNow asks name (a browsed type, as given to NewBrowser or in
+// presentation form, "_ipp._tcp.local."; a type learnt by enumeration;
+// ServicesType when browsing it) on every interface now, once, unless
+// that question was sent less than MinQueryInterval ago: a query on
+// demand, as an RFC 8766 discovery proxy sends when a client asks it. The
+// continuous schedule of the question (RFC 6762 section 5.2) is left as
+// it is. It reports whether the query was scheduled; it is not when name
+// is not a question of this browser, was asked within the interval, or
+// the browser has stopped. A query due may still be left out on an
+// interface where another querier has just asked it (duplicate question
+// suppression, RFC 6762 section 7.3).
+func (b *Browser) QueryNow(name string) bool {
+	asked := false
+	b.loop.Do(func() { asked = b.q.queryNow(name, time.Now()) })
+	return asked
+}
+
 // Err returns the error that stopped the browser, nil while it runs or
 // when Close stopped it.
 func (b *Browser) Err() error { return b.loop.Err() }

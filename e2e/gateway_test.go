@@ -20,10 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lansd/lansd/internal/clitest"
+	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
 )
 
@@ -403,4 +405,75 @@ func TestGatewayReannouncedWithinTheSecond(t *testing.T) {
 		}
 	}
 	assert.True(t, present, "browser on B: %q\ngateway: %q", br.Lines(), g.Lines())
+}
+
+// gwAsks reports whether c is a query from src asking name PTR.
+func gwAsks(c lantest.Captured, src netip.Addr, name string) bool {
+	if c.Msg == nil || c.Msg.Response || c.Src.Addr() != src {
+		return false
+	}
+	for _, q := range c.Msg.Question {
+		if q.Qtype == dns.TypePTR && dnsname.Equal(q.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGatewayQueryOnDemand: a query on B for _timezone._tcp, a type the
+// gateway proxies from A to B, makes the gateway ask A for it at once,
+// between its browser's continuous queries (RFC 8766 section 5.2); a
+// query on B for _http._tcp, which no rule proxies, does not.
+func TestGatewayQueryOnDemand(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 90*time.Second)
+	a, b, gw := gwLANs(t)
+	cfg := gwConfig(t, `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["timezone"]}]
+}`)
+	obsA, obsB := a.Observe(t), b.Observe(t)
+	raw := b.Host(1).Helper(t, "browse-raw")
+	brReady(t, ctx, raw)
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw", "-v")
+	_, err := g.WaitFor(ctx, regexp.MustCompile(`gateway: browsing source link`))
+	require.NoError(t, err, "%q", g.Lines())
+	// The browser's continuous queries go at about 0.1, 1, 3 and 7 s, the
+	// next at about 15 s: ask between the two.
+	time.Sleep(9 * time.Second)
+	gwA := gw.IPv4
+	const tz, web = "_timezone._tcp.local.", "_http._tcp.local."
+	query := func(name string) *dns.Msg {
+		m := new(dns.Msg)
+		m.Question = []dns.Question{{Name: name, Qtype: dns.TypePTR, Qclass: dns.ClassINET}}
+		return m
+	}
+
+	// No rule for _http._tcp: nothing asked on A.
+	brSend(t, ctx, raw, 1, query(web))
+	time.Sleep(time.Second)
+	for _, c := range obsA.Packets() {
+		assert.False(t, gwAsks(c, gwA, web), "the gateway asked A for a type with no rule: %v", c.Msg)
+	}
+
+	// _timezone._tcp: asked on A at once.
+	before := len(obsA.Packets())
+	brSend(t, ctx, raw, 2, query(tz))
+	onB, err := obsB.WaitFor(ctx, func(c lantest.Captured) bool { return gwAsks(c, b.Host(1).IPv4, tz) })
+	require.NoError(t, err)
+	onA, err := obsA.WaitFor(ctx, func(c lantest.Captured) bool { return c.Time.After(onB.Time) && gwAsks(c, gwA, tz) })
+	require.NoError(t, err, "%q", g.Lines())
+	d := onA.Time.Sub(onB.Time)
+	t.Logf("query on demand on A %v after the query on B", d.Round(100*time.Microsecond))
+	assert.Less(t, d, 200*time.Millisecond)
+	// Once: a second query on B within the second asks nothing more.
+	brSend(t, ctx, raw, 3, query(tz))
+	time.Sleep(500 * time.Millisecond)
+	n := 0
+	for _, c := range obsA.Packets()[before:] {
+		if gwAsks(c, gwA, tz) {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "one query on demand within the second")
 }

@@ -100,7 +100,8 @@ type Gateway struct {
 
 	ctx    context.Context // ends at Close: calls into the responder
 	cancel context.CancelFunc
-	in     chan any // to the owner: browsed, opResult, handleEvent
+	in     chan any                       // to the owner: browsed, opResult, handleEvent
+	asks   chan announce.ReceivedQuestion // to onDemand (ondemand.go)
 	ops    sync.WaitGroup
 	done   chan struct{} // owner ended
 
@@ -161,7 +162,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{cfg: cfg, pol: pol, log: log, events: make(chan Event, EventBuffer),
-		in: make(chan any, 256), done: make(chan struct{})}
+		in: make(chan any, 256), asks: make(chan announce.ReceivedQuestion, onDemandBuffer), done: make(chan struct{})}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 
 	var destIfs []string
@@ -190,11 +191,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	if len(destIfs) > 0 {
 		g.resp, err = announce.New(ctx, announce.Options{Interfaces: destIfs, HostName: opts.HostName,
-			Registry: opts.Registry, Logger: log.With("part", "responder"), ExcludeInterfaces: []string{}})
+			Registry: opts.Registry, Logger: log.With("part", "responder"), ExcludeInterfaces: []string{},
+			OnQuestion: g.heard}) // queries on demand (ondemand.go)
 		if err != nil {
 			return fail(fmt.Errorf("gateway: responder on %s: %w", strings.Join(destIfs, ", "), err))
 		}
 	}
+	byLink := map[string][]*browse.Browser{}
 	for _, link := range slices.Sorted(maps.Keys(sources)) {
 		var plain []string
 		type sub struct{ typ, label string }
@@ -217,6 +220,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 				return fmt.Errorf("gateway: browsing %s on link %s: %w", strings.Join(types, ", "), link, err)
 			}
 			g.brs = append(g.brs, b)
+			byLink[link] = append(byLink[link], b)
 			go g.forward(b, link, subtype)
 			return nil
 		}
@@ -233,6 +237,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		log.Debug("gateway: browsing source link", "link", link, "if", cfg.Links[link].Interfaces, "types", pol.BrowseTypes(link))
 	}
 	go g.run()
+	g.ops.Add(1)
+	go func() {
+		defer g.ops.Done()
+		g.onDemand(byLink)
+	}()
 	return g, nil
 }
 
