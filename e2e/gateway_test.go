@@ -525,19 +525,21 @@ func gwStartPair(t *testing.T, ctx context.Context, n int) *gwPair {
 		_, err := a.WaitFor(ctx, annAnnouncedRE)
 		require.NoError(t, err, "%q", a.Lines())
 	}
-	for i, h := range p.gws {
-		p.g = append(p.g, clitest.Start(t, h, "gateway", "--config", cfg, "--json", "--hostname", fmt.Sprintf("gw%d", i+1)))
-	}
 	p.brA = clitest.Start(t, p.a.Host(4), "browse", "timezone", "--json")
 	p.brB = clitest.Start(t, p.b.Host(2), "browse", "timezone", "--json")
+	// One gateway after the other: the second one's probes for the
+	// proxied names are answered by the first one's proxies, with
+	// identical data, which is no conflict (RFC 6762 sections 8.1 and 9).
+	for i, h := range p.gws {
+		g := clitest.Start(t, h, "gateway", "--config", cfg, "--json", "--hostname", fmt.Sprintf("gw%d", i+1))
+		p.g = append(p.g, g)
+		gwWait(t, ctx, g, "proxied", "A TZ._timezone._tcp.local.")
+		gwWait(t, ctx, g, "proxied", "B TZ._timezone._tcp.local.")
+	}
 	_, err := clitest.WaitEvent(ctx, p.brB, "add", "A TZ", nil)
 	require.NoError(t, err, "browser on B: %q", p.brB.Lines())
 	_, err = clitest.WaitEvent(ctx, p.brA, "add", "B TZ", nil)
 	require.NoError(t, err, "browser on A: %q", p.brA.Lines())
-	for _, g := range p.g {
-		gwWait(t, ctx, g, "proxied", "A TZ._timezone._tcp.local.")
-		gwWait(t, ctx, g, "proxied", "B TZ._timezone._tcp.local.")
-	}
 	return p
 }
 
