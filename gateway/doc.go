@@ -144,4 +144,34 @@
 // is asked: each gateway asks each link at most once per chain, four
 // queries in all, and the chain ends. A gateway's continuous query (say
 // G1's on B) makes the other ask A at most once, and no more.
+//
+// # Two gateways between the same links
+//
+// Two gateways with rules both ways between links A and B neither loop
+// nor amplify:
+//
+//   - No loop: a gateway proxies an instance from a link only when its
+//     addresses are on that link's subnets, so the proxy that gateway 1
+//     publishes on B of an instance of A is refused by gateway 2's rule
+//     B -> A (and by gateway 1's own: reported refused by the filter
+//     "loop", FilterLoop), and never comes back to A.
+//   - No rename, no withdrawal: both gateways publish the same instance
+//     on B with identical records (same SRV, TXT and origin host
+//     addresses). Identical records are no conflict (RFC 6762 sections
+//     8.1, 8.2 and 9: a probe or an answer with our own data is none), so
+//     the second gateway's probes, answered by the first's proxies, or
+//     two simultaneous probes, end with both proxies published: each
+//     answers queries, and duplicate answer suppression (section 7.4)
+//     and known answers (section 7.1) keep the traffic down. Clients on
+//     B see one instance, from its origin host, and keep it if either
+//     gateway stops.
+//   - Bounded packets: at steady state a link carries its queriers'
+//     continuous queries (doubling intervals, section 5.2), at most one
+//     query on demand per gateway for each (see above), and at most one
+//     response per responder (the announcer and each gateway's proxy)
+//     to each; the gateways' expiry refresh (RefreshInterval) sends
+//     nothing. Measured on the virtual LAN (one proxied instance per
+//     link, from 20 s to 80 s after start): 6 to 10 mDNS packets per
+//     proxied instance per minute with one gateway, 10 to 22 with two
+//     (go test ./e2e -run 'TestGatewayTwoGateways|TestGatewaySteadyStateOneGateway').
 package gateway
