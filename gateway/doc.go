@@ -171,7 +171,7 @@
 //     response per responder (the announcer and each gateway's proxy)
 //     to each; the gateways' expiry refresh (RefreshInterval) sends
 //     nothing. Measured on the virtual LAN (one proxied instance per
-//     link, from 20 s to 80 s after start): 6 to 10 mDNS packets per
+//     link, from 20 s to 80 s after start): 6 to 12 mDNS packets per
 //     proxied instance per minute with one gateway, 10 to 22 with two
 //     (go test ./e2e -run 'TestGatewayTwoGateways|TestGatewaySteadyStateOneGateway').
 package gateway
