@@ -127,7 +127,7 @@ type Options struct {
 	// only queries asking for other types). It runs on the responder's goroutine: it must
 	// return at once (hand the question over without blocking, dropping it
 	// if need be) and must not call the Responder's methods. For gateways
-	// that ask another link on demand (RFC 8766 section 5.2).
+	// that ask another link on demand (RFC 8766).
 	OnQuestion func(ReceivedQuestion)
 }
 

@@ -423,7 +423,7 @@ func gwAsks(c lantest.Captured, src netip.Addr, name string) bool {
 
 // TestGatewayQueryOnDemand: a query on B for _timezone._tcp, a type the
 // gateway proxies from A to B, makes the gateway ask A for it at once,
-// between its browser's continuous queries (RFC 8766 section 5.2); a
+// between its browser's continuous queries (RFC 8766); a
 // query on B for _http._tcp, which no rule proxies, does not.
 func TestGatewayQueryOnDemand(t *testing.T) {
 	t.Parallel()

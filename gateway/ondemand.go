@@ -13,7 +13,7 @@ import (
 	"github.com/lansd/lansd/sd"
 )
 
-// Queries on demand (RFC 8766 section 5.2: a discovery proxy that gets a
+// Queries on demand (RFC 8766: a discovery proxy that gets a
 // query asks the link it proxies for at once). A question received on an
 // interface of a destination link (announce.Options.OnQuestion: not a
 // probe, not one of the gateway's own queries) for a service type, a
