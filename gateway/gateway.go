@@ -114,6 +114,8 @@ type Gateway struct {
 	// its goodbye) takes its old slot again, so that its new AddProxy
 	// runs after the old proxy's Remove (see slotFor).
 	retired map[slotKey]*slot
+	// addProxy is resp.AddProxy; tests replace it.
+	addProxy func(context.Context, announce.Service, announce.ProxyOptions) (*announce.Handle, error)
 }
 
 // slotKey names a proxy: an instance on a source link, and a destination
@@ -561,7 +563,11 @@ func (g *Gateway) add(k instKey, d *dest1, in sd.Instance, subs []string, dec De
 	opts := announce.ProxyOptions{Interfaces: g.cfg.Links[d.to].Interfaces, HostAddrs: d.addrs, Expires: expires}
 	g.log.Debug("gateway: proxying", "instance", in.Name, "from", k.link, "to", d.to, "rule", dec.Rule, "host", in.Host, "addrs", d.addrs, "expires", expires)
 	g.do(s, func() {
-		h, err := g.resp.AddProxy(g.ctx, svc, opts)
+		add := g.addProxy
+		if add == nil {
+			add = g.resp.AddProxy
+		}
+		h, err := add(g.ctx, svc, opts)
 		s.h = h
 		if h != nil {
 			go g.watch(s, gen, h)
