@@ -188,6 +188,9 @@ func (r *Responder) handleQuery(p *mdns.Packet) {
 	if m.Opcode != dns.OpcodeQuery || m.Rcode != dns.RcodeSuccess {
 		return
 	}
+	if r.opts.OnQuestion != nil && len(m.Ns) == 0 && len(m.Question) > 0 {
+		r.reportQuestions(p)
+	}
 	if p.Src.Port() != mdns.Port {
 		r.handleLegacy(p) // RFC 6762 section 6.7
 		return
@@ -209,6 +212,28 @@ func (r *Responder) handleQuery(p *mdns.Packet) {
 		return
 	}
 	r.answer(p, m.Question, m.Answer)
+}
+
+// reportQuestions hands the questions of p, a query that is not a probe,
+// to Options.OnQuestion, unless p is one of our own (its source is an
+// address of the interface it arrived on).
+func (r *Responder) reportQuestions(p *mdns.Packet) {
+	ifc, ok := r.tr.Interface(p.IfIndex)
+	if !ok {
+		return
+	}
+	src := p.Src.Addr().WithZone("")
+	for _, a := range ifc.Addrs {
+		if a.WithZone("") == src {
+			return
+		}
+	}
+	for i, q := range p.Msg.Question {
+		if i >= maxQuestionsPerPacket {
+			break
+		}
+		r.opts.OnQuestion(ReceivedQuestion{Name: q.Name, Type: q.Qtype, Unicast: q.Qclass&dnsname.QU != 0, Iface: ifc.Name, Src: p.Src})
+	}
 }
 
 // answer answers questions received in p, suppressing the known answers

@@ -50,6 +50,9 @@ type quickFilter struct {
 	ix        atomic.Pointer[quickIndex]
 	tcWaiting atomic.Bool // a truncated query awaits its known answers (section 7.2)
 	dropped   atomic.Uint64
+	// passPTR: a query with a PTR or ANY question goes to the full path
+	// (Options.OnQuestion is to see it); set before the filter is used.
+	passPTR bool
 }
 
 func newQuickFilter() *quickFilter { return &quickFilter{epoch: time.Now()} }
@@ -308,6 +311,9 @@ func (q *quickFilter) drop(b []byte, ifIndex int, f mdns.Family, src netip.AddrP
 		off = next + 4
 		if qclass&dnsname.QU != 0 {
 			return false // section 5.4
+		}
+		if q.passPTR && (qtype == dns.TypePTR || qtype == dns.TypeANY) {
+			return false // Options.OnQuestion
 		}
 		if !answered && !qi.suppressed(name[:n], qtype, qclass, fi, now) {
 			answered = true

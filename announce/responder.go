@@ -117,6 +117,34 @@ type Options struct {
 	// New opens anything; New returns once all of them are final, and
 	// Handles returns their handles.
 	Services []Service
+	// OnQuestion, when set, is called with every question of every query
+	// received from another host: not a probe (RFC 6762 section 8.1: its
+	// questions claim names, they ask for nothing), not one of this
+	// host's own queries looped back (its source is an address of the
+	// interface it arrived on), at most 256 questions a packet, before the
+	// query is answered. A query holding a PTR or ANY question then
+	// always takes the full path (the query fast path of quick.go drops
+	// only queries asking for other types). It runs on the responder's goroutine: it must
+	// return at once (hand the question over without blocking, dropping it
+	// if need be) and must not call the Responder's methods. For gateways
+	// that ask another link on demand (RFC 8766).
+	OnQuestion func(ReceivedQuestion)
+}
+
+// ReceivedQuestion is a question of a query the responder received
+// (Options.OnQuestion).
+type ReceivedQuestion struct {
+	// Name is the name asked about, in presentation form as received.
+	Name string
+	// Type is the RR type asked for (dns.TypePTR is 12, dns.TypeANY 255).
+	Type uint16
+	// Unicast: the unicast-response bit was set (QU, RFC 6762 section 5.4).
+	Unicast bool
+	// Iface is the interface the query arrived on.
+	Iface string
+	// Src is the address and port it came from (a port other than 5353:
+	// a legacy unicast querier, RFC 6762 section 6.7).
+	Src netip.AddrPort
 }
 
 // Responder is a Multicast DNS responder (RFC 6762) that claims a host name
@@ -256,6 +284,7 @@ func New(ctx context.Context, opts Options) (*Responder, error) {
 	}
 	chg := make(chan mdns.InterfaceChange, 16)
 	qf := newQuickFilter()
+	qf.passPTR = opts.OnQuestion != nil
 	cfg := mdns.Config{
 		Filter:     qf.drop,
 		Interfaces: opts.Interfaces,
@@ -297,7 +326,9 @@ func checkOptions(opts Options) error {
 
 // start runs a responder over tr; chg delivers interface changes (may be nil).
 func start(ctx context.Context, opts Options, tr transport, chg chan mdns.InterfaceChange) (*Responder, error) {
-	return startWith(ctx, opts, tr, chg, newQuickFilter())
+	qf := newQuickFilter()
+	qf.passPTR = opts.OnQuestion != nil
+	return startWith(ctx, opts, tr, chg, qf)
 }
 
 // startWith is start with the query fast path qf, which the transport

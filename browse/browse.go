@@ -41,6 +41,14 @@ type Options struct {
 	// MaxRecords bounds the record cache; 0 means DefaultMaxRecords. See
 	// the package documentation for what happens when it is full.
 	MaxRecords int
+	// RemoveOnGoodbye reports an instance removed as soon as it is said
+	// goodbye to (every PTR record naming it, or every SRV record of it,
+	// announced with TTL 0 on its interface) rather than one second later,
+	// when those records leave the cache (RFC 6762 section 10.1); if it is
+	// announced again, it is added again. The records are still cached for
+	// that second. For proxies that pass the goodbye on (lansd gateway);
+	// the default, false, is what lansd browse reports.
+	RemoveOnGoodbye bool
 }
 
 // DefaultMaxRecords bounds the cache when Options.MaxRecords is 0: room
@@ -252,6 +260,29 @@ func (b *Browser) Stats() Stats {
 // Types returns the service types seen in enumeration answers
 // (_services._dns-sd._udp, RFC 6763 section 9), "_timezone._tcp", sorted.
 func (b *Browser) Types() []string { return b.loop.Enumerated() }
+
+// MinQueryInterval is the least time between two transmissions of one
+// question that QueryNow allows: the least interval RFC 6762 section 5.2
+// sets between the first two queries of a continuous question ("MUST be
+// at least one second").
+const MinQueryInterval = time.Second
+
+// QueryNow asks name (a browsed type, as given to NewBrowser or in
+// presentation form, "_ipp._tcp.local."; a type learnt by enumeration;
+// ServicesType when browsing it) on every interface now, once, unless
+// that question was sent less than MinQueryInterval ago: a query on
+// demand, as an RFC 8766 discovery proxy sends when a client asks it. The
+// continuous schedule of the question (RFC 6762 section 5.2) is left as
+// it is. It reports whether the query was scheduled; it is not when name
+// is not a question of this browser, was asked within the interval, or
+// the browser has stopped. A query due may still be left out on an
+// interface where another querier has just asked it (duplicate question
+// suppression, RFC 6762 section 7.3).
+func (b *Browser) QueryNow(name string) bool {
+	asked := false
+	b.loop.Do(func() { asked = b.q.queryNow(name, time.Now()) })
+	return asked
+}
 
 // Err returns the error that stopped the browser, nil while it runs or
 // when Close stopped it.

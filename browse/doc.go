@@ -110,9 +110,9 @@
 //     address changes (the new one announced with the cache-flush bit, or
 //     the old one said goodbye to) is one Update with the new address set,
 //     at once: records about to go are left out while the host has others.
-//   - Remove: it stopped being announced there (goodbye, one second later;
-//     expiry; a flush), it lost its SRV or TXT record, or its interface
-//     went away (at once).
+//   - Remove: it stopped being announced there (goodbye, one second later,
+//     or at once with Options.RemoveOnGoodbye; expiry; a flush), it lost
+//     its SRV or TXT record, or its interface went away (at once).
 //
 // Every event carries the verdict: txt.Validate against the registry's
 // Service for the instance's type.

@@ -498,3 +498,36 @@ func TestContextBoundsOnlyStartUp(t *testing.T) {
 		assert.False(t, open, "Close stops it")
 	})
 }
+
+// Options.RemoveOnGoodbye: the goodbye removes the instance at once (a
+// gateway passes it on without waiting for the second of RFC 6762 section
+// 10.1); a re-announcement within that second adds it again, and a
+// browser without the option still waits (TestAddUpdateRemove).
+func TestRemoveOnGoodbye(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newFake(t)
+		b, log := browseFake(t, []string{"timezone"}, Options{RemoveOnGoodbye: true}, tr)
+		time.Sleep(200 * time.Millisecond)
+		tr.inject(fakeEth0, mdns.IPv4, tzInstance(120))
+		synctest.Wait()
+		require.Equal(t, []EventKind{Add}, log.kinds())
+
+		gbAt := time.Now()
+		tr.inject(fakeEth0, mdns.IPv4, mdnstest.Goodbye(tzInstance(120)))
+		synctest.Wait()
+		evs := log.all()
+		require.Equal(t, []EventKind{Add, Remove}, log.kinds())
+		assert.Equal(t, gbAt, evs[1].Time, "removed at the goodbye")
+		assert.Empty(t, b.Instances())
+		assert.NotZero(t, b.Stats().Records, "the records stay cached for the second")
+
+		time.Sleep(400 * time.Millisecond)
+		tr.inject(fakeEth0, mdns.IPv4, tzInstance(120))
+		synctest.Wait()
+		require.Equal(t, []EventKind{Add, Remove, Add}, log.kinds(), "re-announced within the second")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		require.Equal(t, []EventKind{Add, Remove, Add}, log.kinds(), "and it stays")
+		assert.Len(t, b.Instances(), 1)
+	})
+}

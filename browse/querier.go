@@ -78,13 +78,14 @@ func newQuerier(opts Options, sink func(sd.Event)) (*querier, error) {
 		sched: newScheduler(rnd),
 	}
 	q.e = engine.New(engine.Config{
-		Asker:       q,
-		Registry:    opts.Registry,
-		Logger:      opts.Logger,
-		Strict:      opts.Strict,
-		MaxRecords:  opts.MaxRecords,
-		Sink:        sink,
-		AddressWait: addressWait,
+		Asker:           q,
+		Registry:        opts.Registry,
+		Logger:          opts.Logger,
+		Strict:          opts.Strict,
+		MaxRecords:      opts.MaxRecords,
+		Sink:            sink,
+		AddressWait:     addressWait,
+		RemoveOnGoodbye: opts.RemoveOnGoodbye,
 	})
 	return q, nil
 }
@@ -281,6 +282,32 @@ func (q *querier) knownAnswers(ifIndex int, qs []*question, now time.Time) []dns
 		keys[i] = engine.QKey{Name: x.key.name, Type: x.qtype}
 	}
 	return q.e.KnownAnswers(ifIndex, keys, now)
+}
+
+// queryNow schedules name PTR, one of the continuous questions, as a
+// one-shot query at now, unless it was sent within MinQueryInterval
+// (Browser.QueryNow).
+func (q *querier) queryNow(name string, now time.Time) bool {
+	if bt, err := engine.ParseType(name, q.reg); err == nil {
+		name = bt.Query
+	}
+	k, ok := dnsname.Key(name)
+	if !ok {
+		return false
+	}
+	x := q.sched.qs[qKey{name: k, qtype: dns.TypePTR}]
+	if x == nil || !x.continuous {
+		return false
+	}
+	if !x.lastSent.IsZero() && now.Sub(x.lastSent) < MinQueryInterval {
+		return false
+	}
+	if !x.oneShot.IsZero() && !x.oneShot.After(now) {
+		return false // already due
+	}
+	x.oneShot = now
+	q.log.Debug("browse: query on demand", "name", x.name)
+	return true
 }
 
 // needed reports whether question x is still to be asked: the engine's

@@ -366,3 +366,41 @@ func TestFirstTransmissionIsQU(t *testing.T) {
 	assert.Equal(t, uint16(dns.ClassINET|dnsname.QU), msgs[0].Question[0].Qclass, "first transmission: QU (RFC 6762 section 5.4)")
 	assert.Equal(t, uint16(dns.ClassINET), msgs[0].Question[1].Qclass, "repeat: QM")
 }
+
+// QueryNow asks a browsed type at once, between the continuous queries,
+// at most once per MinQueryInterval (RFC 6762 section 5.2), and only a
+// question of the browser.
+func TestQueryNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newFake(t)
+		b, _ := browseFake(t, []string{"timezone"}, Options{}, tr)
+		// The continuous question has been asked at about 0.1, 1, 3, 7 and
+		// 15 s; the next one is due at about 31 s.
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		before := len(tr.queries("_timezone._tcp.local.", dns.TypePTR, mdnstest.Family(mdns.IPv4)))
+		require.Equal(t, 5, before)
+
+		at := time.Now()
+		require.True(t, b.QueryNow("_timezone._tcp.local."))
+		synctest.Wait()
+		qs := tr.queries("_timezone._tcp.local.", dns.TypePTR, mdnstest.Family(mdns.IPv4))
+		require.Len(t, qs, before+1, "asked at once")
+		assert.Equal(t, at, qs[len(qs)-1].At)
+
+		assert.False(t, b.QueryNow("timezone"), "within the second")
+		time.Sleep(999 * time.Millisecond)
+		assert.False(t, b.QueryNow("timezone"), "within the second")
+		time.Sleep(time.Millisecond)
+		assert.True(t, b.QueryNow("timezone"), "a second later")
+		synctest.Wait()
+		assert.Len(t, tr.queries("_timezone._tcp.local.", dns.TypePTR, mdnstest.Family(mdns.IPv4)), before+2)
+
+		assert.False(t, b.QueryNow("_ipp._tcp"), "not a question of this browser")
+		assert.False(t, b.QueryNow("not a type"))
+		// The continuous schedule is unchanged: the next one at about 31 s.
+		time.Sleep(12 * time.Second)
+		synctest.Wait()
+		assert.Len(t, tr.queries("_timezone._tcp.local.", dns.TypePTR, mdnstest.Family(mdns.IPv4)), before+3)
+	})
+}

@@ -102,7 +102,8 @@ type Gateway struct {
 
 	ctx    context.Context // ends at Close: calls into the responder
 	cancel context.CancelFunc
-	in     chan any // to the owner: browsed, opResult, handleEvent
+	in     chan any                       // to the owner: browsed, opResult, handleEvent
+	asks   chan announce.ReceivedQuestion // to onDemand (ondemand.go)
 	ops    sync.WaitGroup
 	done   chan struct{} // owner ended
 
@@ -112,6 +113,22 @@ type Gateway struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// retired holds, for the owner, the slots of the instances that left
+	// their source link, until their last call into the responder is
+	// done: an instance back meanwhile (re-announced within the second of
+	// its goodbye) takes its old slot again, so that its new AddProxy
+	// runs after the old proxy's Remove (see slotFor).
+	retired map[slotKey]*slot
+	// addProxy is resp.AddProxy; tests replace it.
+	addProxy func(context.Context, announce.Service, announce.ProxyOptions) (*announce.Handle, error)
+}
+
+// slotKey names a proxy: an instance on a source link, and a destination
+// (dest1's key in entry.dests).
+type slotKey struct {
+	inst instKey
+	dest string
 }
 
 // browsed is a browse event from a source link's browser.
@@ -154,7 +171,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{cfg: cfg, pol: pol, log: log, events: make(chan Event, EventBuffer),
-		in: make(chan any, 256), done: make(chan struct{})}
+		in: make(chan any, 256), asks: make(chan announce.ReceivedQuestion, onDemandBuffer), done: make(chan struct{})}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.zctx, g.zcancel = context.WithCancel(context.Background())
 	g.mirrors, err = openMirrors(ctx, cfg, opts, log)
@@ -192,11 +209,13 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	if len(destIfs) > 0 {
 		g.resp, err = announce.New(ctx, announce.Options{Interfaces: destIfs, HostName: opts.HostName,
-			Registry: opts.Registry, Logger: log.With("part", "responder"), ExcludeInterfaces: []string{}})
+			Registry: opts.Registry, Logger: log.With("part", "responder"), ExcludeInterfaces: []string{},
+			OnQuestion: g.heard}) // queries on demand (ondemand.go)
 		if err != nil {
 			return fail(fmt.Errorf("gateway: responder on %s: %w", strings.Join(destIfs, ", "), err))
 		}
 	}
+	byLink := map[string][]*browse.Browser{}
 	for _, link := range slices.Sorted(maps.Keys(sources)) {
 		var plain []string
 		type sub struct{ typ, label string }
@@ -209,13 +228,17 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 				plain = append(plain, t)
 			}
 		}
-		bopts := browse.Options{Interfaces: cfg.Links[link].Interfaces, Registry: opts.Registry, Logger: log.With("part", "browser", "link", link), ExcludeInterfaces: []string{}}
+		// RemoveOnGoodbye: a goodbye on the source link withdraws the
+		// proxies at once, not one second later (see Removal in doc.go).
+		bopts := browse.Options{Interfaces: cfg.Links[link].Interfaces, Registry: opts.Registry, Logger: log.With("part", "browser", "link", link),
+			ExcludeInterfaces: []string{}, RemoveOnGoodbye: true}
 		start := func(types []string, subtype string) error {
 			b, err := browse.NewBrowser(ctx, types, bopts)
 			if err != nil {
 				return fmt.Errorf("gateway: browsing %s on link %s: %w", strings.Join(types, ", "), link, err)
 			}
 			g.brs = append(g.brs, b)
+			byLink[link] = append(byLink[link], b)
 			go g.forward(b, link, subtype)
 			return nil
 		}
@@ -232,6 +255,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 		log.Debug("gateway: browsing source link", "link", link, "if", cfg.Links[link].Interfaces, "types", pol.BrowseTypes(link))
 	}
 	go g.run()
+	g.ops.Add(1)
+	go func() {
+		defer g.ops.Done()
+		g.onDemand(byLink)
+	}()
 	return g, nil
 }
 
@@ -316,6 +344,49 @@ type slot struct {
 	gen  int
 	last chan struct{}
 	h    *announce.Handle
+}
+
+// busy reports whether the slot's last call is still running.
+func (s *slot) busy() bool {
+	if s.last == nil {
+		return false
+	}
+	select {
+	case <-s.last:
+		return false
+	default:
+		return true
+	}
+}
+
+// retire keeps the slot of a proxy whose instance left its source link
+// while its last call (the Remove) runs. Owner only.
+func (g *Gateway) retire(k slotKey, s *slot) {
+	if !s.busy() {
+		return
+	}
+	if g.retired == nil {
+		g.retired = map[slotKey]*slot{}
+	}
+	g.retired[k] = s
+}
+
+// slotFor returns the slot of a new proxy: the retired one of the same
+// instance and destination, if its calls still run, so that the new calls
+// follow them; a new one otherwise. It forgets the retired slots that are
+// done. Owner only.
+func (g *Gateway) slotFor(k slotKey) *slot {
+	s := g.retired[k]
+	delete(g.retired, k)
+	for rk, rs := range g.retired {
+		if !rs.busy() {
+			delete(g.retired, rk)
+		}
+	}
+	if s == nil {
+		s = &slot{}
+	}
+	return s
 }
 
 // do runs op after the slot's previous call, in a goroutine.
@@ -444,6 +515,9 @@ func (g *Gateway) browsed(st map[instKey]*entry, m browsed, pfx []netip.Prefix) 
 		for _, d := range e.dests {
 			g.withdraw(k, d, "instance left link "+m.link)
 		}
+		for key, d := range e.dests {
+			g.retire(slotKey{k, key}, d.slot)
+		}
 		delete(st, k)
 		return
 	}
@@ -464,7 +538,7 @@ func (g *Gateway) decide(k instKey, e *entry, in sd.Instance, subs []string, pfx
 		}
 		d := e.dests[key]
 		if d == nil {
-			d = &dest1{to: dec.To, zone: dec.Zone, slot: &slot{}, rule: -1}
+			d = &dest1{to: dec.To, zone: dec.Zone, slot: g.slotFor(slotKey{k, key}), rule: -1}
 			e.dests[key] = d
 		}
 		g.log.Debug("gateway: decision", "instance", in.Name, "from", k.link, "to", dec.To, "zone", dec.Zone,
@@ -515,7 +589,11 @@ func (g *Gateway) add(k instKey, d *dest1, in sd.Instance, subs []string, dec De
 	opts := announce.ProxyOptions{Interfaces: g.cfg.Links[d.to].Interfaces, HostAddrs: d.addrs, Expires: expires}
 	g.log.Debug("gateway: proxying", "instance", in.Name, "from", k.link, "to", d.to, "rule", dec.Rule, "host", in.Host, "addrs", d.addrs, "expires", expires)
 	g.do(s, func() {
-		h, err := g.resp.AddProxy(g.ctx, svc, opts)
+		add := g.addProxy
+		if add == nil {
+			add = g.resp.AddProxy
+		}
+		h, err := add(g.ctx, svc, opts)
 		s.h = h
 		if h != nil {
 			go g.watch(s, gen, h)

@@ -104,7 +104,7 @@ func (e *Engine) assemble(t *tracked) (sd.Instance, instState, string) {
 	}
 	in.TTL = ttl
 	st := stateIncomplete
-	if e.present(t) && srv != nil && txtEn != nil {
+	if e.present(t) && srv != nil && txtEn != nil && !e.leaving(t, srv) {
 		st = stateNoAddress
 		if len(in.Addrs) > 0 {
 			st = stateComplete

@@ -150,6 +150,15 @@ type Config struct {
 	// asked three times); 0 reports it at the first Settle (a unicast DNS
 	// poll asks for the addresses before its answers are applied).
 	AddressWait time.Duration
+	// RemoveOnGoodbye removes an instance (Remove event) as soon as every
+	// PTR record naming it, or every SRV record of it, on its interface
+	// is said goodbye to (TTL 0), instead of one second later when those
+	// records leave the cache (RFC 6762 section 10.1). The records stay
+	// cached for that second all the same (known answers, a re-announcement
+	// within it); should the instance be announced again, it is added
+	// again. For a proxy (lansd gateway) that passes the goodbye on at
+	// once; the default, false, is what every other browser reports.
+	RemoveOnGoodbye bool
 }
 
 // MaxTypes bounds the service types added by enumeration.
@@ -163,6 +172,8 @@ type Engine struct {
 	reg    *registry.Registry
 	strict bool
 	sink   func(sd.Event)
+	// earlyGoodbye is Config.RemoveOnGoodbye.
+	earlyGoodbye bool
 
 	cache *cache
 
@@ -200,21 +211,22 @@ func New(cfg Config) *Engine {
 	}
 	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	e := &Engine{
-		ask:       cfg.Asker,
-		log:       cfg.Logger,
-		reg:       cfg.Registry,
-		strict:    cfg.Strict,
-		sink:      cfg.Sink,
-		cache:     newCache(cfg.MaxRecords, rnd),
-		types:     map[string]Type{},
-		seenTypes: map[string]string{},
-		tracked:   map[string]map[int]*tracked{},
-		hostIdx:   map[string]map[instKey]bool{},
-		dirty:     map[instKey]bool{},
-		pins:      map[string]string{},
-		pinAsk:    map[string]bool{},
-		addrWait:  max(0, cfg.AddressWait),
-		waiting:   map[instKey]time.Time{},
+		ask:          cfg.Asker,
+		log:          cfg.Logger,
+		reg:          cfg.Registry,
+		strict:       cfg.Strict,
+		sink:         cfg.Sink,
+		earlyGoodbye: cfg.RemoveOnGoodbye,
+		cache:        newCache(cfg.MaxRecords, rnd),
+		types:        map[string]Type{},
+		seenTypes:    map[string]string{},
+		tracked:      map[string]map[int]*tracked{},
+		hostIdx:      map[string]map[instKey]bool{},
+		dirty:        map[instKey]bool{},
+		pins:         map[string]string{},
+		pinAsk:       map[string]bool{},
+		addrWait:     max(0, cfg.AddressWait),
+		waiting:      map[instKey]time.Time{},
 	}
 	e.cache.fair = newFairness(e.cache.max, cfg.MaxPerSource, cfg.SourceNameRate, cfg.SourceNameBurst)
 	e.cache.related = e.related
@@ -257,6 +269,9 @@ func (e *Engine) PutFrom(rr dns.RR, ifIndex int, f sd.Family, src netip.Addr, no
 		// addresses).
 		if t := en.set.rrtype; t == dns.TypeA || t == dns.TypeAAAA {
 			e.recordChanged(en, false)
+		} else if e.earlyGoodbye {
+			// Config.RemoveOnGoodbye: the instance may go now.
+			e.goodbyeSeen(en)
 		}
 	case en.set.rrtype == dns.TypePTR || en.set.rrtype == dns.TypeSRV:
 		// A refreshed PTR record (or the SRV record of a pinned instance)

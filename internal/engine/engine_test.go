@@ -347,3 +347,94 @@ func TestSeamPurgeInterface(t *testing.T) {
 	_, ok := e.Wake()
 	assert.False(t, ok, "nothing left")
 }
+
+// TestSeamRemoveOnGoodbye: with Config.RemoveOnGoodbye, a goodbye of the
+// PTR record (or of the SRV record) removes the instance at once; the
+// records stay cached for the second (RFC 6762 section 10.1), and a
+// re-announcement within it adds the instance again. Without it, the
+// Remove waits for the second (TestSeamPutSettleEvents).
+func TestSeamRemoveOnGoodbye(t *testing.T) {
+	for _, rrtype := range []string{"PTR", "SRV"} {
+		t.Run(rrtype, func(t *testing.T) {
+			e, _ := newTestEngine(t, Config{RemoveOnGoodbye: true})
+			putAll(e, 2, sd.IPv4, t0, tzRecords(120)...)
+			evs := events(e, t0)
+			require.Len(t, evs, 1)
+			require.Equal(t, sd.Add, evs[0].Kind)
+
+			gb := dns.RR(ptrRR("_timezone._tcp.local.", tzName, 0))
+			if rrtype == "SRV" {
+				gb = srvRR(tzName, "h2.local.", 8080, 0)
+			}
+			t1 := t0.Add(10 * time.Second)
+			putAll(e, 2, sd.IPv4, t1, gb)
+			evs = events(e, t1)
+			require.Len(t, evs, 1, "removed at the goodbye")
+			assert.Equal(t, sd.Remove, evs[0].Kind)
+			assert.Equal(t, "Office TZ", evs[0].Instance.Instance, "Remove carries the last state")
+			assert.Empty(t, e.Instances())
+			assert.Equal(t, 5, e.Stats().Records, "the records said goodbye to stay cached for the second")
+			// The same goodbye again (over IPv6, or repeated): nothing more.
+			putAll(e, 2, sd.IPv6, t1.Add(100*time.Millisecond), gb)
+			assert.Empty(t, events(e, t1.Add(100*time.Millisecond)))
+
+			// Announced again within the second: added again, and it stays
+			// when the second is over.
+			t2 := t1.Add(500 * time.Millisecond)
+			putAll(e, 2, sd.IPv4, t2, tzRecords(120)...)
+			evs = events(e, t2)
+			require.Len(t, evs, 1, "re-announced within the second")
+			assert.Equal(t, sd.Add, evs[0].Kind)
+			assert.Equal(t, uint16(8080), evs[0].Instance.Port)
+			e.Advance(t1.Add(2 * time.Second))
+			assert.Empty(t, events(e, t1.Add(2*time.Second)))
+			assert.Len(t, e.Instances(), 1)
+
+			// Goodbye, and no re-announcement: removed at once, then the
+			// records leave the cache a second later without another event,
+			// and the instance is no longer followed.
+			t3 := t0.Add(30 * time.Second)
+			putAll(e, 2, sd.IPv4, t3, gb)
+			evs = events(e, t3)
+			require.Len(t, evs, 1)
+			assert.Equal(t, sd.Remove, evs[0].Kind)
+			e.Advance(t3.Add(time.Second))
+			assert.Empty(t, events(e, t3.Add(time.Second)))
+			if rrtype == "PTR" {
+				assert.Empty(t, e.Tracked(), "no PTR, not pinned: no longer followed")
+			}
+			// Announced again later: added as new.
+			t4 := t3.Add(5 * time.Second)
+			putAll(e, 2, sd.IPv4, t4, tzRecords(120)...)
+			evs = events(e, t4)
+			require.Len(t, evs, 1)
+			assert.Equal(t, sd.Add, evs[0].Kind)
+		})
+	}
+}
+
+// TestSeamGoodbyeOfOneInterface: under RemoveOnGoodbye, a goodbye on one
+// interface removes the instance there only, and a goodbye of one of two
+// PTR records (two browsed types naming it) removes nothing.
+func TestSeamGoodbyeOfOneInterface(t *testing.T) {
+	e, _ := newTestEngine(t, Config{RemoveOnGoodbye: true})
+	putAll(e, 2, sd.IPv4, t0, tzRecords(120)...)
+	putAll(e, 3, sd.IPv4, t0, tzRecords(120)...)
+	require.Len(t, events(e, t0), 2)
+	t1 := t0.Add(time.Second)
+	putAll(e, 3, sd.IPv4, t1, ptrRR("_timezone._tcp.local.", tzName, 0))
+	evs := events(e, t1)
+	require.Len(t, evs, 1)
+	assert.Equal(t, sd.Remove, evs[0].Kind)
+	assert.Equal(t, []string{"eth3"}, evs[0].Instance.Ifaces)
+	require.Len(t, e.Instances(), 1)
+	assert.Equal(t, []string{"eth2"}, e.Instances()[0].Ifaces)
+	// A goodbye of the TXT record alone is no goodbye of the instance: it
+	// leaves when the record does, a second later, as without the option.
+	putAll(e, 2, sd.IPv4, t1, txtRR(tzName, 0, "path=/tz"))
+	assert.Empty(t, events(e, t1))
+	e.Advance(t1.Add(time.Second))
+	evs = events(e, t1.Add(time.Second))
+	require.Len(t, evs, 1)
+	assert.Equal(t, sd.Remove, evs[0].Kind)
+}

@@ -131,6 +131,51 @@ func (e *Engine) recordChanged(en *Entry, added bool) {
 	}
 }
 
+// goodbyeSeen marks for recomputation the instance that en, a PTR or SRV
+// record just said goodbye to, names or belongs to on its interface
+// (Config.RemoveOnGoodbye; see leaving).
+func (e *Engine) goodbyeSeen(en *Entry) {
+	var k instKey
+	switch en.set.rrtype {
+	case dns.TypePTR:
+		ptr, ok := en.rr.(*dns.PTR)
+		if !ok {
+			return
+		}
+		k = instKey{ifIndex: en.ifIndex, name: dnsname.MustKey(ptr.Ptr)}
+	case dns.TypeSRV:
+		k = instKey{ifIndex: en.ifIndex, name: en.set.name}
+	default:
+		return
+	}
+	if e.get(k) != nil {
+		e.dirty[k] = true
+	}
+}
+
+// leaving reports whether t is said goodbye to, under
+// Config.RemoveOnGoodbye: every PTR record naming it, or every SRV record
+// of it, on its interface had a goodbye (TTL 0) and has not been announced
+// again since. Those records are cached for one more second (RFC 6762
+// section 10.1); a leaving instance is not reported meanwhile.
+func (e *Engine) leaving(t *tracked, srv *Entry) bool {
+	if !e.earlyGoodbye {
+		return false
+	}
+	if srv != nil && srv.goodbye {
+		return true // bestSRV prefers live records: every SRV is going
+	}
+	if len(t.ptrs) == 0 {
+		return false
+	}
+	for en := range t.ptrs {
+		if !en.goodbye {
+			return false
+		}
+	}
+	return true
+}
+
 // entryRemoved is called by the cache for every record that leaves it.
 func (e *Engine) entryRemoved(en *Entry) { e.recordChanged(en, false) }
 
