@@ -559,6 +559,33 @@ func TestGatewayPeers(t *testing.T) {
 		assert.Less(t, pyGone, gwRemovalBound, "python-zeroconf on B")
 	})
 
+	// The origin's host name is taken on B: python-zeroconf on A announces
+	// with SRV target h2.local., the name B's avahi-daemon holds. The
+	// proxy (which publishes the origin's address records under that
+	// name) is withdrawn from B, and Avahi keeps its host name (it renames
+	// itself "h2-2" on a conflict it loses).
+	t.Run("HostNameTakenOnB", func(t *testing.T) {
+		ctx := lantest.Context(t, 30*time.Second)
+		const inst = "Py Host"
+		name := inst + "._timezone._tcp.local."
+		py := startPy(t, ha3, "register", "--name", inst, "--type", pyType, "--port", "8091",
+			"--server", "h2.local.", "--addr", ha3.IPv4.String(), "--txt", "path=/host")
+		_, err := waitPy(ctx, py, "registered", name)
+		require.NoError(t, err, "pyzc.py on A:\n%v", py.Lines())
+		ev, err := gwWaitEvent(ctx, n.g, "withdrawn", name, "b", "proxied")
+		require.NoError(t, err, "gateway:\n%v", n.g.Lines())
+		assert.Equal(t, "withdrawn", ev.Event, "the gateway claimed a host name held on B: %+v", ev)
+		assert.Contains(t, ev.Reason, "h2.local")
+		t.Logf("gateway: %+v", ev)
+		time.Sleep(2 * time.Second)
+		noRename(t, "avahi-daemon on B", n.daemonB)
+		assert.Empty(t, pyEventsOf(n.pyB, name), "python-zeroconf on B saw the proxy")
+		assert.Empty(t, avahiLinesOf(n.abB["_timezone._tcp"], inst), "avahi-browse on B saw the proxy")
+		require.NoError(t, py.Signal(syscall.SIGTERM))
+		_, err = waitPy(ctx, py, "unregistered", name)
+		require.NoError(t, err, "pyzc.py on A:\n%v", py.Lines())
+	})
+
 	// C has no rule for timezone or jnx-kcsync: after all of the above,
 	// its browser saw none, the gateway answered nothing of them there,
 	// and nobody on C got a response about them.
