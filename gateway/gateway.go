@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/lansd/lansd/announce"
-	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
@@ -93,12 +92,29 @@ type Options struct {
 // as proxies (announce.Responder.AddProxy), the instances its Policy lets
 // cross. Its methods are safe for concurrent use.
 type Gateway struct {
-	cfg    *Config
-	pol    *Policy
+	cfg    *Config // the owner's (Reload replaces it there)
+	pol    *Policy // the owner's (Reload replaces it there)
+	opts   Options
 	log    *slog.Logger
 	resp   *announce.Responder // nil without destination links
-	brs    []*browse.Browser
 	events chan Event
+
+	// reloadMu serializes Reload and Close; under it, rcfg is the
+	// configuration in force and srcs the running browsers (reload.go).
+	reloadMu sync.Mutex
+	rcfg     *Config
+	srcs     map[int]*source
+	nextSrc  int
+	// live is the owner's view of srcs; retiredSrcs the ids of the
+	// browsers retired, whose last events do not count. Owner only.
+	live        map[int]*source
+	retiredSrcs map[int]bool
+	// odMu guards od, what the on-demand goroutine works from.
+	odMu sync.Mutex
+	od   onDemandView
+	// stopping is what the owner leaves at its end for Close to report:
+	// a removed event for every live proxy and zone record.
+	stopping []stopEvent
 
 	ctx    context.Context // ends at Close: calls into the responder
 	cancel context.CancelFunc
@@ -133,6 +149,7 @@ type slotKey struct {
 
 // browsed is a browse event from a source link's browser.
 type browsed struct {
+	src     int // source.id of the browser
 	link    string
 	subtype string // raw subtype label when the browser follows a subtype, else ""
 	ev      sd.Event
@@ -170,11 +187,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gateway{cfg: cfg, pol: pol, log: log, events: make(chan Event, EventBuffer),
+	g := &Gateway{cfg: cfg, pol: pol, opts: opts, log: log, events: make(chan Event, EventBuffer), rcfg: cfg,
+		srcs: map[int]*source{}, live: map[int]*source{},
 		in: make(chan any, 256), asks: make(chan announce.ReceivedQuestion, onDemandBuffer), done: make(chan struct{})}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.zctx, g.zcancel = context.WithCancel(context.Background())
-	g.mirrors, err = openMirrors(ctx, cfg, opts, log)
+	g.mirrors, err = openMirrors(ctx, cfg, zoneNames(cfg), opts, log)
 	if err != nil {
 		g.cancel()
 		g.zcancel()
@@ -182,25 +200,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 	}
 	context.AfterFunc(g.ctx, func() { time.AfterFunc(zoneFlightGrace, g.zcancel) })
 
-	var destIfs []string
-	sources := map[string]bool{}
-	for _, r := range cfg.Rules {
-		for _, l := range r.To {
-			for _, ifn := range cfg.Links[l].Interfaces {
-				if !slices.Contains(destIfs, ifn) {
-					destIfs = append(destIfs, ifn)
-				}
-			}
-		}
-		for _, l := range r.From {
-			sources[l] = true
-		}
-	}
+	destIfs := destInterfaces(cfg)
 	fail := func(err error) (*Gateway, error) {
 		g.cancel()
-		for _, b := range g.brs {
-			b.Close()
-		}
 		if g.resp != nil {
 			g.resp.Close()
 		}
@@ -215,60 +217,33 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Gateway, error) {
 			return fail(fmt.Errorf("gateway: responder on %s: %w", strings.Join(destIfs, ", "), err))
 		}
 	}
-	byLink := map[string][]*browse.Browser{}
-	for _, link := range slices.Sorted(maps.Keys(sources)) {
-		var plain []string
-		type sub struct{ typ, label string }
-		var subs []sub
-		for _, t := range pol.BrowseTypes(link) {
-			rt, err := registry.ParseType(t)
-			if err == nil && rt.Subtype != "" {
-				subs = append(subs, sub{t, rt.Subtype})
-			} else {
-				plain = append(plain, t)
-			}
-		}
-		// RemoveOnGoodbye: a goodbye on the source link withdraws the
-		// proxies at once, not one second later (see Removal in doc.go).
-		bopts := browse.Options{Interfaces: cfg.Links[link].Interfaces, Registry: opts.Registry, Logger: log.With("part", "browser", "link", link),
-			ExcludeInterfaces: []string{}, RemoveOnGoodbye: true}
-		start := func(types []string, subtype string) error {
-			b, err := browse.NewBrowser(ctx, types, bopts)
-			if err != nil {
-				return fmt.Errorf("gateway: browsing %s on link %s: %w", strings.Join(types, ", "), link, err)
-			}
-			g.brs = append(g.brs, b)
-			byLink[link] = append(byLink[link], b)
-			go g.forward(b, link, subtype)
-			return nil
-		}
-		if len(plain) > 0 {
-			if err := start(plain, ""); err != nil {
-				return fail(err)
-			}
-		}
-		for _, s := range subs {
-			if err := start([]string{s.typ}, s.label); err != nil {
-				return fail(err)
-			}
-		}
-		log.Debug("gateway: browsing source link", "link", link, "if", cfg.Links[link].Interfaces, "types", pol.BrowseTypes(link))
+	srcs, err := g.startSources(ctx, cfg, wantedSources(pol, cfg))
+	if err != nil {
+		return fail(err)
+	}
+	for _, src := range srcs {
+		g.srcs[src.id] = src
+		g.live[src.id] = src
+	}
+	g.setOnDemand(cfg, pol)
+	for _, src := range srcs {
+		go g.forward(src)
 	}
 	go g.run()
 	g.ops.Add(1)
 	go func() {
 		defer g.ops.Done()
-		g.onDemand(byLink)
+		g.onDemand()
 	}()
 	return g, nil
 }
 
-// forward hands b's events to the owner until b ends.
-func (g *Gateway) forward(b *browse.Browser, link, subtype string) {
-	for ev := range b.Events() {
-		g.log.Debug("gateway: browse event", "link", link, "subtype", subtype, "kind", ev.Kind, "instance", ev.Instance.Name, "if", ev.Instance.Ifaces, "addrs", ev.Instance.Addrs, "ttl", ev.Instance.TTL)
+// forward hands a source's events to the owner until its browser ends.
+func (g *Gateway) forward(src *source) {
+	for ev := range src.b.Events() {
+		g.log.Debug("gateway: browse event", "link", src.link, "subtype", src.subtype, "kind", ev.Kind, "instance", ev.Instance.Name, "if", ev.Instance.Ifaces, "addrs", ev.Instance.Addrs, "ttl", ev.Instance.TTL)
 		select {
-		case g.in <- browsed{link: link, subtype: subtype, ev: ev}:
+		case g.in <- browsed{src: src.id, link: src.link, subtype: src.subtype, ev: ev}:
 		case <-g.ctx.Done():
 			return
 		}
@@ -282,27 +257,34 @@ func (g *Gateway) Events() <-chan Event { return g.events }
 // Close stops the gateway: the browsers stop, every proxy is removed
 // with goodbyes on its destination links (the responder's Close), what
 // was mirrored into zones is deleted from them, leaving each zone as it
-// was found (ZoneMirror.Close, within ZoneCloseTimeout), and Events is
-// closed. It returns once that is done.
+// was found (ZoneMirror.Close, within ZoneCloseTimeout), each proxy and
+// zone record so withdrawn is reported EventRemoved (Reason "gateway
+// stopping"), and Events is closed. It waits for a Reload in progress,
+// and returns once that is done.
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
+		g.reloadMu.Lock()
+		defer g.reloadMu.Unlock()
 		var errs []error
-		for _, b := range g.brs {
-			if err := b.Close(); err != nil {
+		g.cancel()
+		<-g.done
+		for _, id := range slices.Sorted(maps.Keys(g.srcs)) {
+			if err := g.srcs[id].b.Close(); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		g.cancel()
-		<-g.done
 		g.ops.Wait()
 		if g.resp != nil {
 			if err := g.resp.Close(); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		if err := g.closeMirrors(); err != nil {
-			errs = append(errs, err)
+		g.emitStopping(false, nil)
+		zerr := g.closeMirrors()
+		if zerr != nil {
+			errs = append(errs, zerr)
 		}
+		g.emitStopping(true, zerr)
 		close(g.events)
 		g.closeErr = errors.Join(errs...)
 	})
@@ -316,8 +298,15 @@ type instKey struct{ link, name string }
 type entry struct {
 	// seen: per interface, per browser (subtype "" or a subtype label),
 	// the instance as last reported.
-	seen  map[string]map[string]sd.Instance
+	seen  map[string]map[seenKey]sd.Instance
 	dests map[string]*dest1 // by destination name (zones prefixed "zone:")
+}
+
+// seenKey is a browser (source.id) and the subtype it follows ("" for
+// none): who reported an instance.
+type seenKey struct {
+	src     int
+	subtype string
 }
 
 // dest1 is an instance's state for one destination.
@@ -442,6 +431,7 @@ func (g *Gateway) run() {
 	for {
 		select {
 		case <-g.ctx.Done():
+			g.stopping = stoppingEvents(st)
 			return
 		case <-tick.C:
 			g.refresh(st)
@@ -455,6 +445,11 @@ func (g *Gateway) run() {
 				g.handleEvent(st, m)
 			case zoneResult:
 				g.zoneDone(st, m)
+			case reloadMsg:
+				m.reply <- g.applyReload(st, m, linkPrefixes)
+			case retireMsg:
+				g.applyRetire(st, m, linkPrefixes)
+				close(m.reply)
 			}
 		}
 	}
@@ -468,24 +463,30 @@ func (e *entry) current() (sd.Instance, []string, bool) {
 	}
 	ifn := slices.Min(slices.Collect(maps.Keys(e.seen)))
 	byBr := e.seen[ifn]
-	var in sd.Instance
-	var subs []string
-	found := false
-	for _, b := range slices.Sorted(maps.Keys(byBr)) {
-		if !found || b == "" {
-			in, found = byBr[b], true
+	keys := slices.SortedFunc(maps.Keys(byBr), func(a, b seenKey) int {
+		if c := strings.Compare(a.subtype, b.subtype); c != 0 {
+			return c
 		}
-		if b != "" {
-			subs = append(subs, b)
+		return a.src - b.src
+	})
+	var subs []string
+	for _, b := range keys {
+		if b.subtype != "" && !slices.Contains(subs, b.subtype) {
+			subs = append(subs, b.subtype)
 		}
 	}
-	return in, subs, true
+	// The instance of a plain browser, sorted first, when there is one.
+	return byBr[keys[0]], subs, true
 }
 
 // browsed applies one browse event.
 func (g *Gateway) browsed(st map[instKey]*entry, m browsed, pfx []netip.Prefix) {
+	if g.retiredSrcs[m.src] {
+		return // a browser retired by Reload: its last events
+	}
 	in := m.ev.Instance
 	k := instKey{m.link, in.Name}
+	sk := seenKey{m.src, m.subtype}
 	e := st[k]
 	ifn := ""
 	if len(in.Ifaces) > 0 {
@@ -495,25 +496,32 @@ func (g *Gateway) browsed(st map[instKey]*entry, m browsed, pfx []netip.Prefix) 
 		if e == nil {
 			return
 		}
-		delete(e.seen[ifn], m.subtype)
+		delete(e.seen[ifn], sk)
 		if len(e.seen[ifn]) == 0 {
 			delete(e.seen, ifn)
 		}
 	} else {
 		if e == nil {
-			e = &entry{seen: map[string]map[string]sd.Instance{}, dests: map[string]*dest1{}}
+			e = &entry{seen: map[string]map[seenKey]sd.Instance{}, dests: map[string]*dest1{}}
 			st[k] = e
 		}
 		if e.seen[ifn] == nil {
-			e.seen[ifn] = map[string]sd.Instance{}
+			e.seen[ifn] = map[seenKey]sd.Instance{}
 		}
-		e.seen[ifn][m.subtype] = in
+		e.seen[ifn][sk] = in
 	}
+	g.reconsider(st, k, e, pfx, m.ev.Time, "instance left link "+m.link)
+}
+
+// reconsider decides again on an entry whose sightings changed: when no
+// browser holds it any more its proxies are withdrawn (reason) and it is
+// forgotten.
+func (g *Gateway) reconsider(st map[instKey]*entry, k instKey, e *entry, pfx []netip.Prefix, at time.Time, reason string) {
 	cur, subs, ok := e.current()
 	if !ok {
-		g.log.Debug("gateway: instance left its source link", "instance", in.Name, "from", m.link)
+		g.log.Debug("gateway: instance left its source link", "instance", k.name, "from", k.link, "reason", reason)
 		for _, d := range e.dests {
-			g.withdraw(k, d, "instance left link "+m.link)
+			g.withdraw(k, d, reason)
 		}
 		for key, d := range e.dests {
 			g.retire(slotKey{k, key}, d.slot)
@@ -521,12 +529,12 @@ func (g *Gateway) browsed(st map[instKey]*entry, m browsed, pfx []netip.Prefix) 
 		delete(st, k)
 		return
 	}
-	g.decide(k, e, cur, subs, pfx, m.ev.Time)
+	g.decide(k, e, cur, subs, pfx, at)
 }
 
 // decide applies the policy to an entry's instance and acts on every
-// destination.
-func (g *Gateway) decide(k instKey, e *entry, in sd.Instance, subs []string, pfx []netip.Prefix, at time.Time) {
+// destination the policy decides for; it returns the decisions.
+func (g *Gateway) decide(k instKey, e *entry, in sd.Instance, subs []string, pfx []netip.Prefix, at time.Time) []Decision {
 	if at.IsZero() {
 		at = time.Now()
 	}
@@ -576,6 +584,7 @@ func (g *Gateway) decide(k instKey, e *entry, in sd.Instance, subs []string, pfx
 		}
 		g.update(k, d, in.TXT, dec.Addrs, expires)
 	}
+	return decs
 }
 
 // add starts proxying an instance on a destination link.
@@ -730,8 +739,8 @@ func (g *Gateway) handleEvent(st map[instKey]*entry, m handleEvent) {
 func (g *Gateway) refresh(st map[instKey]*entry) {
 	g.zoneRetry(st)
 	held := map[instKey]sd.Instance{}
-	for _, b := range g.brs {
-		for _, in := range b.Instances() {
+	for _, src := range g.live {
+		for _, in := range src.b.Instances() {
 			held[instKey{g.linkOfIfaces(in.Ifaces), in.Name}] = in
 		}
 	}

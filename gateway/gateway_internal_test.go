@@ -48,15 +48,20 @@ func TestInterfacePrefixes(t *testing.T) {
 // An entry stands for the instance of its first interface, with the
 // subtypes it was found under there.
 func TestEntryCurrent(t *testing.T) {
-	e := &entry{seen: map[string]map[string]sd.Instance{}}
+	e := &entry{seen: map[string]map[seenKey]sd.Instance{}}
 	_, _, ok := e.current()
 	assert.False(t, ok)
-	e.seen["lan1"] = map[string]sd.Instance{"": {Name: "x", Port: 2}}
-	e.seen["lan0"] = map[string]sd.Instance{"_printer": {Name: "x", Port: 1}, "": {Name: "x", Port: 3}}
+	e.seen["lan1"] = map[seenKey]sd.Instance{{1, ""}: {Name: "x", Port: 2}}
+	e.seen["lan0"] = map[seenKey]sd.Instance{{2, "_printer"}: {Name: "x", Port: 1}, {3, ""}: {Name: "x", Port: 3},
+		{4, "_printer"}: {Name: "x", Port: 1}, {5, ""}: {Name: "x", Port: 4}}
 	in, subs, ok := e.current()
 	require.True(t, ok)
-	assert.Equal(t, uint16(3), in.Port)
+	assert.Equal(t, uint16(3), in.Port, "the first plain browser's")
 	assert.Equal(t, []string{"_printer"}, subs)
+	delete(e.seen["lan0"], seenKey{3, ""})
+	delete(e.seen["lan0"], seenKey{5, ""})
+	in, _, _ = e.current()
+	assert.Equal(t, uint16(1), in.Port, "a subtype browser's when no plain one holds it")
 }
 
 func TestSameTXT(t *testing.T) {

@@ -54,7 +54,18 @@ type zoneResult struct {
 	ev    Event // a Remove: the event to report once it is done
 }
 
-// openMirrors makes one mirror per zone that a rule of cfg names and
+// zoneNames returns the zones that the rules of cfg name, sorted.
+func zoneNames(cfg *Config) []string {
+	names := map[string]bool{}
+	for _, r := range cfg.Rules {
+		for _, z := range r.ToZones {
+			names[z] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(names))
+}
+
+// openMirrors makes one mirror per zone of names (zones of cfg) and
 // checks each with its server (ZoneMirror.Check), all at once, before
 // anything is sent on a link. A zone whose server answers that it will
 // not take the gateway's updates (the key rejected, updates refused, not
@@ -63,20 +74,14 @@ type zoneResult struct {
 // the gateway starts, logs it, and reports each instance for that zone
 // refused with the server's error until the server answers (tried again
 // every RefreshInterval).
-func openMirrors(ctx context.Context, cfg *Config, opts Options, log *slog.Logger) (map[string]*ZoneMirror, error) {
-	names := map[string]bool{}
-	for _, r := range cfg.Rules {
-		for _, z := range r.ToZones {
-			names[z] = true
-		}
-	}
+func openMirrors(ctx context.Context, cfg *Config, names []string, opts Options, log *slog.Logger) (map[string]*ZoneMirror, error) {
 	mirrors := map[string]*ZoneMirror{}
 	closeAll := func() {
 		for _, m := range mirrors {
 			_ = m.Close(context.Background()) // nothing written yet: sends nothing
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(names)) {
+	for _, name := range names {
 		m, err := NewZoneMirror(cfg.Zones[name], ZoneMirrorOptions{Registry: opts.Registry, Logger: log.With("part", "zone", "zone", name)})
 		if err != nil {
 			closeAll()
@@ -182,6 +187,9 @@ func (g *Gateway) zoneRemove(k instKey, d *dest1, reason string) {
 				return
 			}
 			err := m.Remove(g.zctx, k.link, k.name)
+			if errors.Is(err, ErrMirrorClosed) {
+				return // the zone left the configuration (Reload): its Close removed it
+			}
 			if err == nil {
 				ev.Time = time.Now()
 				g.toOwner(zoneResult{s: s, op: zoneRemove, ev: ev})

@@ -56,7 +56,7 @@ func newZoneRig(t *testing.T, cfg *Config) *zoneRig {
 	g := &Gateway{cfg: cfg, pol: pol, log: log, events: make(chan Event, EventBuffer), in: make(chan any, 256), done: make(chan struct{})}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.zctx, g.zcancel = context.WithCancel(context.Background())
-	g.mirrors, err = openMirrors(context.Background(), cfg, Options{Logger: log}, log)
+	g.mirrors, err = openMirrors(context.Background(), cfg, zoneNames(cfg), Options{Logger: log}, log)
 	require.NoError(t, err)
 	close(g.done)
 	r := &zoneRig{t: t, g: g, st: map[instKey]*entry{}, pfx: officePrefixes}

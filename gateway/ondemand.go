@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,14 +138,41 @@ func questionTypes(name string) ([]string, string) {
 	return []string{typ + "." + dnsname.Local, base}, typ
 }
 
+// onDemandView is what the on-demand goroutine works from: the
+// configuration in force, its policy and the browsers of each source
+// link. Reload replaces it (setOnDemand).
+type onDemandView struct {
+	cfg    *Config
+	pol    *Policy
+	byLink map[string][]*browse.Browser
+}
+
+// setOnDemand makes the on-demand goroutine work from cfg, pol and the
+// running browsers (g.srcs). Under reloadMu, or in New.
+func (g *Gateway) setOnDemand(cfg *Config, pol *Policy) {
+	byLink := map[string][]*browse.Browser{}
+	for _, id := range slices.Sorted(maps.Keys(g.srcs)) {
+		src := g.srcs[id]
+		byLink[src.link] = append(byLink[src.link], src.b)
+	}
+	g.odMu.Lock()
+	g.od = onDemandView{cfg: cfg, pol: pol, byLink: byLink}
+	g.odMu.Unlock()
+}
+
 // onDemand runs the queries on demand until the gateway closes.
-func (g *Gateway) onDemand(byLink map[string][]*browse.Browser) {
-	o := &onDemand{cfg: g.cfg, pol: g.pol, last: map[onDemandKey]time.Time{}}
+func (g *Gateway) onDemand() {
+	o := &onDemand{last: map[onDemandKey]time.Time{}}
 	for {
 		select {
 		case <-g.ctx.Done():
 			return
 		case q := <-g.asks:
+			g.odMu.Lock()
+			view := g.od
+			g.odMu.Unlock()
+			o.cfg, o.pol = view.cfg, view.pol
+			byLink := view.byLink
 			for _, a := range o.plan(q, time.Now()) {
 				for _, b := range byLink[a.link] {
 					if b.QueryNow(a.name) {

@@ -60,19 +60,34 @@ One line per event:
 --json prints one object per line: event, instance, from, to, rule, reason,
 time.
 
-Not done yet: queries on a destination link do not trigger queries on the
-source link.
+A query on a destination link for a type a rule proxies there makes the
+gateway ask the rule's source links at once (at most once a second).
 
-SIGHUP reloads the --config file: the whole file is checked first and the
-running gateway kept on any problem; else it is stopped (goodbyes) and the
-new one started. A configuration error names its field, one per line, and
-exits 2 before anything is sent.
+SIGHUP reloads the --config file. The whole file is checked first; on any
+problem the running configuration is kept ("kept the old configuration
+because ..."). Else it is applied in place ("reloaded ... in place"): only
+what it changes changes. Proxies that still pass keep their names on the
+destination links (no goodbye, no new probe) and zone records that still
+pass are not written again; what no longer passes is removed (goodbyes,
+deleted from its zone), what now passes is proxied, browsers and zones no
+rule needs any more are closed (a zone left as found) and new ones opened.
+When the destination links' interfaces change, a link's interfaces change
+or a zone's definition changes, the gateway is restarted instead: every
+proxy sent goodbyes and announced again, zones emptied and written again
+("restarted with ... because ..."). On exit (SIGINT, SIGTERM) every proxy
+and zone record withdrawn is reported removed ("gateway stopping").
+
+A configuration error names its field, one per line, and exits 2 before
+anything is sent.
 
 Exit status: 0 (interrupted), 2 for usage and configuration errors, 3 when
 the network cannot be used.`
 
 // newGateway starts a gateway; a variable so that tests can replace it.
 var newGateway = gateway.New
+
+// reloadGateway is Gateway.Reload; a variable so that tests can replace it.
+var reloadGateway = (*gateway.Gateway).Reload
 
 // jsonGatewayEvent is one line of lansd gateway --json.
 type jsonGatewayEvent struct {
@@ -150,7 +165,21 @@ func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 		case <-hup:
 			next, ok := loadGatewayConfig(env, *config, reg)
 			if !ok {
-				fmt.Fprintf(env.stderr, "lansd gateway: reload of %s refused; the running configuration stays\n", *config)
+				fmt.Fprintf(env.stderr, "lansd gateway: kept the old configuration because %s has errors\n", *config)
+				continue
+			}
+			err := reloadGateway(g, ctx, next)
+			var re *gateway.RestartError
+			switch {
+			case err == nil:
+				fmt.Fprintf(env.stderr, "lansd gateway: reloaded %s in place\n", *config)
+				continue
+			case ctx.Err() != nil:
+				stop()
+				return exitOK
+			case !errors.As(err, &re):
+				printGatewayErrors(env, err)
+				fmt.Fprintf(env.stderr, "lansd gateway: kept the old configuration because %s cannot be applied\n", *config)
 				continue
 			}
 			stop()
@@ -161,7 +190,7 @@ func runGateway(ctx context.Context, env *cliEnv, args []string) int {
 				}
 				return gatewayOpenError(env, err)
 			}
-			fmt.Fprintf(env.stderr, "lansd gateway: reloaded %s\n", *config)
+			fmt.Fprintf(env.stderr, "lansd gateway: restarted with %s because %s\n", *config, re.Reason)
 		}
 	}
 }
@@ -176,15 +205,20 @@ func loadGatewayConfig(env *cliEnv, path string, reg *registry.Registry) (*gatew
 	if err == nil {
 		return cfg, true
 	}
+	printGatewayErrors(env, err)
+	return nil, false
+}
+
+// printGatewayErrors prints err, each of ConfigErrors on a line of its own.
+func printGatewayErrors(env *cliEnv, err error) {
 	var ce gateway.ConfigErrors
 	if errors.As(err, &ce) {
 		for _, e := range ce {
 			fmt.Fprintf(env.stderr, "lansd gateway: %v\n", e)
 		}
-	} else {
-		fmt.Fprintf(env.stderr, "lansd gateway: %v\n", err)
+		return
 	}
-	return nil, false
+	fmt.Fprintf(env.stderr, "lansd gateway: %v\n", err)
 }
 
 // gatewayOpenError reports a gateway that could not start: exit 2 for an

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,4 +114,58 @@ func TestGatewayZoneRefused(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Empty(t, out)
 	assert.Equal(t, "lansd gateway: zones.corp: the zone's server refuses the gateway's updates: TSIG key gateway-key rejected by 192.0.2.53:53: BADSIG\n", errOut)
+}
+
+// SIGHUP prints one line saying what happened: reloaded in place, kept
+// the old configuration (an invalid file, or one Reload cannot apply),
+// or restarted because of what Reload says needs a restart. The gateway
+// is a real one of no rules (nothing opened: no network); the restart's
+// runs the same configuration.
+func TestGatewayReloadLines(t *testing.T) {
+	origNew, origReload := newGateway, reloadGateway
+	t.Cleanup(func() { newGateway, reloadGateway = origNew, origReload })
+	var starts int
+	var mu sync.Mutex
+	newGateway = func(ctx context.Context, _ *gateway.Config, opts gateway.Options) (*gateway.Gateway, error) {
+		mu.Lock()
+		starts++
+		mu.Unlock()
+		return gateway.New(ctx, &gateway.Config{}, opts)
+	}
+	var next error
+	reloadGateway = func(g *gateway.Gateway, ctx context.Context, cfg *gateway.Config) error {
+		if next != nil {
+			return next
+		}
+		return g.Reload(ctx, &gateway.Config{})
+	}
+	cfg := filepath.Join(t.TempDir(), "gw.json")
+	good := []byte(`{"links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["lan1"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": ["timezone"]}]}`)
+	require.NoError(t, os.WriteFile(cfg, good, 0o644))
+	r := startLansd(t, "gateway", "--config", cfg)
+	hup := func(want string) {
+		t.Helper()
+		r.hup <- syscall.SIGHUP
+		r.waitErr(t, want, 5*time.Second)
+	}
+	hup("lansd gateway: reloaded " + cfg + " in place\n")
+
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"links": {"a": {"interfaces": ["lan0"]}},
+  "rules": [{"from": ["a"], "to": ["guest"], "types": ["timezone"]}]}`), 0o644))
+	hup("lansd gateway: kept the old configuration because " + cfg + " has errors\n")
+	assert.Contains(t, r.errOut.String(), "rules[0].to[0]")
+
+	require.NoError(t, os.WriteFile(cfg, good, 0o644))
+	next = gateway.ConfigErrors{{Field: "zones.corp", Reason: "the zone's server refuses the gateway's updates", Err: errors.New("BADSIG")}}
+	hup("lansd gateway: kept the old configuration because " + cfg + " cannot be applied\n")
+	assert.Contains(t, r.errOut.String(), "lansd gateway: zones.corp: the zone's server refuses the gateway's updates: BADSIG\n")
+
+	next = &gateway.RestartError{Reason: "link a changes its interfaces from [lan0] to [lan2]"}
+	hup("lansd gateway: restarted with " + cfg + " because link a changes its interfaces from [lan0] to [lan2]\n")
+	mu.Lock()
+	assert.Equal(t, 2, starts, "started, then restarted once")
+	mu.Unlock()
+	assert.Equal(t, 4, strings.Count(r.errOut.String(), "lansd gateway: reloaded")+
+		strings.Count(r.errOut.String(), "lansd gateway: kept")+strings.Count(r.errOut.String(), "lansd gateway: restarted"), r.errOut.String())
 }
