@@ -208,54 +208,114 @@ func TestGatewayConfigError(t *testing.T) {
 	}
 }
 
-// TestGatewayReloadOnSIGHUP: a SIGHUP with a broken file names the field
-// and keeps the running gateway (the proxy stays on B); one with a file
-// whose rule carries another type withdraws the first proxy from B and
-// proxies the other instance.
+// TestGatewayReloadOnSIGHUP: SIGHUP reloads the configuration in place.
+// A broken file is refused and the running configuration kept. A file
+// that keeps the timezone rule and adds one for _http._tcp leaves the
+// proxy of Office TZ untouched on B (B's browser sees no remove and no
+// second add, and the gateway sends no new probe for it) while Web
+// arrives; a file that drops the timezone rule removes Office TZ from B
+// (reported removed). At SIGTERM the gateway reports Web removed
+// ("gateway stopping") before it exits.
 func TestGatewayReloadOnSIGHUP(t *testing.T) {
 	t.Parallel()
-	ctx := lantest.Context(t, 90*time.Second)
+	ctx := lantest.Context(t, 120*time.Second)
 	a, b, gw := gwLANs(t)
-	rule := func(types string) string {
+	rules := func(types ...string) string {
+		var rs []string
+		for _, ty := range types {
+			rs = append(rs, `{"from": ["a"], "to": ["b"], "types": [`+ty+`]}`)
+		}
 		return `{
   "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
-  "rules": [{"from": ["a"], "to": ["b"], "types": [` + types + `]}]
+  "rules": [` + strings.Join(rs, ", ") + `]
 }`
 	}
-	cfg := gwConfig(t, rule(`"timezone"`))
+	cfg := gwConfig(t, rules(`"timezone"`))
 	tz := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
 	web := clitest.Start(t, a.Host(3), "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80", "--ipv4-only")
 	for _, p := range []*lantest.Proc{tz, web} {
 		_, err := p.WaitFor(ctx, annAnnouncedRE)
 		require.NoError(t, err, "%q", p.Lines())
 	}
+	obsB := b.Observe(t)
 	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw")
 	brTZ := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
 	brWeb := clitest.Start(t, b.Host(2), "browse", "_http._tcp", "--json")
 	_, err := clitest.WaitEvent(ctx, brTZ, "add", "Office TZ", nil)
 	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	// The proxy's probes on B (RFC 6762 section 8.1): seen at the start,
+	// so that their absence after the reload means something.
+	probe := func(c lantest.Captured) bool {
+		if c.Msg == nil || c.Msg.Response || len(c.Msg.Ns) == 0 {
+			return false
+		}
+		for _, q := range c.Msg.Question {
+			if strings.HasPrefix(strings.ReplaceAll(q.Name, `\`, ""), "Office TZ._timezone._tcp.local") {
+				return true
+			}
+		}
+		return false
+	}
+	_, err = obsB.WaitFor(ctx, probe)
+	require.NoError(t, err, "no probe of the proxy seen on B")
+	events := func(p *lantest.Proc, kind, name string) int {
+		n := 0
+		for _, l := range p.Lines() {
+			if e, err := clitest.Decode(l); err == nil && e.Event == kind && e.Instance == name {
+				n++
+			}
+		}
+		return n
+	}
 
 	// A broken file: the field named, the gateway kept.
 	require.NoError(t, os.WriteFile(cfg, []byte(`{"links": {"a": {"interfaces": ["lan0"]}}, "rules": [{"from": ["a"], "to": ["nowhere"], "types": ["timezone"]}]}`), 0o644))
 	require.NoError(t, g.Signal(syscall.SIGHUP))
 	_, err = g.WaitFor(ctx, regexp.MustCompile(`rules\[0\]\.to\[0\]`))
 	require.NoError(t, err, "%q", g.Lines())
-	_, err = g.WaitFor(ctx, regexp.MustCompile(`reload of .* refused`))
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`kept the old configuration because .* has errors`))
 	require.NoError(t, err, "%q", g.Lines())
 	time.Sleep(2 * time.Second)
-	for _, l := range brTZ.Lines() {
-		assert.NotContains(t, l, `"event":"remove"`, "the proxy left B after a refused reload")
-	}
+	assert.Zero(t, events(brTZ, "remove", "Office TZ"), "the proxy left B after a refused reload: %q", brTZ.Lines())
 
-	// A valid file with another type: Office TZ leaves B, Web arrives.
-	require.NoError(t, os.WriteFile(cfg, []byte(rule(`"_http._tcp"`)), 0o644))
+	// The timezone rule kept, one for _http._tcp added: Web arrives, Office
+	// TZ is not touched on B.
+	reloaded := time.Now()
+	require.NoError(t, os.WriteFile(cfg, []byte(rules(`"timezone"`, `"_http._tcp"`)), 0o644))
 	require.NoError(t, g.Signal(syscall.SIGHUP))
-	_, err = clitest.WaitEvent(ctx, brTZ, "remove", "Office TZ", nil)
-	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`reloaded .* in place`))
+	require.NoError(t, err, "%q", g.Lines())
 	_, err = clitest.WaitEvent(ctx, brWeb, "add", "Web", nil)
 	require.NoError(t, err, "browser on B: %q\ngateway: %q", brWeb.Lines(), g.Lines())
-	_, err = g.WaitFor(ctx, regexp.MustCompile(`reloaded `))
-	require.NoError(t, err, "%q", g.Lines())
+	t.Logf("Web on B %v after the SIGHUP", time.Since(reloaded).Round(time.Millisecond))
+	time.Sleep(3 * time.Second)
+	assert.Zero(t, events(brTZ, "remove", "Office TZ"), "Office TZ removed on B by a reload that kept its rule: %q", brTZ.Lines())
+	assert.Equal(t, 1, events(brTZ, "add", "Office TZ"), "Office TZ added again on B: %q", brTZ.Lines())
+	for _, c := range obsB.Packets() {
+		assert.False(t, c.Time.After(reloaded) && probe(c), "Office TZ probed again on B after the reload: %v", c.Msg)
+	}
+	for _, l := range g.Lines() {
+		var e gwEvent
+		if json.Unmarshal([]byte(l), &e) == nil && e.Instance == "Office TZ._timezone._tcp.local." {
+			assert.NotEqual(t, "removed", e.Event, "%s", l)
+		}
+	}
+
+	// The timezone rule dropped: Office TZ leaves B, reported removed.
+	require.NoError(t, os.WriteFile(cfg, []byte(rules(`"_http._tcp"`)), 0o644))
+	require.NoError(t, g.Signal(syscall.SIGHUP))
+	ev := gwWait(t, ctx, g, "removed", "Office TZ._timezone._tcp.local.")
+	t.Logf("gateway: %+v", ev)
+	_, err = clitest.WaitEvent(ctx, brTZ, "remove", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	time.Sleep(time.Second)
+	assert.Zero(t, events(brWeb, "remove", "Web"), "%q", brWeb.Lines())
+
+	// SIGTERM: Web reported removed before the gateway exits.
+	require.NoError(t, g.Signal(syscall.SIGTERM))
+	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
+	ev = gwWait(t, ctx, g, "removed", "Web._http._tcp.local.")
+	assert.Equal(t, "gateway stopping", ev.Reason)
 }
 
 // TestGatewayNameTakenOnB: B's h2 publishes "Office TZ" itself; the
