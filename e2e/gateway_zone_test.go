@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -295,4 +296,96 @@ func TestGatewayZoneAndLink(t *testing.T) {
 	require.NoError(t, g.Signal(syscall.SIGTERM))
 	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
 	assert.Equal(t, before, s.Snapshot(t))
+}
+
+// TestGatewayZoneReload: SIGHUP reloads the zone rules in place. A
+// reload that keeps the timezone rule and adds one for _http._tcp
+// sends nothing to the zone (its SOA serial stays, its records too)
+// until an _http._tcp instance appears, which is written; a reload that
+// drops the timezone rule deletes Office TZ from the zone (reported
+// removed); one that names the zone no more leaves it exactly as found,
+// each of its records reported removed.
+func TestGatewayZoneReload(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 120*time.Second)
+	a := lantest.New(t, lantest.Hosts(3), lantest.Subnet(netip.MustParsePrefix("198.18.1.0/24")))
+	gw := a.Host(2)
+	s := dnstest.StartBIND(t, gwZone, dnstest.WithRunner(func(ctx context.Context, name string, args ...string) *exec.Cmd {
+		return gw.Command(ctx, name, args...)
+	}))
+	before := s.Snapshot(t)
+	zone := fmt.Sprintf(`"zones": {"corp": {"domain": %q, "server": %q, "tsig": %q, "ttl": 30}}`, gwZone, s.Addr, s.TSIGSpec())
+	rules := func(types ...string) string {
+		var rs []string
+		for _, ty := range types {
+			rs = append(rs, `{"from": ["a"], "to_zones": ["corp"], "types": [`+ty+`]}`)
+		}
+		return `{"links": {"a": {"interfaces": ["lan0"]}}, ` + zone + `, "rules": [` + strings.Join(rs, ", ") + `]}`
+	}
+	cfg := gwConfig(t, rules(`"timezone"`))
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "-v")
+	ann := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080",
+		"--txt", "path=/tz", "--ipv4-only")
+	_, err := ann.WaitFor(ctx, annAnnouncedRE)
+	require.NoError(t, err, "%q", ann.Lines())
+	gwWait(t, ctx, g, "proxied", "Office TZ._timezone._tcp.local.")
+	serial := func() uint32 {
+		for _, rr := range s.Query(t, gwZone, dns.TypeSOA) {
+			if soa, ok := rr.(*dns.SOA); ok {
+				return soa.Serial
+			}
+		}
+		t.Fatal("no SOA")
+		return 0
+	}
+	serial1, snap1 := serial(), s.Snapshot(t)
+	hup := func() {
+		t.Helper()
+		n := len(g.Lines())
+		require.NoError(t, g.Signal(syscall.SIGHUP))
+		_, err := g.WaitLine(ctx, func(l string) bool { return strings.Contains(l, "reloaded") && strings.Contains(l, "in place") && len(g.Lines()) > n })
+		require.NoError(t, err, "%q", g.Lines())
+	}
+	writes := func(name string) int {
+		n := 0
+		for _, l := range g.Lines() {
+			if strings.Contains(l, `msg="gateway: mirroring into zone"`) && strings.Contains(l, `instance="`+name) {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, writes("Office TZ"), "%q", g.Lines())
+
+	// The timezone rule kept, _http._tcp added: nothing sent to the zone.
+	require.NoError(t, os.WriteFile(cfg, []byte(rules(`"timezone"`, `"_http._tcp"`)), 0o644))
+	hup()
+	time.Sleep(2 * time.Second)
+	assert.Equal(t, serial1, serial(), "the zone was updated by a reload that changes nothing in it")
+	assert.Equal(t, snap1, s.Snapshot(t))
+	assert.Equal(t, 1, writes("Office TZ"), "Office TZ written again")
+	web := clitest.Start(t, a.Host(3), "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80", "--ipv4-only")
+	_, err = web.WaitFor(ctx, annAnnouncedRE)
+	require.NoError(t, err, "%q", web.Lines())
+	pe := gwWait(t, ctx, g, "proxied", "Web._http._tcp.local.")
+	assert.Equal(t, 1, pe.Rule)
+	assert.NotEmpty(t, s.Query(t, "Web._http._tcp."+gwZone, dns.TypeSRV))
+
+	// The timezone rule dropped: Office TZ deleted from the zone.
+	require.NoError(t, os.WriteFile(cfg, []byte(rules(`"_http._tcp"`)), 0o644))
+	hup()
+	re := gwWait(t, ctx, g, "removed", "Office TZ._timezone._tcp.local.")
+	t.Logf("gateway: %+v", re)
+	assert.Equal(t, "corp", re.To)
+	assert.Empty(t, s.Query(t, `Office\032TZ._timezone._tcp.`+gwZone, dns.TypeSRV))
+	assert.NotEmpty(t, s.Query(t, "Web._http._tcp."+gwZone, dns.TypeSRV), "Web stays")
+
+	// The zone named no more: left as found, Web reported removed.
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"links": {"a": {"interfaces": ["lan0"]}}}`), 0o644))
+	hup()
+	re = gwWait(t, ctx, g, "removed", "Web._http._tcp.local.")
+	t.Logf("gateway: %+v", re)
+	assert.Equal(t, before, s.Snapshot(t), "the zone is as the gateway found it")
+	require.NoError(t, g.Signal(syscall.SIGTERM))
+	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
 }
