@@ -343,7 +343,9 @@ func TestGatewayZoneReload(t *testing.T) {
 		t.Helper()
 		n := len(g.Lines())
 		require.NoError(t, g.Signal(syscall.SIGHUP))
-		_, err := g.WaitLine(ctx, func(l string) bool { return strings.Contains(l, "reloaded") && strings.Contains(l, "in place") && len(g.Lines()) > n })
+		_, err := g.WaitLine(ctx, func(l string) bool {
+			return strings.Contains(l, "reloaded") && strings.Contains(l, "in place") && len(g.Lines()) > n
+		})
 		require.NoError(t, err, "%q", g.Lines())
 	}
 	writes := func(name string) int {
