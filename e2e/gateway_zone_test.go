@@ -341,10 +341,22 @@ func TestGatewayZoneReload(t *testing.T) {
 	serial1, snap1 := serial(), s.Snapshot(t)
 	hup := func() {
 		t.Helper()
-		n := len(g.Lines())
+		inPlace := func(l string) bool {
+			return strings.Contains(l, "lansd gateway: reloaded") && strings.HasSuffix(l, "in place")
+		}
+		before := 0
+		for _, l := range g.Lines() {
+			if inPlace(l) {
+				before++
+			}
+		}
 		require.NoError(t, g.Signal(syscall.SIGHUP))
+		seen := 0
 		_, err := g.WaitLine(ctx, func(l string) bool {
-			return strings.Contains(l, "reloaded") && strings.Contains(l, "in place") && len(g.Lines()) > n
+			if inPlace(l) {
+				seen++
+			}
+			return seen > before
 		})
 		require.NoError(t, err, "%q", g.Lines())
 	}
