@@ -54,7 +54,8 @@ const (
 	EventRefused = "refused"
 	// EventRemoved: a proxy was taken away from a destination (goodbyes
 	// sent; for a zone, deleted by its server) because the instance left
-	// its source link, expired there, or no longer passes the policy.
+	// its source link, expired there, no longer passes the policy (after
+	// a Reload too), or the gateway stops (Close: ReasonStopping).
 	EventRemoved = "removed"
 )
 
