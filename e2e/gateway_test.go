@@ -208,6 +208,34 @@ func TestGatewayConfigError(t *testing.T) {
 	}
 }
 
+// gwProbeOf returns a matcher of the probes (RFC 6762 section 8.1: a
+// query with an authority section) for the instance name.
+func gwProbeOf(name string) func(lantest.Captured) bool {
+	return func(c lantest.Captured) bool {
+		if c.Msg == nil || c.Msg.Response || len(c.Msg.Ns) == 0 {
+			return false
+		}
+		for _, q := range c.Msg.Question {
+			if strings.EqualFold(strings.ReplaceAll(q.Name, `\`, ""), name) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// gwBrowseEvents counts the --json events of kind about instance (its
+// label) printed by the browser p.
+func gwBrowseEvents(p *lantest.Proc, kind, instance string) int {
+	n := 0
+	for _, l := range p.Lines() {
+		if e, err := clitest.Decode(l); err == nil && e.Event == kind && e.Instance == instance {
+			n++
+		}
+	}
+	return n
+}
+
 // TestGatewayReloadOnSIGHUP: SIGHUP reloads the configuration in place.
 // A broken file is refused and the running configuration kept. A file
 // that keeps the timezone rule and adds one for _http._tcp leaves the
@@ -245,28 +273,10 @@ func TestGatewayReloadOnSIGHUP(t *testing.T) {
 	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
 	// The proxy's probes on B (RFC 6762 section 8.1): seen at the start,
 	// so that their absence after the reload means something.
-	probe := func(c lantest.Captured) bool {
-		if c.Msg == nil || c.Msg.Response || len(c.Msg.Ns) == 0 {
-			return false
-		}
-		for _, q := range c.Msg.Question {
-			if strings.HasPrefix(strings.ReplaceAll(q.Name, `\`, ""), "Office TZ._timezone._tcp.local") {
-				return true
-			}
-		}
-		return false
-	}
+	probe := gwProbeOf("Office TZ._timezone._tcp.local.")
 	_, err = obsB.WaitFor(ctx, probe)
 	require.NoError(t, err, "no probe of the proxy seen on B")
-	events := func(p *lantest.Proc, kind, name string) int {
-		n := 0
-		for _, l := range p.Lines() {
-			if e, err := clitest.Decode(l); err == nil && e.Event == kind && e.Instance == name {
-				n++
-			}
-		}
-		return n
-	}
+	events := gwBrowseEvents
 
 	// A broken file: the field named, the gateway kept.
 	require.NoError(t, os.WriteFile(cfg, []byte(`{"links": {"a": {"interfaces": ["lan0"]}}, "rules": [{"from": ["a"], "to": ["nowhere"], "types": ["timezone"]}]}`), 0o644))
@@ -316,6 +326,71 @@ func TestGatewayReloadOnSIGHUP(t *testing.T) {
 	require.NoError(t, g.Wait(ctx), "%q", g.Lines())
 	ev = gwWait(t, ctx, g, "removed", "Web._http._tcp.local.")
 	assert.Equal(t, "gateway stopping", ev.Reason)
+}
+
+// TestGatewayReloadHandover: a reload that drops one of the two types of
+// a rule replaces the browser of both by one of the type kept: the
+// instance of that type, held by both, is handed over and stays
+// untouched on B (no remove, no second add, no probe), the other one's
+// proxy leaves B.
+func TestGatewayReloadHandover(t *testing.T) {
+	t.Parallel()
+	ctx := lantest.Context(t, 120*time.Second)
+	a, b, gw := gwLANs(t)
+	conf := func(types string) string {
+		return `{
+  "links": {"a": {"interfaces": ["lan0"]}, "b": {"interfaces": ["gwb"]}},
+  "rules": [{"from": ["a"], "to": ["b"], "types": [` + types + `]}]
+}`
+	}
+	cfg := gwConfig(t, conf(`"timezone", "_http._tcp"`))
+	tz := clitest.Start(t, a.Host(1), "announce", "--service", "timezone", "--name", "Office TZ", "--port", "8080", "--ipv4-only")
+	web := clitest.Start(t, a.Host(3), "announce", "--service", "_http._tcp", "--name", "Web", "--port", "80", "--ipv4-only")
+	for _, p := range []*lantest.Proc{tz, web} {
+		_, err := p.WaitFor(ctx, annAnnouncedRE)
+		require.NoError(t, err, "%q", p.Lines())
+	}
+	obsB := b.Observe(t)
+	g := clitest.Start(t, gw, "gateway", "--config", cfg, "--json", "--hostname", "gw", "-v")
+	brTZ := clitest.Start(t, b.Host(1), "browse", "timezone", "--json")
+	brWeb := clitest.Start(t, b.Host(2), "browse", "_http._tcp", "--json")
+	_, err := clitest.WaitEvent(ctx, brTZ, "add", "Office TZ", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brTZ.Lines(), g.Lines())
+	_, err = clitest.WaitEvent(ctx, brWeb, "add", "Web", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brWeb.Lines(), g.Lines())
+	probe := gwProbeOf("Office TZ._timezone._tcp.local.")
+	_, err = obsB.WaitFor(ctx, probe)
+	require.NoError(t, err, "no probe of the proxy seen on B")
+
+	reloaded := time.Now()
+	require.NoError(t, os.WriteFile(cfg, []byte(conf(`"timezone"`)), 0o644))
+	require.NoError(t, g.Signal(syscall.SIGHUP))
+	ev := gwWait(t, ctx, g, "removed", "Web._http._tcp.local.")
+	t.Logf("gateway: %+v", ev)
+	_, err = g.WaitFor(ctx, regexp.MustCompile(`reloaded .* in place`))
+	require.NoError(t, err, "%q", g.Lines())
+	t.Logf("reload (with the handover) took %v", time.Since(reloaded).Round(time.Millisecond))
+	_, err = clitest.WaitEvent(ctx, brWeb, "remove", "Web", nil)
+	require.NoError(t, err, "browser on B: %q\ngateway: %q", brWeb.Lines(), g.Lines())
+	time.Sleep(2 * time.Second)
+	assert.Zero(t, gwBrowseEvents(brTZ, "remove", "Office TZ"), "Office TZ removed on B: %q", brTZ.Lines())
+	assert.Equal(t, 1, gwBrowseEvents(brTZ, "add", "Office TZ"), "Office TZ added again on B: %q", brTZ.Lines())
+	for _, c := range obsB.Packets() {
+		assert.False(t, c.Time.After(reloaded) && probe(c), "Office TZ probed again on B after the reload: %v", c.Msg)
+	}
+	for _, l := range g.Lines() {
+		var e gwEvent
+		if json.Unmarshal([]byte(l), &e) == nil && e.Instance == "Office TZ._timezone._tcp.local." {
+			assert.Equal(t, "proxied", e.Event, "%s", l)
+		}
+	}
+	n := 0
+	for _, l := range g.Lines() {
+		if strings.Contains(l, `msg="gateway: proxying"`) && strings.Contains(l, `instance="Office TZ`) {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "AddProxy again for Office TZ")
 }
 
 // TestGatewayNameTakenOnB: B's h2 publishes "Office TZ" itself; the
