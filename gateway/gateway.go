@@ -21,7 +21,7 @@ import (
 
 // The runtime (Gateway): one browser per source link (and one more per
 // subtype a rule names, so that the gateway knows what an instance was
-// found under), one announce.Responder for every interface of every
+// found under; a Reload may add browsers for new types, see reload.go), one announce.Responder for every interface of every
 // destination link, and one owner goroutine (Gateway.run) that holds the
 // state: for each instance seen on a source link, its proxy on each
 // destination link. Every call into the responder runs in a goroutine of
