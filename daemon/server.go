@@ -481,10 +481,10 @@ func (s *Server) Status() Status {
 // sortStatus sorts what Status lists.
 func sortStatus(st *Status) {
 	sort.Slice(st.Services, func(i, j int) bool {
-		if st.Services[i].Source != st.Services[j].Source {
-			return st.Services[i].Source < st.Services[j].Source
+		if st.Services[i].Name != st.Services[j].Name {
+			return st.Services[i].Name < st.Services[j].Name
 		}
-		return st.Services[i].Name < st.Services[j].Name
+		return st.Services[i].Source < st.Services[j].Source
 	})
 	sort.Slice(st.Browsers, func(i, j int) bool { return st.Browsers[i].Type < st.Browsers[j].Type })
 }
