@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"github.com/lansd/lansd/internal/clitest"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/internal/lantest"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -406,4 +408,141 @@ func TestDaemonSecondRefused(t *testing.T) {
 	_, err = c.Status(ctx)
 	require.NoError(t, err)
 	c.Close()
+}
+
+// TestDaemonBrowseThroughDaemon: a client browses through the daemon on
+// h1 and finds a service h2 announces, with the events and verdicts of
+// lansd browse; a second client browsing the same type gets it from the
+// daemon's cache at once (one browser for the host, counted in lansd
+// status); resolve is answered from the cache too; a change on h2 reaches
+// both clients.
+func TestDaemonBrowseThroughDaemon(t *testing.T) {
+	t.Parallel()
+	lan := lantest.New(t, lantest.Hosts(2))
+	ctx := lantest.Context(t, 60*time.Second)
+	h1, h2 := lan.Host(1), lan.Host(2)
+	_, sock := dmnStart(t, ctx, h1, "--services-dir", "")
+	cfg := filepath.Join(t.TempDir(), "services.json")
+	sigWriteConfig(t, cfg, `{"name": "Remote", "service": "timezone", "port": 7, "txt": {"v": "1"}}`)
+	ann := clitest.Start(t, h2, "announce", "--config", cfg)
+	_, err := ann.WaitFor(ctx, annAnnouncedRE)
+	require.NoError(t, err, "%q", ann.Lines())
+
+	c1, err := daemon.Dial(ctx, sock)
+	require.NoError(t, err)
+	defer c1.Close()
+	cold := time.Now()
+	b1, err := c1.Browse(ctx, []string{"timezone"}, daemon.BrowseOptions{})
+	require.NoError(t, err)
+	defer b1.Close()
+	ev := dmnNext(t, ctx, b1)
+	t.Logf("cold browse through the daemon: first event after %v", time.Since(cold))
+	assert.Equal(t, "Remote", ev.Instance.Instance)
+	assert.Equal(t, "h2.local.", ev.Instance.Host)
+	assert.Equal(t, uint16(7), ev.Instance.Port)
+	assert.True(t, ev.Instance.Conforms())
+	assert.NotEmpty(t, ev.Instance.Seen)
+
+	c2, err := daemon.Dial(ctx, sock)
+	require.NoError(t, err)
+	defer c2.Close()
+	var warm []time.Duration
+	for range 5 {
+		at := time.Now()
+		b2, err := c2.Browse(ctx, []string{"_timezone._tcp"}, daemon.BrowseOptions{})
+		require.NoError(t, err)
+		ev := dmnNext(t, ctx, b2)
+		warm = append(warm, time.Since(at))
+		assert.Equal(t, "Remote", ev.Instance.Instance)
+		require.NoError(t, b2.Close())
+	}
+	t.Logf("warm browse through the daemon: first event after %v (load %s)", warm, loadavg())
+	for _, d := range warm {
+		assert.Less(t, d, 100*time.Millisecond, "the cached instance comes at once")
+	}
+	b2, err := c2.Browse(ctx, []string{"_timezone._tcp"}, daemon.BrowseOptions{})
+	require.NoError(t, err)
+	defer b2.Close()
+	dmnNext(t, ctx, b2)
+	st, err := c2.Status(ctx)
+	require.NoError(t, err)
+	require.Len(t, st.Browsers, 1, "one browser for both clients: %+v", st.Browsers)
+	assert.Equal(t, 2, st.Browsers[0].Clients)
+	assert.Equal(t, 1, st.Browsers[0].Instances)
+
+	at := time.Now()
+	found, err := c2.Resolve(ctx, "Remote._timezone._tcp.local.", false)
+	require.NoError(t, err)
+	t.Logf("resolve from the daemon's cache: %v", time.Since(at))
+	require.Len(t, found, 1)
+	assert.Equal(t, uint16(7), found[0].Port)
+
+	// A change on h2 reaches both.
+	sigWriteConfig(t, cfg, `{"name": "Remote", "service": "timezone", "port": 7, "txt": {"v": "2"}}`)
+	require.NoError(t, ann.Signal(syscall.SIGHUP))
+	for i, b := range []dmnBrowser{b1, b2} {
+		for {
+			ev := dmnNext(t, ctx, b)
+			require.Equal(t, sd.Update, ev.Kind, "client %d: %+v", i+1, ev)
+			if v, _, _ := ev.Instance.TXT.Get("v"); string(v) == "2" {
+				break
+			}
+		}
+	}
+}
+
+// TestDaemonNotifiesSystemd: under systemd (NOTIFY_SOCKET set), lansd
+// daemon says READY=1 once its socket serves, and STOPPING=1 on SIGTERM.
+// Not parallel: it sets NOTIFY_SOCKET for the process it starts.
+func TestDaemonNotifiesSystemd(t *testing.T) {
+	lan := lantest.New(t, lantest.Hosts(1))
+	ctx := lantest.Context(t, 60*time.Second)
+	nsock := filepath.Join(dmnSocketDir(t), "notify")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: nsock, Net: "unixgram"})
+	require.NoError(t, err)
+	defer l.Close()
+	t.Setenv("NOTIFY_SOCKET", nsock)
+	d, sock := dmnStart(t, ctx, lan.Host(1), "--services-dir", "")
+	buf := make([]byte, 4096)
+	require.NoError(t, l.SetReadDeadline(time.Now().Add(10*time.Second)))
+	n, err := l.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "READY=1", string(buf[:n]))
+	c, err := daemon.Dial(ctx, sock)
+	require.NoError(t, err, "the socket serves once READY=1 is sent")
+	c.Close()
+	require.NoError(t, d.Signal(syscall.SIGTERM))
+	n, err = l.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "STOPPING=1", string(buf[:n]))
+	require.NoError(t, d.Wait(ctx))
+	assert.Equal(t, 0, d.ExitCode())
+}
+
+// dmnBrowser is what the tests read of a browse through the daemon.
+type dmnBrowser interface {
+	Events() <-chan sd.Event
+}
+
+// dmnNext returns b's next event.
+func dmnNext(t *testing.T, ctx context.Context, b dmnBrowser) sd.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-b.Events():
+		require.True(t, ok, "the stream ended")
+		return ev
+	case <-ctx.Done():
+		t.Fatal("no event")
+	}
+	return sd.Event{}
+}
+
+// loadavg returns the first fields of /proc/loadavg.
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
