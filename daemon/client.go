@@ -27,6 +27,9 @@ type Client struct {
 	mu      sync.Mutex // guards what follows; never held across I/O
 	nextID  int64
 	waiting map[int64]chan Response
+	// withdrawn holds, for each registration, a channel closed when it is
+	// withdrawn.
+	withdrawn map[int64]chan struct{}
 	err     error // why the connection ended
 	done    chan struct{}
 }
@@ -175,6 +178,7 @@ type Registration struct {
 	id      int64
 	name    string
 	renamed string
+	events  chan sd.RegistrationEvent
 }
 
 // Register publishes s through the daemon's responder: validated against
@@ -186,17 +190,77 @@ func (c *Client) Register(ctx context.Context, s announce.Service) (*Registratio
 	if err != nil {
 		return nil, err
 	}
-	id, ch, err := c.open(ctx, Request{Op: OpRegister, Service: raw}, 1)
+	id, ch, err := c.open(ctx, Request{Op: OpRegister, Service: raw}, 16)
 	if err != nil {
 		return nil, err
 	}
-	defer c.forget(id)
 	r, err := c.wait(ctx, ch)
 	if err != nil {
+		c.forget(id)
 		return nil, err
 	}
-	return &Registration{c: c, id: id, name: r.Published, renamed: r.Renamed}, nil
+	reg := &Registration{c: c, id: id, name: r.Published, renamed: r.Renamed, events: make(chan sd.RegistrationEvent, registrationBuffer)}
+	go reg.relay(ch)
+	return reg, nil
 }
+
+// registrationBuffer is how many events a Registration holds for a slow
+// reader before it drops the oldest.
+const registrationBuffer = 64
+
+// relay turns the registration's lines into events until it is withdrawn
+// or the connection ends.
+func (r *Registration) relay(ch chan Response) {
+	defer close(r.events)
+	for {
+		select {
+		case line := <-ch:
+			e := line.Registration
+			if e == nil {
+				continue
+			}
+			at, _ := time.Parse(time.RFC3339Nano, e.Time)
+			ev := sd.RegistrationEvent{Kind: registrationKinds[e.Kind], Old: e.Old, New: e.New, Reason: e.Reason, Time: at}
+			for {
+				select {
+				case r.events <- ev:
+				default:
+					select {
+					case <-r.events: // the oldest goes
+					default:
+					}
+					continue
+				}
+				break
+			}
+		case <-r.c.done:
+			return
+		case <-r.gone():
+			return
+		}
+	}
+}
+
+// gone returns a channel closed once the registration is withdrawn.
+func (r *Registration) gone() chan struct{} {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	if r.c.withdrawn == nil {
+		r.c.withdrawn = map[int64]chan struct{}{}
+	}
+	ch, ok := r.c.withdrawn[r.id]
+	if !ok {
+		ch = make(chan struct{})
+		r.c.withdrawn[r.id] = ch
+	}
+	return ch
+}
+
+// Events returns what happens to the service after Register returned: a
+// conflict, a rename (RFC 6762 section 9), its announcement under the new
+// name. The channel is closed when the service is withdrawn or the
+// connection ends; when nobody reads, old events are dropped.
+func (r *Registration) Events() <-chan sd.RegistrationEvent { return r.events }
 
 // Name returns the service's full name, as announced.
 func (r *Registration) Name() string { return r.name }
@@ -230,6 +294,17 @@ func (r *Registration) UpdateTXT(ctx context.Context, rec txt.Record) error {
 // Withdraw withdraws the service: goodbyes (RFC 6762 section 10.1).
 func (r *Registration) Withdraw(ctx context.Context) error {
 	_, err := r.c.call(ctx, Request{Op: OpWithdraw, Ref: r.id})
+	if err == nil {
+		gone := r.gone()
+		r.c.mu.Lock()
+		select {
+		case <-gone:
+		default:
+			close(gone)
+		}
+		delete(r.c.waiting, r.id)
+		r.c.mu.Unlock()
+	}
 	return err
 }
 

@@ -247,6 +247,17 @@ func (c *conn) register(req Request) {
 			r.Renamed = why
 		}
 		c.reply(r, true)
+		// Later events (a conflict, a rename: RFC 6762 section 9) go to
+		// the client, under the register request's id, until the service
+		// is removed.
+		since := time.Now()
+		for ev := range h.Events() {
+			if ev.Kind == sd.Removed || ev.Kind == sd.Withdrawn || ev.Time.Before(since) {
+				continue
+			}
+			c.send(Response{ID: req.ID, Registration: &RegistrationEvent{Kind: ev.Kind.String(), Old: ev.Old, New: ev.New,
+				Reason: ev.Reason, Time: ev.Time.Format(time.RFC3339Nano)}})
+		}
 	})
 }
 

@@ -65,7 +65,7 @@ func (p *fakePub) Add(ctx context.Context, s announce.Service) (handle, error) {
 		return nil, p.addErr
 	}
 	name := s.Instance + "." + s.Type + ".local."
-	h := &fakeHandle{p: p, name: name, txt: s.TXT.String()}
+	h := &fakeHandle{p: p, name: name, txt: s.TXT.String(), events: make(chan sd.RegistrationEvent, 16)}
 	p.mu.Lock()
 	p.live[name] = h
 	p.mu.Unlock()
@@ -77,16 +77,23 @@ func (p *fakePub) Interfaces() []string { return []string{"lan0"} }
 func (p *fakePub) Close() error {
 	p.mu.Lock()
 	p.closed = true
+	for _, h := range p.live {
+		h.once.Do(func() { close(h.events) })
+	}
 	p.mu.Unlock()
 	p.record("close")
 	return nil
 }
 
 type fakeHandle struct {
-	p    *fakePub
-	name string
-	txt  string
+	p      *fakePub
+	name   string
+	txt    string
+	events chan sd.RegistrationEvent
+	once   sync.Once
 }
+
+func (h *fakeHandle) Events() <-chan sd.RegistrationEvent { return h.events }
 
 func (h *fakeHandle) Name() string            { return h.name }
 func (h *fakeHandle) Renamed() (bool, string) { return false, "" }
@@ -101,6 +108,7 @@ func (h *fakeHandle) Remove(ctx context.Context) error {
 	h.p.mu.Lock()
 	delete(h.p.live, h.name)
 	h.p.mu.Unlock()
+	h.once.Do(func() { close(h.events) })
 	h.p.record("remove " + h.name)
 	return nil
 }

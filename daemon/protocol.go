@@ -85,6 +85,10 @@ type Response struct {
 	// Seen lists the interfaces and address families of an event's
 	// instance: "lan0/IPv4".
 	Seen []string `json:"seen,omitempty"`
+	// Registration is an event of a registered service (the register
+	// request's id): "announced" again after a conflict, "conflict",
+	// "renamed", "deferred".
+	Registration *RegistrationEvent `json:"registration,omitempty"`
 	// Quiet marks the point of a browse stream where its first rounds of
 	// queries have gone quiet (sd.Browser.Quiet): at once for a type the
 	// daemon already browses.
@@ -92,6 +96,24 @@ type Response struct {
 	// Done ends a browse or resolve stream (after a cancel, the end of a
 	// resolve, or an error).
 	Done bool `json:"done,omitempty"`
+}
+
+// RegistrationEvent is the JSON form of an sd.RegistrationEvent.
+type RegistrationEvent struct {
+	Kind   string `json:"kind"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+	Reason string `json:"reason,omitempty"`
+	Time   string `json:"time"`
+}
+
+// registrationKinds reads RegistrationEvent.Kind.
+var registrationKinds = map[string]sd.RegistrationEventKind{}
+
+func init() {
+	for k := sd.Announced; k <= sd.Withdrawn; k++ {
+		registrationKinds[k.String()] = k
+	}
 }
 
 // Status is what the daemon announces and caches.

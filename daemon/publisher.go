@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/lansd/lansd/announce"
+	"github.com/lansd/lansd/sd"
 	"github.com/lansd/lansd/txt"
 )
 
@@ -22,6 +23,9 @@ type handle interface {
 	Renamed() (bool, string)
 	UpdateTXT(ctx context.Context, rec txt.Record) error
 	Remove(ctx context.Context) error
+	// Events are what happens to the service (renames, conflicts); closed
+	// when it is removed or the responder closed.
+	Events() <-chan sd.RegistrationEvent
 }
 
 // responderPublisher adapts an *announce.Responder.

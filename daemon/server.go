@@ -404,6 +404,13 @@ func (s *Server) Close() error {
 func (s *Server) Reload(ctx context.Context) (ReloadResult, error) {
 	reply := make(chan ReloadResult, 1)
 	select {
+	case <-s.done:
+		return ReloadResult{}, sd.ErrClosed
+	case <-s.stopping:
+		return ReloadResult{}, sd.ErrClosed
+	default:
+	}
+	select {
 	case s.reloads <- reply:
 	case <-ctx.Done():
 		return ReloadResult{}, ctx.Err()
@@ -415,6 +422,8 @@ func (s *Server) Reload(ctx context.Context) (ReloadResult, error) {
 		return res, nil
 	case <-ctx.Done():
 		return ReloadResult{}, ctx.Err()
+	case <-s.stopping:
+		return ReloadResult{}, sd.ErrClosed
 	}
 }
 

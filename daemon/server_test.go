@@ -303,3 +303,41 @@ func TestCloseWithdrawsAndRemovesSocket(t *testing.T) {
 	s2.start(context.Background(), newFakePub(), (&fakeBrowsers{}).new)
 	require.NoError(t, s2.Close())
 }
+
+func TestRegistrationEvents(t *testing.T) {
+	pub := newFakePub()
+	s := testServer(t, Options{}, pub, &fakeBrowsers{})
+	ctx := context.Background()
+	c, err := Dial(ctx, s.Socket())
+	require.NoError(t, err)
+	defer c.Close()
+	reg, err := c.Register(ctx, announce.Service{Instance: "A", Type: "timezone", Port: 1})
+	require.NoError(t, err)
+	pub.mu.Lock()
+	h := pub.live["A.timezone.local."]
+	pub.mu.Unlock()
+	at := time.Now().Add(time.Millisecond)
+	time.Sleep(2 * time.Millisecond)
+	h.events <- sd.RegistrationEvent{Kind: sd.Conflict, Old: "A.timezone.local.", New: "A.timezone.local.", Reason: "SRV record from 198.51.100.12", Time: time.Now()}
+	h.events <- sd.RegistrationEvent{Kind: sd.Renamed, Old: "A.timezone.local.", New: "A (2).timezone.local.", Reason: "name conflict", Time: time.Now()}
+	for _, want := range []sd.RegistrationEventKind{sd.Conflict, sd.Renamed} {
+		select {
+		case ev := <-reg.Events():
+			assert.Equal(t, want, ev.Kind)
+			assert.True(t, ev.Time.After(at))
+			if want == sd.Renamed {
+				assert.Equal(t, "A (2).timezone.local.", ev.New)
+				assert.Equal(t, "name conflict", ev.Reason)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("no %v event", want)
+		}
+	}
+	require.NoError(t, reg.Withdraw(ctx))
+	select {
+	case _, ok := <-reg.Events():
+		assert.False(t, ok, "closed once withdrawn")
+	case <-time.After(2 * time.Second):
+		t.Fatal("events not closed after Withdraw")
+	}
+}
