@@ -30,8 +30,8 @@ type Client struct {
 	// withdrawn holds, for each registration, a channel closed when it is
 	// withdrawn.
 	withdrawn map[int64]chan struct{}
-	err     error // why the connection ended
-	done    chan struct{}
+	err       error // why the connection ended
+	done      chan struct{}
 }
 
 // Dial connects to the daemon's socket at path ("" means DefaultSocket).
