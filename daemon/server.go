@@ -12,10 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/browse"
@@ -203,23 +201,28 @@ func (s *Server) listen() error {
 	if err != nil {
 		return fmt.Errorf("daemon: lock file: %w", err)
 	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := lockFile(lock); err != nil {
 		lock.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, errLocked) {
 			return fmt.Errorf("daemon: %w: %s is locked (socket %s)", ErrRunning, path+".lock", path)
 		}
 		return fmt.Errorf("daemon: lock file %s: %w", path+".lock", err)
 	}
-	// We hold the lock: a socket file there is a dead daemon's.
+	// We hold the lock: a socket file there is a dead daemon's, unless
+	// one answers on it (its lock file deleted, or none where flock(2) is
+	// missing).
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		lock.Close()
+		return fmt.Errorf("daemon: %w: it answers on %s", ErrRunning, path)
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		lock.Close()
 		return fmt.Errorf("daemon: %w", err)
 	}
 	// The socket is created with no access at all, then given its mode:
 	// nobody connects before the permissions are right.
-	old := syscall.Umask(0o777)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	syscall.Umask(old)
+	ln, err := listenPrivate(path)
 	if err != nil {
 		lock.Close()
 		return fmt.Errorf("daemon: %w", err)

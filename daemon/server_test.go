@@ -341,3 +341,14 @@ func TestRegistrationEvents(t *testing.T) {
 		t.Fatal("events not closed after Withdraw")
 	}
 }
+
+func TestDaemonAnsweringWithoutLockRefused(t *testing.T) {
+	s := testServer(t, Options{}, newFakePub(), &fakeBrowsers{})
+	require.NoError(t, os.Remove(s.Socket()+".lock")) // a lock file deleted by hand
+	_, err := prepare(Options{Socket: s.Socket()})
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, ErrRunning), "%v", err)
+	c, err := Dial(context.Background(), s.Socket())
+	require.NoError(t, err, "the first one's socket is left alone")
+	c.Close()
+}
