@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/lansd/lansd/announce"
 	"github.com/lansd/lansd/browse"
 	"github.com/lansd/lansd/registry"
