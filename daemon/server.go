@@ -48,8 +48,8 @@ type Options struct {
 	// SocketMode is the socket's permission bits; 0 means
 	// DefaultSocketMode (0660): who may connect may publish.
 	SocketMode os.FileMode
-	// SocketGroup is the socket's group ID; -1 (or 0 with SocketMode 0)
-	// leaves the daemon's own group.
+	// SocketGroup is the socket's group ID; 0 or -1 leaves the daemon's
+	// own group (so group root is chosen by running as root).
 	SocketGroup int
 	// Interfaces, ExcludeInterfaces, Families and HostName are those of
 	// announce.Options and browse.Options.
@@ -137,9 +137,6 @@ func prepare(opts Options) (*Server, error) {
 	}
 	if opts.SocketMode == 0 {
 		opts.SocketMode = DefaultSocketMode
-		if opts.SocketGroup == 0 {
-			opts.SocketGroup = -1
-		}
 	}
 	if opts.KeepWarm <= 0 {
 		opts.KeepWarm = DefaultKeepWarm
@@ -227,7 +224,7 @@ func (s *Server) listen() error {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	ln.SetUnlinkOnClose(true)
-	if s.opts.SocketGroup >= 0 {
+	if s.opts.SocketGroup > 0 {
 		if err := os.Chown(path, -1, s.opts.SocketGroup); err != nil {
 			ln.Close()
 			lock.Close()
