@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -352,15 +351,4 @@ func TestDaemonAnsweringWithoutLockRefused(t *testing.T) {
 	c, err := Dial(context.Background(), s.Socket())
 	require.NoError(t, err, "the first one's socket is left alone")
 	c.Close()
-}
-
-func TestSocketModeAndGroup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the socket another group")
-	}
-	s := testServer(t, Options{SocketMode: 0o640, SocketGroup: 65534}, newFakePub(), &fakeBrowsers{})
-	fi, err := os.Stat(s.Socket())
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
-	assert.Equal(t, uint32(65534), fi.Sys().(*syscall.Stat_t).Gid)
 }
