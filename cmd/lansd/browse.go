@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -698,58 +697,10 @@ func txtOrEmpty(r txt.Record) string {
 	return "(no TXT strings)"
 }
 
-// jsonEvent is the --json form of an event.
-type jsonEvent struct {
-	Event      string          `json:"event"`
-	Instance   string          `json:"instance"`
-	Service    string          `json:"service"`
-	Domain     string          `json:"domain"`
-	Host       string          `json:"host"`
-	Port       uint16          `json:"port"`
-	Addrs      []string        `json:"addrs"`
-	TXT        json.RawMessage `json:"txt"` // txt.FormatJSON
-	Iface      []string        `json:"iface"`
-	TTL        int64           `json:"ttl"`
-	Conforms   bool            `json:"conforms"`
-	Findings   []jsonFinding   `json:"findings"`
-	Name       string          `json:"name"`
-	Registered string          `json:"registered"`
-	Time       string          `json:"time"`
-}
-
-type jsonFinding struct {
-	Key      string `json:"key"`
-	Offset   int    `json:"offset"`
-	Rule     string `json:"rule"`
-	Reason   string `json:"reason"`
-	Severity string `json:"severity"`
-}
-
+// writeJSONEvent prints in as one line of --json (sd.JSONEvent, the form
+// the daemon's local API streams too).
 func writeJSONEvent(w io.Writer, event string, in browse.Instance, at time.Time) {
-	je := jsonEvent{
-		Event:      event,
-		Instance:   in.Instance,
-		Service:    in.Service,
-		Domain:     in.Domain,
-		Host:       in.Host,
-		Port:       in.Port,
-		Addrs:      make([]string, len(in.Addrs)),
-		TXT:        txt.FormatJSON(in.TXT),
-		Iface:      append([]string{}, in.Ifaces...),
-		TTL:        int64(in.TTL / time.Second),
-		Conforms:   in.Conforms(),
-		Findings:   []jsonFinding{},
-		Name:       in.Name,
-		Registered: in.Registered,
-		Time:       at.Format(time.RFC3339Nano),
-	}
-	for i, a := range in.Addrs {
-		je.Addrs[i] = a.String()
-	}
-	for _, f := range in.Report.Findings {
-		je.Findings = append(je.Findings, jsonFinding{Key: f.Key, Offset: f.Offset, Rule: f.Rule, Reason: f.Reason, Severity: f.Severity.String()})
-	}
-	b, err := marshalNoHTML(je)
+	b, err := marshalNoHTML(sd.NewJSONEvent(event, in, at))
 	if err != nil {
 		fmt.Fprintf(w, "{\"event\":%q,\"error\":%q}\n", event, err.Error())
 		return
@@ -759,15 +710,7 @@ func writeJSONEvent(w io.Writer, event string, in browse.Instance, at time.Time)
 
 // marshalNoHTML is json.Marshal without the HTML escapes (<, >, & stay as
 // they are: rules such as "hash=<40hex characters>" are read by people).
-func marshalNoHTML(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
+func marshalNoHTML(v any) ([]byte, error) { return sd.MarshalJSONLine(v) }
 
 // parsableSources returns the interface and family lines --parsable
 // prints for in: one per Source it was seen over (n/a and IPv4 when none

@@ -69,6 +69,8 @@ func commands() []command {
 		{"browse", "discover services on the local link, with their TXT verdicts, until interrupted", runBrowse},
 		{"resolve", "look up one service instance by name: host, port, addresses, TXT and verdict", runResolve},
 		{"gateway", "carry services from links to other links by policy (--config FILE), until interrupted", runGateway},
+		{"daemon", "be the host's mDNS daemon: one responder and browse cache for every program, services.d, local API", runDaemon},
+		{"status", "print what lansd daemon announces and caches", runStatus},
 	}
 }
 
