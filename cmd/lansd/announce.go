@@ -82,7 +82,7 @@ Exit status: 0 after an interruption, 1 when a name is taken and
 3 when the network cannot be used (the DNS server does not answer within
 --timeout, rejects the TSIG key or refuses the update), 130 or 143 after a
 second SIGINT or SIGTERM cut the shutdown short.
-`+daemonAnnounceHelp
+` + daemonAnnounceHelp
 
 // newResponder opens the mDNS responder. It is a variable so that the
 // command's tests can prove that nothing is opened before the input has

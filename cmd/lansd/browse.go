@@ -89,7 +89,7 @@ lb._dns-sd._udp (legacy browse), one line each: KIND  DOMAIN  (from FROM).
 Exit status: 0 (done, or interrupted), 1 with --strict when an instance
 found does not conform, 2 for usage errors, 3 when the network cannot be
 used or the DNS server does not answer.
-`+daemonBrowseHelp
+` + daemonBrowseHelp
 
 const resolveExample = `  lansd resolve "Office TZ._timezone._tcp.local."
   lansd resolve "Office TZ._timezone._tcp" --json --timeout 2s
@@ -108,7 +108,7 @@ only. An instance whose host has no address is not resolved.
 Exit status: 0 resolved, 1 not found before --timeout (the message says
 what was missing) or, with --strict, found but not conforming; 2 usage
 error; 3 when the network cannot be used.
-`+daemonBrowseHelp
+` + daemonBrowseHelp
 
 // newBrowser and resolveInstance open the network; they are variables so
 // that the command's tests can check nothing is opened before the input is
@@ -328,7 +328,24 @@ loop:
 			}
 			out.event(ev)
 		case <-quiet:
-			break loop
+			// What came before the quiet mark is printed (a browse
+			// through lansd daemon sends its cached instances, then the
+			// mark, at once).
+			for {
+				select {
+				case ev, ok := <-b.Events():
+					if !ok {
+						break loop
+					}
+					if ev.Kind != browse.Remove && !ev.Instance.Conforms() {
+						nonConforming++
+					}
+					out.event(ev)
+					continue
+				default:
+				}
+				break loop
+			}
 		case <-ctx.Done():
 			// --timeout or an interrupt: the browsers run until Close.
 			break loop
