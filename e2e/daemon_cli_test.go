@@ -75,6 +75,7 @@ func TestDaemonCLI(t *testing.T) {
 	dcliRequirePython(t)
 	avahitest.Require(t)
 	lan := lantest.New(t, lantest.Hosts(3))
+	obs := lan.Observe(t)
 	ctx := lantest.Context(t, 120*time.Second)
 	h1, h2, h3 := lan.Host(1), lan.Host(2), lan.Host(3)
 	_, sock := dmnStart(t, ctx, h1, "--services-dir", "")
@@ -148,6 +149,13 @@ func TestDaemonCLI(t *testing.T) {
 	// The TTL is the record's as received: the same either way.
 	assert.Equal(t, inp, via, "the same --json line through the daemon and in-process")
 
+	t.Logf("lansd status, browsing:\n%s", dmnStatus(t, ctx, h1, sock))
+	// A flag the daemon decides for the host: in-process, with a note.
+	ifc := clitest.Start(t, h1, "browse", "timezone", "--json", "--once", "--iface", "lan0", "--daemon-socket", sock)
+	require.NoError(t, ifc.Wait(ctx), "%q", ifc.Lines())
+	assert.Contains(t, ifc.Lines(), "lansd browse: --iface: running in-process, not through lansd daemon (whose settings are the host's); --no-daemon hides this note")
+	assert.NotEmpty(t, clitest.Select(clitest.Events(t, ifc.Lines()), "add", "Remote"), "%q", ifc.Lines())
+
 	// Resolve through the daemon: from its cache.
 	res := clitest.Start(t, h1, "resolve", "Remote._timezone._tcp.local.", "--daemon-socket", sock)
 	require.NoError(t, res.Wait(ctx), "%q", res.Lines())
@@ -162,14 +170,21 @@ func TestDaemonCLI(t *testing.T) {
 	// SIGTERM: the daemon withdraws with goodbyes; gone on h2 within ~1 s.
 	at := time.Now()
 	require.NoError(t, ann.Signal(syscall.SIGTERM))
+	bye, err := obs.WaitFor(ctx, func(p lantest.Captured) bool {
+		return p.Time.After(at) && dmnIsGoodbye(p, h1, "Via Daemon._timezone._tcp.local.")
+	})
+	require.NoError(t, err)
 	_, err = clitest.WaitEvent(ctx, br, "remove", "Via Daemon", nil)
 	require.NoError(t, err, "%q", br.Lines())
 	took := time.Since(at)
-	t.Logf("lansd announce (through the daemon) SIGTERM -> remove on h2 after %v", took)
+	t.Logf("lansd announce (through the daemon) SIGTERM -> the daemon's goodbye on the wire after %v, remove on h2 after %v (RFC 6762 section 10.1: 1 s after the goodbye)",
+		bye.Time.Sub(at), took)
+	assert.Less(t, bye.Time.Sub(at), 500*time.Millisecond, "goodbye at once")
 	assert.Less(t, took, 1500*time.Millisecond, "removed within about a second")
 	require.NoError(t, ann.Wait(ctx), "%q", ann.Lines())
 	assert.Equal(t, 0, ann.ExitCode())
 	assert.Contains(t, ann.Lines(), `goodbye "Via Daemon._timezone._tcp.local."`)
+	t.Logf("lansd announce through the daemon, output: %q", ann.Lines())
 	_, err = py.WaitFor(ctx, regexp.MustCompile(`"event": "remove".*Via Daemon`))
 	require.NoError(t, err, "python-zeroconf: %q", py.Lines())
 	assert.NotContains(t, dmnStatus(t, ctx, h1, sock), "Via Daemon", "no longer announced")
@@ -198,5 +213,42 @@ func TestDaemonCLIStaleSocket(t *testing.T) {
 		}
 	}
 	require.Len(t, notes, 1, "%q", p.Lines())
+	t.Logf("stale socket: %s", notes[0])
 	assert.Contains(t, notes[0], "lansd daemon does not answer on "+sock)
+}
+
+// TestDaemonCLIConfigReload: lansd announce --config through the daemon
+// registers every service; SIGHUP updates a TXT record in place and
+// withdraws a service gone from the file, seen on another host.
+func TestDaemonCLIConfigReload(t *testing.T) {
+	t.Parallel()
+	lan := lantest.New(t, lantest.Hosts(2))
+	ctx := lantest.Context(t, 60*time.Second)
+	h1, h2 := lan.Host(1), lan.Host(2)
+	_, sock := dmnStart(t, ctx, h1, "--services-dir", "")
+	br := clitest.Start(t, h2, "browse", "timezone", "--json", "--no-daemon")
+	cfg := filepath.Join(t.TempDir(), "services.json")
+	sigWriteConfig(t, cfg, `{"name": "Keep", "service": "timezone", "port": 1, "txt": {"path": "/a"}}, {"name": "Drop", "service": "timezone", "port": 2}`)
+	ann := clitest.Start(t, h1, "announce", "--config", cfg, "--daemon-socket", sock)
+	_, err := ann.WaitForN(ctx, annAnnouncedRE, 2)
+	require.NoError(t, err, "%q", ann.Lines())
+	for _, n := range []string{"Keep", "Drop"} {
+		_, err := clitest.WaitEvent(ctx, br, "add", n, nil)
+		require.NoError(t, err, "%q", br.Lines())
+	}
+	assert.Contains(t, dmnStatus(t, ctx, h1, sock), "Drop._timezone._tcp.local.  (client ")
+	sigWriteConfig(t, cfg, `{"name": "Keep", "service": "timezone", "port": 1, "txt": {"path": "/b"}}`)
+	require.NoError(t, ann.Signal(syscall.SIGHUP))
+	_, err = clitest.WaitEvent(ctx, br, "update", "Keep", func(e clitest.Event) bool { return e.TXTValue("path") == "/b" })
+	require.NoError(t, err, "%q", br.Lines())
+	_, err = clitest.WaitEvent(ctx, br, "remove", "Drop", nil)
+	require.NoError(t, err, "%q", br.Lines())
+	_, err = ann.WaitFor(ctx, regexp.MustCompile(`reloaded .*: 0 added, 1 updated, 0 replaced, 1 removed, 0 unchanged`))
+	require.NoError(t, err, "%q", ann.Lines())
+	t.Logf("lansd announce --config through the daemon, after SIGHUP: %q", ann.Lines())
+	assert.Contains(t, ann.Lines(), `updated TXT of "Keep._timezone._tcp.local."`)
+	assert.NotContains(t, dmnStatus(t, ctx, h1, sock), "Drop.")
+	require.NoError(t, ann.Signal(syscall.SIGTERM))
+	require.NoError(t, ann.Wait(ctx), "%q", ann.Lines())
+	assert.Equal(t, 0, ann.ExitCode())
 }
