@@ -156,6 +156,10 @@ func TestDaemonCLI(t *testing.T) {
 	assert.Contains(t, ifc.Lines(), "lansd browse: --iface: running in-process, not through lansd daemon (whose settings are the host's); --no-daemon hides this note")
 	assert.NotEmpty(t, clitest.Select(clitest.Events(t, ifc.Lines()), "add", "Remote"), "%q", ifc.Lines())
 
+	// --all (service type enumeration) through the daemon.
+	all := clitest.Start(t, h1, "browse", "--all", "--json", "--daemon-socket", sock)
+	dcliFirstJSON(t, ctx, all, "add", "Remote")
+
 	// Resolve through the daemon: from its cache.
 	res := clitest.Start(t, h1, "resolve", "Remote._timezone._tcp.local.", "--daemon-socket", sock)
 	require.NoError(t, res.Wait(ctx), "%q", res.Lines())
