@@ -247,14 +247,13 @@ the socket, or with --no-daemon, it runs in-process. A socket that does
 not answer within 1 s: one line on stderr, then in-process. Unicast DNS
 (--domain other than local.) is always in-process. The flags the daemon
 decides for the whole host make the command run in-process, with a note
-on stderr: `
-	daemonAnnounceHelp = daemonHelpHead + `--iface, --exclude-iface, --ipv4-only,
---ipv6-only, --family, --hostname, --registry, and --no-validate (the
-daemon refuses what does not conform). Through the daemon, the services
-live as long as lansd announce runs: SIGTERM or Ctrl-C withdraws them (the
-daemon sends the goodbyes) and exits 0; SIGHUP with --config registers,
-updates and withdraws as in-process. If the daemon stops, its services go
-with it and lansd announce exits 3.`
-	daemonBrowseHelp = daemonHelpHead + `--iface, --exclude-iface, --ipv4-only,
---ipv6-only, --max-records, --registry.`
+on stderr:
+`
+	daemonAnnounceHelp = daemonHelpHead + `  --iface, --exclude-iface, --ipv4-only, --ipv6-only, --family, --hostname,
+  --registry, and --no-validate (the daemon refuses what does not conform).
+Through the daemon, the services live as long as lansd announce runs:
+SIGTERM or Ctrl-C withdraws them (the daemon sends the goodbyes) and exits
+0; SIGHUP with --config registers, updates and withdraws as in-process. If
+the daemon stops, its services go with it and lansd announce exits 3.`
+	daemonBrowseHelp = daemonHelpHead + `  --iface, --exclude-iface, --ipv4-only, --ipv6-only, --max-records, --registry.`
 )

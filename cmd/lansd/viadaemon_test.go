@@ -354,3 +354,13 @@ func TestAnnounceDaemonGoneExits3(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestDaemonFlagsInHelp(t *testing.T) {
+	for _, cmd := range []string{"announce", "browse", "resolve"} {
+		code, out, _ := lansd(t, "", cmd, "--help")
+		assert.Equal(t, exitOK, code)
+		for _, want := range []string{"--no-daemon", "--daemon-socket PATH", "$LANSD_DAEMON_SOCKET", "Through lansd daemon", "--iface, --exclude-iface"} {
+			assert.Contains(t, out, want, cmd)
+		}
+	}
+}
