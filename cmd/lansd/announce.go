@@ -201,10 +201,10 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 		return services, checkServices(env, services, configLabels(len(services)), reg, f.noValidate)
 	}
 
-	if c, st := df.connect(ctx, env, "announce", fs, announceInProcessFlags); c != nil {
+	logger := newLogger(env.stderr, f.verbose, slog.LevelError)
+	if c, st := df.connect(ctx, env, logger, "announce", fs, announceInProcessFlags); c != nil {
 		return serveDaemon(ctx, env, c, st, services, rl)
 	}
-	logger := newLogger(env.stderr, f.verbose, slog.LevelError)
 	trim := startupMemory()
 	r, err := newResponder(ctx, announce.Options{
 		Interfaces:        f.ifaces,

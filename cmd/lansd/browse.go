@@ -287,7 +287,7 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	if local {
 		var lb sd.Browser
 		var err error
-		if c, _ := df.connect(ctx, env, "browse", fs, browseInProcessFlags); c != nil {
+		if c, _ := df.connect(ctx, env, opts.Logger, "browse", fs, browseInProcessFlags); c != nil {
 			// The daemon's shared cache: known instances come at once.
 			defer c.Close()
 			lb, err = c.Browse(ctx, types, daemon.BrowseOptions{Strict: f.strict})
@@ -454,7 +454,7 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 	defer cancel()
 	var ins []browse.Instance
 	if isLocal {
-		if c, _ := df.connect(ctx, env, "resolve", fs, browseInProcessFlags); c != nil {
+		if c, _ := df.connect(ctx, env, opts.Logger, "resolve", fs, browseInProcessFlags); c != nil {
 			defer c.Close()
 			ins, err = resolveDaemon(ctx, c, fs.Arg(0), f.strict, f.timeout)
 			var nf *daemon.ResolveNotFoundError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -52,12 +53,14 @@ func (d *daemonFlags) path() (string, bool) {
 // nil when the command runs in-process: --no-daemon, no socket, a flag of
 // inProcess given (said on stderr), or a socket that does not answer
 // (said on stderr).
-func (d *daemonFlags) connect(ctx context.Context, env *cliEnv, cmd string, fs *pflag.FlagSet, inProcess []string) (*daemon.Client, daemon.Status) {
+func (d *daemonFlags) connect(ctx context.Context, env *cliEnv, log *slog.Logger, cmd string, fs *pflag.FlagSet, inProcess []string) (*daemon.Client, daemon.Status) {
 	if d.no {
+		log.Debug("in-process: --no-daemon")
 		return nil, daemon.Status{}
 	}
 	path, named := d.path()
 	if _, err := os.Stat(path); err != nil {
+		log.Debug("in-process: no lansd daemon socket", "socket", path, "err", err)
 		if named {
 			fmt.Fprintf(env.stderr, "lansd %s: no lansd daemon socket at %s; running in-process\n", cmd, path)
 		}
@@ -85,6 +88,7 @@ func (d *daemonFlags) connect(ctx context.Context, env *cliEnv, cmd string, fs *
 		fmt.Fprintf(env.stderr, "lansd %s: lansd daemon does not answer on %s (%v); running in-process\n", cmd, path, err)
 		return nil, daemon.Status{}
 	}
+	log.Debug("through lansd daemon", "socket", path, "host", st.Host, "interfaces", st.Interfaces)
 	return c, st
 }
 
