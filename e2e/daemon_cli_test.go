@@ -170,6 +170,11 @@ func TestDaemonCLI(t *testing.T) {
 	miss := clitest.Start(t, h1, "resolve", "Nobody._timezone._tcp.local.", "--daemon-socket", sock, "--timeout", "1s")
 	require.Error(t, miss.Wait(ctx))
 	assert.Equal(t, 1, miss.ExitCode(), "%q", miss.Lines())
+	missLocal := clitest.Start(t, h1, "resolve", "Nobody._timezone._tcp.local.", "--no-daemon", "--timeout", "1s")
+	require.Error(t, missLocal.Wait(ctx))
+	assert.Equal(t, 1, missLocal.ExitCode(), "%q", missLocal.Lines())
+	assert.Equal(t, missLocal.Lines(), miss.Lines(), "the same message either way")
+	t.Logf("lansd resolve, not found: %q", miss.Lines())
 
 	// SIGTERM: the daemon withdraws with goodbyes; gone on h2 within ~1 s.
 	at := time.Now()
