@@ -73,6 +73,7 @@ run_bench '^BenchmarkAddressChange$' "${REPS}x"
 run_bench '^BenchmarkNewInterface$' "${REPS}x"
 run_bench '^BenchmarkGateway$/^one$' "${REPS}x"
 run_bench '^BenchmarkGateway$/^thousand$' "2x"
+run_bench '^BenchmarkDaemonBrowse$' "${REPS}x"
 echo "== row 9 with ten hosts of 1,000 (BENCH_LARGE_HOSTS=10)"
 (cd bench && BENCH_LARGE_HOSTS=10 "$OUT/bench.test" -test.run '^$' -test.bench '^BenchmarkLarge$' -test.benchtime 2x -test.timeout 60m -test.v) \
 	>>"$OUT/bench.log" 2>&1 || { echo "   FAILED (see $OUT/bench.log)"; status=1; }

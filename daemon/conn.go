@@ -383,6 +383,13 @@ func (c *conn) browse(req Request) {
 	for i, p := range pools {
 		subs[i] = p.subscribe()
 	}
+	// sent[i] is closed once sub i is quiet and every event queued before
+	// its quiet mark (the cached instances of a warm type) has been sent:
+	// the stream's quiet line comes after them.
+	sent := make([]chan struct{}, len(subs))
+	for i := range sent {
+		sent[i] = make(chan struct{})
+	}
 	c.wg.Go(func() {
 		defer end()
 		var wg sync.WaitGroup
@@ -390,8 +397,21 @@ func (c *conn) browse(req Request) {
 		var fail error
 		for i, sub := range subs {
 			wg.Go(func() {
+				quiet := sub.quiet
+				defer func() {
+					if quiet != nil {
+						close(sent[i])
+					}
+				}()
 				for {
+					q := quiet
+					if len(sub.ch) > 0 {
+						q = nil // what was queued first is sent first
+					}
 					select {
+					case <-q:
+						close(sent[i])
+						quiet = nil
 					case ev, ok := <-sub.ch:
 						if !ok {
 							if lost, err := sub.result(); lost || err != nil {
@@ -416,9 +436,9 @@ func (c *conn) browse(req Request) {
 		}
 		// One quiet mark, once every type's browser is quiet.
 		wg.Go(func() {
-			for _, sub := range subs {
+			for i := range subs {
 				select {
-				case <-sub.quiet:
+				case <-sent[i]:
 				case <-ctx.Done():
 					return
 				}

@@ -81,7 +81,8 @@ Exit status: 0 after an interruption, 1 when a name is taken and
 --no-rename forbids renaming, 2 for invalid input (then nothing is sent),
 3 when the network cannot be used (the DNS server does not answer within
 --timeout, rejects the TSIG key or refuses the update), 130 or 143 after a
-second SIGINT or SIGTERM cut the shutdown short.`
+second SIGINT or SIGTERM cut the shutdown short.
+` + daemonAnnounceHelp
 
 // newResponder opens the mDNS responder. It is a variable so that the
 // command's tests can prove that nothing is opened before the input has
@@ -142,6 +143,8 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	fs.StringArrayVar(&f.addrs, "addr", nil, "unicast DNS: an `IP` address of the host, written as A or AAAA (repeat; default: this machine's)")
 	fs.StringVar(&f.ttl, "ttl", "", "unicast DNS: `TTL` of the records, seconds or a duration (default 120)")
 	fs.DurationVar(&f.timeout, "timeout", wide.DefaultTimeout, "unicast DNS: give up on an exchange with the server after `DURATION`")
+	var df daemonFlags
+	addDaemonFlags(fs, &df)
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -199,6 +202,9 @@ func runAnnounce(ctx context.Context, env *cliEnv, args []string) int {
 	}
 
 	logger := newLogger(env.stderr, f.verbose, slog.LevelError)
+	if c, st := df.connect(ctx, env, logger, "announce", fs, announceInProcessFlags); c != nil {
+		return serveDaemon(ctx, env, c, st, services, rl)
+	}
 	trim := startupMemory()
 	r, err := newResponder(ctx, announce.Options{
 		Interfaces:        f.ifaces,

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lansd/lansd/browse"
+	"github.com/lansd/lansd/daemon"
 	"github.com/lansd/lansd/internal/dnsname"
 	"github.com/lansd/lansd/registry"
 	"github.com/lansd/lansd/sd"
@@ -87,7 +88,8 @@ lb._dns-sd._udp (legacy browse), one line each: KIND  DOMAIN  (from FROM).
 
 Exit status: 0 (done, or interrupted), 1 with --strict when an instance
 found does not conform, 2 for usage errors, 3 when the network cannot be
-used or the DNS server does not answer.`
+used or the DNS server does not answer.
+` + daemonBrowseHelp
 
 const resolveExample = `  lansd resolve "Office TZ._timezone._tcp.local."
   lansd resolve "Office TZ._timezone._tcp" --json --timeout 2s
@@ -105,7 +107,8 @@ that link's host, port and addresses; --iface NAME asks on that interface
 only. An instance whose host has no address is not resolved.
 Exit status: 0 resolved, 1 not found before --timeout (the message says
 what was missing) or, with --strict, found but not conforming; 2 usage
-error; 3 when the network cannot be used.`
+error; 3 when the network cannot be used.
+` + daemonBrowseHelp
 
 // newBrowser and resolveInstance open the network; they are variables so
 // that the command's tests can check nothing is opened before the input is
@@ -230,6 +233,8 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 	interval := fs.Duration("interval", 0, "poll unicast DNS domains every `DURATION` (default: at the records' TTL, 1s to 5m)")
 	listDoms := fs.Bool("domains", false, "list the browsing domains (RFC 6763 section 11) of each --domain, search domain and network, then exit")
 	networks := fs.StringArray("network", nil, "with --domains: also ask the reverse-mapping domain of network `PREFIX`, e.g. 198.51.100.0/24 (repeat for more; default: this host's networks)")
+	var df daemonFlags
+	addDaemonFlags(fs, &df)
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -280,8 +285,16 @@ func runBrowse(ctx context.Context, env *cliEnv, args []string) int {
 		parts = append(parts, wb)
 	}
 	if local {
-		// Only here does lansd browse open the Multicast DNS transport.
-		lb, err := newBrowser(ctx, types, opts)
+		var lb sd.Browser
+		var err error
+		if c, _ := df.connect(ctx, env, opts.Logger, "browse", fs, browseInProcessFlags); c != nil {
+			// The daemon's shared cache: known instances come at once.
+			defer c.Close()
+			lb, err = c.Browse(ctx, types, daemon.BrowseOptions{Strict: f.strict})
+		} else {
+			// Only here does lansd browse open the Multicast DNS transport.
+			lb, err = newBrowser(ctx, types, opts)
+		}
 		if err != nil {
 			for _, p := range parts {
 				p.Close()
@@ -315,7 +328,24 @@ loop:
 			}
 			out.event(ev)
 		case <-quiet:
-			break loop
+			// What came before the quiet mark is printed (a browse
+			// through lansd daemon sends its cached instances, then the
+			// mark, at once).
+			for {
+				select {
+				case ev, ok := <-b.Events():
+					if !ok {
+						break loop
+					}
+					if ev.Kind != browse.Remove && !ev.Instance.Conforms() {
+						nonConforming++
+					}
+					out.event(ev)
+					continue
+				default:
+				}
+				break loop
+			}
 		case <-ctx.Done():
 			// --timeout or an interrupt: the browsers run until Close.
 			break loop
@@ -393,6 +423,8 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 	fs := newFlags(env, "resolve", "NAME [flags]", resolveExample)
 	var f netFlags
 	addNetFlags(fs, &f, 5*time.Second, "give up after `DURATION`")
+	var df daemonFlags
+	addDaemonFlags(fs, &df)
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -422,7 +454,17 @@ func runResolve(ctx context.Context, env *cliEnv, args []string) int {
 	defer cancel()
 	var ins []browse.Instance
 	if isLocal {
-		ins, err = resolveInstance(ctx, name, opts)
+		if c, _ := df.connect(ctx, env, opts.Logger, "resolve", fs, browseInProcessFlags); c != nil {
+			defer c.Close()
+			ins, err = resolveDaemon(ctx, c, fs.Arg(0), f.strict, f.timeout)
+			var nf *daemon.ResolveNotFoundError
+			if errors.As(err, &nf) {
+				fmt.Fprintf(env.stderr, "lansd resolve: %v\n", err)
+				return exitNonConf
+			}
+		} else {
+			ins, err = resolveInstance(ctx, name, opts)
+		}
 	} else {
 		var in browse.Instance
 		in, err = resolveWide(ctx, name, f.wideOptions(opts, nil, 0))
