@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // End-to-end tests of lansd daemon (issue 14) on the virtual LAN: the
