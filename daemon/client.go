@@ -485,38 +485,10 @@ func (c *Client) Resolve(ctx context.Context, instanceName string, strict bool) 
 	if dl, ok := ctx.Deadline(); ok {
 		req.TimeoutMS = max(1, time.Until(dl).Milliseconds())
 	}
-	id, ch, err := c.open(ctx, req, 64)
-	if err != nil {
-		return nil, err
+	out, err := c.resolve(ctx, req)
+	var nf *ResolveNotFoundError
+	if errors.As(err, &nf) {
+		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	defer c.forget(id)
-	if _, err := c.wait(ctx, ch); err != nil {
-		return nil, err
-	}
-	var out []sd.Instance
-	for {
-		select {
-		case r := <-ch:
-			switch {
-			case r.Done:
-				if r.Error != "" && len(out) == 0 {
-					return nil, fmt.Errorf("daemon: %s", r.Error)
-				}
-				return out, nil
-			case r.JSONEvent != nil:
-				ev, err := decodeEvent(r)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, ev.Instance)
-			}
-		case <-c.done:
-			return nil, c.err
-		case <-ctx.Done():
-			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			c.call(cctx, Request{Op: OpCancel, Ref: id}) //nolint:errcheck
-			cancel()
-			return nil, ctx.Err()
-		}
-	}
+	return out, err
 }

@@ -33,6 +33,13 @@ func (e *ResolveNotFoundError) Error() string { return e.Reason }
 // little later, bounds the wait for that answer.
 func (c *Client) ResolveWithin(ctx context.Context, instanceName string, strict bool, timeout time.Duration) ([]sd.Instance, error) {
 	req := Request{Op: OpResolve, Name: instanceName, Strict: strict, TimeoutMS: max(1, timeout.Milliseconds())}
+	return c.resolve(ctx, req)
+}
+
+// resolve sends the resolve request req and collects its instances until
+// the daemon's done line (a *ResolveNotFoundError when it found none and
+// said why), the connection's end or ctx's (the request then cancelled).
+func (c *Client) resolve(ctx context.Context, req Request) ([]sd.Instance, error) {
 	id, ch, err := c.open(ctx, req, 64)
 	if err != nil {
 		return nil, err
